@@ -20,9 +20,8 @@ pub fn write_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a s
 
 /// Appends one field, quoted only when it has to be.
 pub fn write_field(out: &mut String, field: &str) {
-    let needs_quotes = field.contains([',', '"', '\r', '\n'])
-        || field.starts_with(' ')
-        || field.ends_with(' ');
+    let needs_quotes =
+        field.contains([',', '"', '\r', '\n']) || field.starts_with(' ') || field.ends_with(' ');
     if !needs_quotes {
         out.push_str(field);
         return;
@@ -146,7 +145,10 @@ mod tests {
     #[test]
     fn parses_crlf_and_lf_and_missing_final_newline() {
         let rows = parse("a,b\r\nc,\"d\ne\"\nf,g").unwrap();
-        assert_eq!(rows, vec![vec!["a", "b"], vec!["c", "d\ne"], vec!["f", "g"]]);
+        assert_eq!(
+            rows,
+            vec![vec!["a", "b"], vec!["c", "d\ne"], vec!["f", "g"]]
+        );
     }
 
     #[test]
@@ -158,9 +160,15 @@ mod tests {
 
     #[test]
     fn malformed_quotes_are_errors() {
-        assert_eq!(parse("a,\"b").unwrap_err().reason, "unterminated quoted field");
+        assert_eq!(
+            parse("a,\"b").unwrap_err().reason,
+            "unterminated quoted field"
+        );
         assert_eq!(parse("a\n\"b\"c").unwrap_err().record, 2);
-        assert_eq!(parse("a\"b").unwrap_err().reason, "quote inside an unquoted field");
+        assert_eq!(
+            parse("a\"b").unwrap_err().reason,
+            "quote inside an unquoted field"
+        );
     }
 
     #[test]

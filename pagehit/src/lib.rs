@@ -259,7 +259,10 @@ mod tests {
         let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
         v.as_object_mut().unwrap().remove("visitor");
         let err = PageHit::from_json(v.to_string().as_bytes()).unwrap_err();
-        assert!(matches!(&err, RecordError::Json(m) if m.contains("visitor")), "{err}");
+        assert!(
+            matches!(&err, RecordError::Json(m) if m.contains("visitor")),
+            "{err}"
+        );
         assert!(matches!(
             PageHit::from_json(b"{\"event_id\": "),
             Err(RecordError::Json(_))
@@ -287,10 +290,14 @@ mod tests {
         sample().write_csv_row(&mut row);
         let mut fields = csv::parse(&row).unwrap().remove(0);
         fields[6] = "OK".into();
-        assert!(matches!(PageHit::from_csv_fields(&fields), Err(RecordError::Csv(m)) if m.contains("status")));
+        assert!(
+            matches!(PageHit::from_csv_fields(&fields), Err(RecordError::Csv(m)) if m.contains("status"))
+        );
         fields[6] = "200".into();
         fields[12] = "yes".into();
-        assert!(matches!(PageHit::from_csv_fields(&fields), Err(RecordError::Csv(m)) if m.contains("bot")));
+        assert!(
+            matches!(PageHit::from_csv_fields(&fields), Err(RecordError::Csv(m)) if m.contains("bot"))
+        );
         assert!(matches!(
             PageHit::from_csv_fields(&fields[..13]),
             Err(RecordError::Csv(_))

@@ -58,11 +58,33 @@ fn trim_slash(path: &str) -> &str {
 /// File extensions of static assets: requests for these are not page views.
 pub const ASSET_EXTENSIONS: &[&str] = &[
     // styles and scripts, with their source maps
-    "css", "js", "mjs", "map", "wasm", // images
-    "png", "jpg", "jpeg", "gif", "svg", "ico", "webp", "avif", "bmp", "apng", // fonts
-    "woff", "woff2", "ttf", "otf", "eot", // media
-    "mp4", "webm", "mp3", "ogg", // machine-read files
-    "txt", "xml", "webmanifest",
+    "css",
+    "js",
+    "mjs",
+    "map",
+    "wasm", // images
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "svg",
+    "ico",
+    "webp",
+    "avif",
+    "bmp",
+    "apng", // fonts
+    "woff",
+    "woff2",
+    "ttf",
+    "otf",
+    "eot", // media
+    "mp4",
+    "webm",
+    "mp3",
+    "ogg", // machine-read files
+    "txt",
+    "xml",
+    "webmanifest",
 ];
 
 /// True when `path` names a static asset (by extension, case-insensitively).
@@ -200,11 +222,15 @@ mod tests {
 
     #[test]
     fn action_map_errors_are_clear() {
-        assert!(ActionMap::from_json("[1]").unwrap_err().contains("JSON object"));
+        assert!(ActionMap::from_json("[1]")
+            .unwrap_err()
+            .contains("JSON object"));
         assert!(ActionMap::from_json(r#"{"about": "a"}"#)
             .unwrap_err()
             .contains("must start with /"));
-        assert!(ActionMap::from_json(r#"{"/a": ""}"#).unwrap_err().contains("1 to"));
+        assert!(ActionMap::from_json(r#"{"/a": ""}"#)
+            .unwrap_err()
+            .contains("1 to"));
     }
 
     #[test]
@@ -221,7 +247,14 @@ mod tests {
         ] {
             assert!(is_asset(p), "{p}");
         }
-        for p in ["/", "/about", "/blog/v1.2/post", "/report.pdf", "/dir.css/page", "/x."] {
+        for p in [
+            "/",
+            "/about",
+            "/blog/v1.2/post",
+            "/report.pdf",
+            "/dir.css/page",
+            "/x.",
+        ] {
             assert!(!is_asset(p), "{p}");
         }
     }

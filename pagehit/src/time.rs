@@ -136,7 +136,10 @@ mod tests {
         ] {
             assert_eq!(parse_ts(bad), None, "{bad}");
         }
-        assert_eq!(parse_ts("2024-02-29T00:00:00.000Z"), Some(1_709_164_800_000));
+        assert_eq!(
+            parse_ts("2024-02-29T00:00:00.000Z"),
+            Some(1_709_164_800_000)
+        );
         assert_eq!(parse_date("2026-11-31"), None);
         assert_eq!(parse_date("2026-11-30"), Some(20_787));
         assert_eq!(format_date(20_787), "2026-11-30");

@@ -79,9 +79,16 @@ pub enum InvalidHit {
     /// A required field is empty.
     Empty { field: Field },
     /// A field is longer than its cap, in bytes.
-    TooLong { field: Field, len: usize, max: usize },
+    TooLong {
+        field: Field,
+        len: usize,
+        max: usize,
+    },
     /// A field does not have its required form.
-    Malformed { field: Field, expected: &'static str },
+    Malformed {
+        field: Field,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for InvalidHit {
@@ -89,7 +96,11 @@ impl fmt::Display for InvalidHit {
         match self {
             InvalidHit::Empty { field } => write!(f, "{} is empty", field.name()),
             InvalidHit::TooLong { field, len, max } => {
-                write!(f, "{} is {len} bytes, over the {max}-byte cap", field.name())
+                write!(
+                    f,
+                    "{} is {len} bytes, over the {max}-byte cap",
+                    field.name()
+                )
             }
             InvalidHit::Malformed { field, expected } => {
                 write!(f, "{} is not {expected}", field.name())
@@ -200,6 +211,9 @@ mod tests {
     use super::*;
     use crate::tests::sample;
 
+    /// A change to a hit, and the field it breaks.
+    type Breaker = (fn(&mut PageHit), Field);
+
     #[test]
     fn sample_is_valid() {
         sample().validate().unwrap();
@@ -214,13 +228,19 @@ mod tests {
         hit.user = "n".repeat(Limits::USER);
         hit.validate().unwrap();
 
-        let cases: [(fn(&mut PageHit), Field, usize); 4] = [
-            (|h| h.path.push('x'), Field::Path, Limits::PATH),
-            (|h| h.referrer.push('x'), Field::Referrer, Limits::REFERRER),
-            (|h| h.user_agent.push('x'), Field::UserAgent, Limits::USER_AGENT),
-            (|h| h.user.push('x'), Field::User, Limits::USER),
+        let cases: [(Breaker, usize); 4] = [
+            ((|h| h.path.push('x'), Field::Path), Limits::PATH),
+            (
+                (|h| h.referrer.push('x'), Field::Referrer),
+                Limits::REFERRER,
+            ),
+            (
+                (|h| h.user_agent.push('x'), Field::UserAgent),
+                Limits::USER_AGENT,
+            ),
+            ((|h| h.user.push('x'), Field::User), Limits::USER),
         ];
-        for (grow, field, max) in cases {
+        for ((grow, field), max) in cases {
             let mut h = hit.clone();
             grow(&mut h);
             assert_eq!(
@@ -236,7 +256,7 @@ mod tests {
 
     #[test]
     fn formats_are_checked() {
-        let checks: [(fn(&mut PageHit), Field); 9] = [
+        let checks: [Breaker; 9] = [
             (|h| h.event_id = "not-a-uuid".into(), Field::EventId),
             (|h| h.event_id = h.event_id.to_uppercase(), Field::EventId),
             (|h| h.ts = "2026-11-25".into(), Field::Ts),
@@ -280,6 +300,9 @@ mod tests {
             len: 600,
             max: 512,
         };
-        assert_eq!(e.to_string(), "user_agent is 600 bytes, over the 512-byte cap");
+        assert_eq!(
+            e.to_string(),
+            "user_agent is 600 bytes, over the 512-byte cap"
+        );
     }
 }

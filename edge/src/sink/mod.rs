@@ -1,0 +1,3 @@
+//! Where hits leave the worker.
+
+pub mod kinesis;

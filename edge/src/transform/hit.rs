@@ -1,0 +1,279 @@
+//! Request facts -> [`PageHit`]: event id, timestamp, visitor id, action, bot flag, caps.
+//!
+//! Pure: the clock and randomness come in as arguments, so every rule is a unit test.
+
+use hmac::{Hmac, KeyInit, Mac};
+use pagehit::rules::{is_bot, path_only, ActionMap};
+use pagehit::{time, Limits, PageHit};
+use sha2::Sha256;
+
+/// What the edge knows about one page view once it has answered it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// When the request arrived (ms since the epoch).
+    pub received_ms: i64,
+    /// Host the client addressed.
+    pub host: String,
+    /// Request target path, percent-encoded as it came (a query string is dropped here).
+    pub path: String,
+    /// HTTP method.
+    pub method: String,
+    /// Status the client got.
+    pub status: u16,
+    /// Signed-in user, empty when anonymous.
+    pub user: String,
+    /// Referring URL.
+    pub referrer: String,
+    /// Country code from the edge.
+    pub country: String,
+    /// Client user agent.
+    pub user_agent: String,
+    /// Client IP: hashed into the visitor id, never stored.
+    pub client_ip: String,
+    /// Time the origin took.
+    pub origin_ms: u32,
+}
+
+/// Builds the record for one page view. `random` seeds the UUIDv7's random bits.
+pub fn build_hit(
+    facts: &RequestFacts,
+    actions: &ActionMap,
+    salt: &str,
+    random: [u8; 10],
+) -> PageHit {
+    let path = percent_decode(path_only(&facts.path));
+    let path = if path.starts_with('/') {
+        path
+    } else {
+        format!("/{path}")
+    };
+    let path = Limits::clamp(&path, Limits::PATH).to_string();
+    let day = time::format_ts(facts.received_ms);
+    let user_agent = Limits::clamp(&facts.user_agent, Limits::USER_AGENT).to_string();
+    let host = Limits::clamp(&facts.host, Limits::HOST).to_string();
+    let country = if facts.country.len() == 2
+        && facts
+            .country
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        facts.country.clone()
+    } else {
+        String::new()
+    };
+    let method = facts.method.to_ascii_uppercase();
+    PageHit {
+        event_id: uuid_v7(facts.received_ms, random),
+        ts: day.clone(),
+        visitor: visitor_id(salt, &day[..10], &facts.client_ip, &facts.user_agent, &host),
+        action: actions.action_for(&path),
+        bot: is_bot(&facts.user_agent),
+        host,
+        path,
+        method: Limits::clamp(&method, Limits::METHOD).to_string(),
+        status: facts.status.clamp(100, 599),
+        user: Limits::clamp(facts.user.trim(), Limits::USER).to_string(),
+        referrer: Limits::clamp(&facts.referrer, Limits::REFERRER).to_string(),
+        country,
+        user_agent,
+        origin_ms: facts.origin_ms,
+    }
+}
+
+/// A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, version 7, variant 10, 74 random bits.
+/// Time-ordered ids keep S3 keys and dedup indexes local.
+pub fn uuid_v7(ms: i64, random: [u8; 10]) -> String {
+    let ms = (ms.max(0) as u64) & 0xFFFF_FFFF_FFFF;
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    b[6..].copy_from_slice(&random);
+    b[6] = 0x70 | (b[6] & 0x0F);
+    b[8] = 0x80 | (b[8] & 0x3F);
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The pseudonymous visitor id: HMAC-SHA256 of (client IP, user agent, host) under a salt that
+/// changes every UTC day and is derived from the secret. Without the secret it cannot be linked
+/// back to an IP; across days it cannot be linked at all. 16 hex chars.
+pub fn visitor_id(
+    secret: &str,
+    day: &str,
+    client_ip: &str,
+    user_agent: &str,
+    host: &str,
+) -> String {
+    let daily_salt = hmac(secret.as_bytes(), format!("visitor-salt:{day}").as_bytes());
+    let id = hmac(
+        &daily_salt,
+        format!("{client_ip}\n{user_agent}\n{host}").as_bytes(),
+    );
+    hex(&id[..8])
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| {
+            [
+                DIGITS[usize::from(b >> 4)] as char,
+                DIGITS[usize::from(b & 15)] as char,
+            ]
+        })
+        .collect()
+}
+
+/// Percent-decodes a URL path or cookie value for readable reports; keeps the raw text when the
+/// result would not be UTF-8.
+pub fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hi = (bytes[i + 1] as char).to_digit(16);
+            let lo = (bytes[i + 2] as char).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_string())
+}
+
+/// Fresh random bytes from the platform (crypto.getRandomValues in the worker).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // Without randomness the ids would collide; there is no sane way on without it.
+    getrandom::getrandom(&mut buf).expect("the platform has a random source");
+    buf
+}
+
+/// A uniform random number in [0, 1).
+pub fn random_unit() -> f64 {
+    (u64::from_le_bytes(random_bytes::<8>()) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> RequestFacts {
+        RequestFacts {
+            received_ms: 1_795_641_022_123, // 2026-11-25T21:10:22.123Z
+            host: "shop.example".into(),
+            path: "/about".into(),
+            method: "get".into(),
+            status: 200,
+            user: "alice".into(),
+            referrer: "https://search.example/".into(),
+            country: "DE".into(),
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+                .into(),
+            client_ip: "203.0.113.7".into(),
+            origin_ms: 42,
+        }
+    }
+
+    #[test]
+    fn builds_a_valid_hit() {
+        let hit = build_hit(&facts(), &ActionMap::default(), "s3cret", [7; 10]);
+        hit.validate().unwrap();
+        assert_eq!(hit.ts, "2026-11-25T21:10:22.123Z");
+        assert_eq!(hit.method, "GET");
+        assert_eq!(hit.action, "about");
+        assert_eq!(hit.user, "alice");
+        assert!(!hit.bot);
+        assert_eq!(hit.origin_ms, 42);
+        assert_eq!(hit.country, "DE");
+        assert!(
+            !hit.to_json().contains("203.0.113.7"),
+            "the raw IP is never stored"
+        );
+    }
+
+    #[test]
+    fn decodes_paths_drops_queries_and_caps_fields() {
+        let mut f = facts();
+        f.path = "/p/a,b%22c/caf%C3%A9?token=secret".into();
+        f.user_agent = "Googlebot/2.1 ".to_string() + &"x".repeat(600);
+        f.country = "unknown".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", [0; 10]);
+        assert_eq!(hit.path, "/p/a,b\"c/café");
+        assert_eq!(hit.action, "p");
+        assert!(hit.bot);
+        assert_eq!(hit.user_agent.len(), Limits::USER_AGENT);
+        assert_eq!(hit.country, "");
+        hit.validate().unwrap();
+
+        f.path = format!("/{}", "é".repeat(2000));
+        let hit = build_hit(&f, &ActionMap::default(), "s", [0; 10]);
+        assert!(hit.path.len() <= Limits::PATH);
+        hit.validate().unwrap();
+    }
+
+    #[test]
+    fn uuid_v7_layout() {
+        let id = uuid_v7(0x0123_4567_89ab, [0xff; 10]);
+        assert_eq!(id, "01234567-89ab-7fff-bfff-ffffffffffff");
+        let id = uuid_v7(1, [0; 10]);
+        assert_eq!(id, "00000000-0001-7000-8000-000000000000");
+        // Ordered by time.
+        assert!(uuid_v7(1000, [0xff; 10]) < uuid_v7(1001, [0; 10]));
+    }
+
+    #[test]
+    fn visitor_id_is_keyed_daily_and_stable_within_a_day() {
+        let a = visitor_id("k", "2026-11-25", "203.0.113.7", "UA", "h");
+        assert_eq!(a.len(), 16);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(a, visitor_id("k", "2026-11-25", "203.0.113.7", "UA", "h"));
+        assert_ne!(a, visitor_id("k", "2026-11-26", "203.0.113.7", "UA", "h"));
+        assert_ne!(
+            a,
+            visitor_id("other", "2026-11-25", "203.0.113.7", "UA", "h")
+        );
+        assert_ne!(a, visitor_id("k", "2026-11-25", "203.0.113.8", "UA", "h"));
+        assert_ne!(a, visitor_id("k", "2026-11-25", "203.0.113.7", "UA2", "h"));
+    }
+
+    #[test]
+    fn percent_decoding_edge_cases() {
+        assert_eq!(percent_decode("/a%20b"), "/a b");
+        assert_eq!(percent_decode("/100%"), "/100%");
+        assert_eq!(percent_decode("/%zz"), "/%zz");
+        assert_eq!(
+            percent_decode("/%ff"),
+            "/%ff",
+            "invalid UTF-8 keeps the raw form"
+        );
+        assert_eq!(percent_decode("/%4"), "/%4");
+    }
+
+    #[test]
+    fn randomness_is_random() {
+        assert_ne!(random_bytes::<10>(), random_bytes::<10>());
+        let r = random_unit();
+        assert!((0.0..1.0).contains(&r));
+    }
+}

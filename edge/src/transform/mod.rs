@@ -1,0 +1,3 @@
+//! From request facts to a record.
+
+pub mod hit;
