@@ -1,0 +1,11 @@
+//! Project automation shared by `cargo xtask` and the integration tests in `xtask/tests/`:
+//! installing the tools, building the edge worker, and starting the local stack (moto,
+//! `wrangler dev`) on 127.0.0.1 with free ports, stopped by PID.
+
+pub mod edge_build;
+pub mod kinesis;
+pub mod moto;
+pub mod paths;
+pub mod process;
+pub mod setup;
+pub mod wrangler;

@@ -1,0 +1,45 @@
+//! Where things are: the repository root and the tools it installs locally.
+
+use std::path::PathBuf;
+
+/// The repository root (the workspace holding `xtask/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .to_path_buf()
+}
+
+/// A binary from `npm ci` (`node_modules/.bin`).
+pub fn node_bin(name: &str) -> PathBuf {
+    root().join("node_modules/.bin").join(name)
+}
+
+/// The project-local Python venv holding moto.
+pub fn venv() -> PathBuf {
+    root().join(".venv")
+}
+
+/// A binary in `~/.cargo/bin` (or `$CARGO_HOME/bin`).
+pub fn cargo_bin(name: &str) -> PathBuf {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
+    home.join("bin").join(name)
+}
+
+/// A fresh scratch folder for one run of a service (logs, generated config, state).
+pub fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "pagehit-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir is writable");
+    dir
+}

@@ -1,0 +1,138 @@
+//! Child services: each in its own process group, logging to a file, stopped by PID.
+
+use anyhow::{bail, Context, Result};
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running child process group; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Service {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Service {
+    /// Spawns `cmd` in a new process group with stdout and stderr going to `log`.
+    pub fn spawn(name: &str, cmd: &mut Command, log: &Path) -> Result<Service> {
+        let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {name}: {cmd:?}"))?;
+        Ok(Service {
+            name: name.to_string(),
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// The process id (also the process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where the service logs.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// Everything the service has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Errors (with the log's tail) if the service has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            bail!(
+                "{} exited ({status}); log {}:\n{}",
+                self.name,
+                self.log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the whole process group.
+    pub fn signal(&self, signal: i32) {
+        // Negative pid: the group, so children (workerd under wrangler) go too.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), signal);
+        }
+    }
+
+    /// Stops the group: SIGTERM, up to 5 s grace, then SIGKILL.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            self.signal(libc::SIGKILL); // stray grandchildren
+            return;
+        }
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0 works")
+}
+
+/// Polls `url` until it answers `200`, the service dies, or `timeout` passes.
+pub async fn wait_ready(service: &mut Service, url: &str, timeout: Duration) -> Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        service.check_alive()?;
+        if let Ok(resp) = client.get(url).timeout(Duration::from_secs(5)).send().await {
+            if resp.status().is_success() {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} not ready at {url} after {timeout:?}; log: {}",
+                service.name,
+                service.log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs a command to completion, failing with its output when it fails.
+pub fn run(what: &str, cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("{what}: could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status}): {cmd:?}");
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Installs what the build and the tests need, when it is missing: the wasm target, pinned
+//! worker-build and wasm-bindgen-cli, the npm packages, and moto in a project-local venv.
+//! Every step is a no-op when its tool is already there, so it runs before every test.
+
+use crate::paths;
+use crate::process::run;
+use anyhow::Result;
+use std::process::Command;
+
+/// worker-build version (matches the `worker` crate).
+pub const WORKER_BUILD: &str = "0.8.7";
+/// wasm-bindgen-cli version: must equal the `wasm-bindgen` pin in edge/Cargo.toml.
+pub const WASM_BINDGEN: &str = "0.2.130";
+/// moto version for the Kinesis and S3 emulator.
+pub const MOTO: &str = "5.2.5";
+
+fn installed_version(bin: &std::path::Path, arg: &str) -> Option<String> {
+    let out = Command::new(bin).arg(arg).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Installs every missing tool; prints one line per step that does work.
+pub fn ensure_tools() -> Result<()> {
+    let root = paths::root();
+
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()?;
+    if !String::from_utf8_lossy(&targets.stdout).contains("wasm32-unknown-unknown") {
+        eprintln!("setup: rustup target add wasm32-unknown-unknown");
+        run(
+            "rustup target add",
+            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        )?;
+    }
+
+    let wb = installed_version(&paths::cargo_bin("worker-build"), "--version");
+    if !wb.as_deref().is_some_and(|v| v.contains(WORKER_BUILD)) {
+        eprintln!("setup: cargo install worker-build {WORKER_BUILD} (~5 min cold)");
+        run(
+            "installing worker-build",
+            Command::new("cargo").args([
+                "install",
+                "worker-build",
+                "--version",
+                WORKER_BUILD,
+                "--force",
+            ]),
+        )?;
+    }
+
+    let bindgen = installed_version(&paths::cargo_bin("wasm-bindgen"), "--version");
+    if !bindgen.as_deref().is_some_and(|v| v.contains(WASM_BINDGEN)) {
+        eprintln!("setup: cargo install wasm-bindgen-cli {WASM_BINDGEN} (~4 min cold)");
+        // Without --locked: the locked build of this version fails to compile.
+        run(
+            "installing wasm-bindgen-cli",
+            Command::new("cargo").args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                WASM_BINDGEN,
+                "--force",
+            ]),
+        )?;
+    }
+
+    if !paths::node_bin("wrangler").exists() || !paths::node_bin("wasm-opt").exists() {
+        eprintln!("setup: npm ci");
+        run(
+            "npm ci",
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&root),
+        )?;
+    }
+
+    let moto = paths::venv().join("bin/moto_server");
+    let pip = paths::venv().join("bin/pip");
+    let moto_ok = Command::new(&pip)
+        .args(["show", "moto"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO}")))
+        .unwrap_or(false);
+    if !moto.exists() || !moto_ok {
+        eprintln!("setup: python3 -m venv .venv && pip install moto[server]=={MOTO}");
+        run(
+            "creating .venv",
+            Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(paths::venv()),
+        )?;
+        run(
+            "installing moto",
+            Command::new(&pip).args(["install", "--quiet", &format!("moto[server]=={MOTO}")]),
+        )?;
+    }
+    Ok(())
+}

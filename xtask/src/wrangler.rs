@@ -1,0 +1,179 @@
+//! `wrangler dev` running the real Wasm build in workerd on 127.0.0.1, and the deploy dry run.
+
+use crate::edge_build::worker_module;
+use crate::paths;
+use crate::process::{free_port, wait_ready, Service};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// Environment that keeps wrangler offline and plain: no login, metrics, cf lookups or colour
+/// codes (the worker's log lines are read back as JSON).
+const OFFLINE_ENV: [(&str, &str); 5] = [
+    ("CI", "true"),
+    ("WRANGLER_SEND_METRICS", "false"),
+    ("CLOUDFLARE_CF_FETCH_ENABLED", "false"),
+    ("NO_COLOR", "1"),
+    ("FORCE_COLOR", "0"),
+];
+
+/// Writes a wrangler config for a test or demo instance: the root `wrangler.toml` without its
+/// build step (the worker is built once, before), `main` made absolute, and `vars` as given.
+/// Secrets and vars go to `.dev.vars` beside it, as `wrangler dev` expects.
+fn write_config(dir: &Path, vars: &[(&str, String)]) -> Result<std::path::PathBuf> {
+    let root_config = std::fs::read_to_string(paths::root().join("wrangler.toml"))?;
+    let mut config: toml::Table = root_config.parse().context("parsing wrangler.toml")?;
+    config.remove("build");
+    config.remove("vars");
+    config.insert(
+        "main".into(),
+        toml::Value::String(worker_module().to_string_lossy().into_owned()),
+    );
+    let path = dir.join("wrangler.toml");
+    std::fs::write(&path, toml::to_string(&config)?)?;
+    let mut dev_vars = String::new();
+    for (k, v) in vars {
+        // Single quotes: dotenv takes the value literally (JSON such as ACTION_MAP included).
+        if v.contains(['\'', '\n']) {
+            bail!("{k}: values with single quotes or newlines cannot go in .dev.vars");
+        }
+        dev_vars.push_str(&format!("{k}='{v}'\n"));
+    }
+    std::fs::write(dir.join(".dev.vars"), dev_vars)?;
+    Ok(path)
+}
+
+/// A running `wrangler dev`.
+pub struct WranglerDev {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The process group (wrangler and its workerd).
+    pub service: Service,
+}
+
+impl WranglerDev {
+    /// Starts the built worker with `vars` (vars and secrets alike) on a free port and waits for
+    /// `/healthz`. `edge_build::build()` must have run.
+    pub async fn start(tag: &str, vars: &[(&str, String)]) -> Result<WranglerDev> {
+        if !worker_module().exists() {
+            bail!(
+                "{} is missing: run `cargo xtask build-edge`",
+                worker_module().display()
+            );
+        }
+        let dir = paths::scratch(&format!("wrangler-{tag}"));
+        let config = write_config(&dir, vars)?;
+        let port = free_port();
+        let mut cmd = Command::new(paths::node_bin("wrangler"));
+        cmd.arg("dev")
+            .arg("--config")
+            .arg(&config)
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--inspector-port",
+                &free_port().to_string(),
+                "--inspector-ip",
+                "127.0.0.1",
+            ])
+            .arg("--persist-to")
+            .arg(dir.join("state"))
+            .arg("--show-interactive-dev-session=false")
+            .current_dir(&dir)
+            .envs(OFFLINE_ENV);
+        let mut service = Service::spawn(
+            &format!("wrangler dev ({tag})"),
+            &mut cmd,
+            &dir.join("wrangler.log"),
+        )?;
+        let url = format!("http://127.0.0.1:{port}");
+        wait_ready(
+            &mut service,
+            &format!("{url}/healthz"),
+            Duration::from_secs(120),
+        )
+        .await?;
+        Ok(WranglerDev { url, service })
+    }
+
+    /// Waits until the worker's log contains `needle` (its console output goes there).
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let log = self.service.log();
+            if log.contains(needle) {
+                return Ok(log);
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "{needle:?} not in {} after {timeout:?}:\n{log}",
+                    self.service.log_path().display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Upload size as `wrangler deploy --dry-run` reports it: (total KiB, gzip KiB).
+pub fn deploy_dry_run() -> Result<(f64, f64)> {
+    let root = paths::root();
+    let out = Command::new(paths::node_bin("wrangler"))
+        .args(["deploy", "--dry-run", "--outdir", "dist"])
+        .current_dir(&root)
+        .envs(OFFLINE_ENV)
+        .output()
+        .context("running wrangler deploy --dry-run")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!("wrangler deploy --dry-run failed:\n{text}");
+    }
+    parse_upload_size(&text).with_context(|| format!("no 'Total Upload' line in:\n{text}"))
+}
+
+/// Reads `Total Upload: 560.12 KiB / gzip: 214.33 KiB` from wrangler's output.
+pub fn parse_upload_size(text: &str) -> Option<(f64, f64)> {
+    let line = text.lines().find(|l| l.contains("Total Upload"))?;
+    let nums: Vec<f64> = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|s| !s.is_empty() && s.contains('.'))
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    match nums.as_slice() {
+        [total, gzip, ..] => Some((*total, *gzip)),
+        _ => None,
+    }
+}
+
+/// Builds nothing; checks that the worker module exists for wrangler (used before dry runs).
+pub fn ensure_built() -> Result<()> {
+    if !worker_module().exists() {
+        crate::edge_build::build()?;
+    }
+    Ok(())
+}
+
+/// `npx wrangler --version`, to show in reports.
+pub fn version() -> String {
+    Command::new(paths::node_bin("wrangler"))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_upload_size;
+
+    #[test]
+    fn reads_wrangler_size_line() {
+        let out = "Your Worker has access to...\nTotal Upload: 571.43 KiB / gzip: 219.92 KiB\n--dry-run: exiting now.";
+        assert_eq!(parse_upload_size(out), Some((571.43, 219.92)));
+        assert_eq!(parse_upload_size("nothing"), None);
+    }
+}

@@ -1,0 +1,627 @@
+//! The edge worker end to end: the real Wasm build under `wrangler dev`, putting real
+//! `PutRecords` calls to moto's Kinesis, read back with aws-sdk-kinesis.
+//!
+//! Run with `cargo xtask test` (it installs the tools and builds the worker first).
+
+use pagehit::PageHit;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use xtask::kinesis::{self, wait_for_records};
+use xtask::moto::Moto;
+use xtask::wrangler::WranglerDev;
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Worker settings pointing at moto.
+fn collector_vars(moto: &Moto, stream: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("KINESIS_STREAM", stream.to_string()),
+        ("KINESIS_ENDPOINT", moto.endpoint.clone()),
+        ("AWS_REGION", kinesis::REGION.to_string()),
+        ("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID.to_string()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            kinesis::SECRET_ACCESS_KEY.to_string(),
+        ),
+        ("VISITOR_SALT", "integration-test-salt".to_string()),
+        ("COLLECT_ORIGINS", "https://app.example".to_string()),
+        ("ACTION_MAP", r#"{"/about": "about-us"}"#.to_string()),
+    ]
+}
+
+/// The fields a test can predict, per hit.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Seen {
+    path: String,
+    method: String,
+    status: u16,
+    user: String,
+    referrer: String,
+    action: String,
+    bot: bool,
+}
+
+fn seen(path: &str, status: u16, user: &str, referrer: &str, action: &str, bot: bool) -> Seen {
+    Seen {
+        path: path.into(),
+        method: "GET".into(),
+        status,
+        user: user.into(),
+        referrer: referrer.into(),
+        action: action.into(),
+        bot,
+    }
+}
+
+fn multiset(items: impl IntoIterator<Item = Seen>) -> BTreeMap<Seen, usize> {
+    let mut m = BTreeMap::new();
+    for s in items {
+        *m.entry(s).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Decodes and validates every record; checks the fields a test cannot predict exactly.
+fn decode_all(
+    records: &[kinesis::StreamRecord],
+    host: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Vec<PageHit> {
+    let hits: Vec<PageHit> = records
+        .iter()
+        .map(|r| {
+            PageHit::from_json(&r.data).unwrap_or_else(|e| {
+                panic!("invalid record {:?}: {e}", String::from_utf8_lossy(&r.data))
+            })
+        })
+        .collect();
+    let ids: HashSet<&str> = hits.iter().map(|h| h.event_id.as_str()).collect();
+    assert_eq!(ids.len(), hits.len(), "event ids are unique");
+    for (hit, rec) in hits.iter().zip(records) {
+        assert_eq!(hit.host, host);
+        assert_eq!(
+            rec.partition_key, hit.visitor,
+            "partition key is the visitor"
+        );
+        assert_eq!(&hit.event_id[14..15], "7", "UUIDv7");
+        let ts = pagehit::time::parse_ts(&hit.ts).unwrap();
+        assert!(
+            (from_ms - 1000..=to_ms + 1000).contains(&ts),
+            "ts {} outside the test window",
+            hit.ts
+        );
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "hits", 2).await.unwrap();
+    let dev = WranglerDev::start("demo", &collector_vars(&moto, "hits"))
+        .await
+        .unwrap();
+    let base = &dev.url;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = now_ms();
+    let mut expected = Vec::new();
+    let mut responses = Vec::new();
+
+    // The eight demo pages, signed in (cookie) and anonymous, with and without a referrer.
+    let pages = [
+        "/",
+        "/about",
+        "/contact",
+        "/products",
+        "/services",
+        "/blog",
+        "/faq",
+        "/portfolio",
+    ];
+    for (i, page) in pages.iter().enumerate() {
+        let action = match *page {
+            "/" => "index",
+            "/about" => "about-us", // from ACTION_MAP
+            p => &p[1..],
+        };
+        let user = if i % 2 == 0 { "alice" } else { "" };
+        let referrer = if i % 3 == 0 {
+            "https://search.example/?q=shop"
+        } else {
+            ""
+        };
+        let mut req = http
+            .get(format!("{base}{page}"))
+            .header("user-agent", FIREFOX);
+        if !user.is_empty() {
+            req = req.header("cookie", format!("theme=dark; user={user}"));
+        }
+        if !referrer.is_empty() {
+            req = req.header("referer", referrer);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{page}");
+        responses.push(resp);
+        expected.push(seen(page, 200, user, referrer, action, false));
+    }
+
+    // A second visitor (other user agent), a user name with CSV-special characters.
+    let resp = http
+        .get(format!("{base}/blog"))
+        .header("user-agent", CHROME)
+        .header("cookie", "user=O%27Brien%2C%20%22Bob%22%20%E2%9C%93")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("Signed in as <b>O'Brien, &quot;Bob&quot; ✓</b>"));
+    expected.push(seen("/blog", 200, "O'Brien, \"Bob\" ✓", "", "blog", false));
+
+    // A path with commas, quotes and unicode: not a demo page, so 404, still a page view.
+    let resp = http
+        .get(format!("{base}/products/a,b%22c/caf%C3%A9?utm_source=x"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    responses.push(resp);
+    expected.push(seen(
+        "/products/a,b\"c/café",
+        404,
+        "",
+        "",
+        "products",
+        false,
+    ));
+
+    // A crawler: recorded and flagged.
+    let resp = http
+        .get(format!("{base}/about"))
+        .header("user-agent", GOOGLEBOT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    expected.push(seen("/about", 200, "", "", "about-us", true));
+
+    // Not page views: assets, HEAD, the collector's own endpoints.
+    let css = http
+        .get(format!("{base}/static/site.css"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    for asset in [
+        "/favicon.ico",
+        "/static/app.js",
+        "/img/logo.png",
+        "/app.js.map",
+        "/fonts/x.woff2",
+    ] {
+        let resp = http
+            .get(format!("{base}{asset}"))
+            .header("user-agent", FIREFOX)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 404, "{asset}");
+    }
+    assert_eq!(
+        http.head(format!("{base}/faq"))
+            .header("user-agent", FIREFOX)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+
+    // Beacons: text/plain as sendBeacon sends it, and JSON with CORS.
+    let resp = http
+        .post(format!("{base}/collect"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("user-agent", CHROME)
+        .header("cookie", "user=carol")
+        .body(r#"{"path":"/app/settings?tab=2","referrer":"https://app.example/home"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    expected.push(seen(
+        "/app/settings",
+        200,
+        "carol",
+        "https://app.example/home",
+        "app",
+        false,
+    ));
+    let resp = http
+        .post(format!("{base}/collect"))
+        .header("content-type", "application/json")
+        .header("origin", "https://app.example")
+        .header("user-agent", CHROME)
+        .body(r#"{"path":"https://app.example/app/reports"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    expected.push(seen("/app/reports", 200, "", "", "app", false));
+
+    // Bad beacons: clear errors, nothing recorded.
+    let bad = http
+        .post(format!("{base}/collect"))
+        .header("user-agent", CHROME)
+        .body("path=/x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad
+        .text()
+        .await
+        .unwrap()
+        .contains("beacon body must be JSON"));
+    let bad = http
+        .post(format!("{base}/collect"))
+        .body(r#"{"path":"nope"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let big = format!(r#"{{"path":"/{}"}}"#, "a".repeat(5000));
+    let bad = http
+        .post(format!("{base}/collect"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 413);
+    assert_eq!(
+        http.get(format!("{base}/collect"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    let pre = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/collect"))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(
+        pre.headers()["access-control-allow-methods"],
+        "POST, OPTIONS"
+    );
+    let pre = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/collect"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 403);
+    for r in &responses {
+        assert!(r.headers().get("x-analytics-user").is_none());
+    }
+    let finished = now_ms();
+
+    wait_for_records(&kin, "hits", expected.len(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    // Give stragglers (hits that should not exist) a moment to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = kinesis::read_all(&kin, "hits").await.unwrap();
+    let host = dev.url.trim_start_matches("http://");
+    let hits = decode_all(&records, host, started, finished);
+    let got = multiset(hits.iter().map(|h| Seen {
+        path: h.path.clone(),
+        method: h.method.clone(),
+        status: h.status,
+        user: h.user.clone(),
+        referrer: h.referrer.clone(),
+        action: h.action.clone(),
+        bot: h.bot,
+    }));
+    assert_eq!(
+        got,
+        multiset(expected.clone()),
+        "exactly the expected page views, each once"
+    );
+
+    // One visitor per (IP, user agent) on a day: Firefox and Chrome and Googlebot here.
+    let visitors = |ua: &str| {
+        hits.iter()
+            .filter(|h| h.user_agent == ua)
+            .map(|h| h.visitor.clone())
+            .collect::<HashSet<_>>()
+    };
+    assert_eq!(visitors(FIREFOX).len(), 1);
+    assert_eq!(visitors(CHROME).len(), 1);
+    assert_ne!(visitors(FIREFOX), visitors(CHROME));
+    assert!(
+        hits.iter().all(|h| h.origin_ms == 0),
+        "the demo answers at the edge"
+    );
+    assert!(!dev.service.log().contains("hit_not_delivered"));
+}
+
+/// A tiny origin for proxy mode: names the user in `x-analytics-user` when a `session` cookie is
+/// sent, echoes POST bodies, redirects `/old`, fails `/broken` with 500.
+fn start_origin() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, target) = (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                );
+                let mut headers = BTreeMap::new();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                    }
+                }
+                let len: usize = headers
+                    .get("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                let user = headers.get("cookie").and_then(|c| {
+                    c.split(';')
+                        .find_map(|p| p.trim().strip_prefix("session=").map(str::to_string))
+                });
+                let (status, extra, text) = match target.as_str() {
+                    "/old" => ("302 Found", "location: /new\r\n".to_string(), String::new()),
+                    "/broken" => (
+                        "500 Internal Server Error",
+                        String::new(),
+                        "boom".to_string(),
+                    ),
+                    _ => (
+                        "200 OK",
+                        String::new(),
+                        format!(
+                            "origin saw {method} {target} host={} body={}",
+                            headers.get("x-forwarded-host").cloned().unwrap_or_default(),
+                            String::from_utf8_lossy(&body)
+                        ),
+                    ),
+                };
+                let user_header = user
+                    .map(|u| format!("x-analytics-user: {u}\r\n"))
+                    .unwrap_or_default();
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\nset-cookie: seen=1\r\n{extra}{user_header}content-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let mut stream = reader.into_inner();
+                let _ = stream.write_all(resp.as_bytes());
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
+    let origin = start_origin();
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "proxied", 1).await.unwrap();
+    let mut vars = collector_vars(&moto, "proxied");
+    vars.push(("ORIGIN_URL", format!("http://127.0.0.1:{origin}")));
+    let dev = WranglerDev::start("proxy", &vars).await.unwrap();
+    let base = &dev.url;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = now_ms();
+
+    let resp = http
+        .get(format!("{base}/account?tab=1"))
+        .header("user-agent", FIREFOX)
+        .header("cookie", "session=bob")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers().get("x-analytics-user").is_none(),
+        "the user header never reaches the client"
+    );
+    assert_eq!(resp.headers()["set-cookie"], "seen=1");
+    let host = base.trim_start_matches("http://");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        format!("origin saw GET /account?tab=1 host={host} body=")
+    );
+
+    let resp = http
+        .post(format!("{base}/form"))
+        .header("user-agent", FIREFOX)
+        .header("cookie", "session=bob")
+        .body("a=1&b=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.text().await.unwrap(),
+        format!("origin saw POST /form host={host} body=a=1&b=2")
+    );
+
+    let resp = http
+        .get(format!("{base}/old"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        302,
+        "redirects are passed back, not followed"
+    );
+    assert_eq!(resp.headers()["location"], "/new");
+    let resp = http
+        .get(format!("{base}/broken"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let resp = http
+        .get(format!("{base}/logo.png"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "assets are proxied");
+    let finished = now_ms();
+
+    let expected = vec![
+        seen("/account", 200, "bob", "", "account", false),
+        Seen {
+            method: "POST".into(),
+            ..seen("/form", 200, "bob", "", "form", false)
+        },
+        seen("/old", 302, "", "", "old", false),
+        seen("/broken", 500, "", "", "broken", false),
+    ];
+    wait_for_records(&kin, "proxied", expected.len(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = kinesis::read_all(&kin, "proxied").await.unwrap();
+    let hits = decode_all(&records, host, started, finished);
+    let got = multiset(hits.iter().map(|h| Seen {
+        path: h.path.clone(),
+        method: h.method.clone(),
+        status: h.status,
+        user: h.user.clone(),
+        referrer: h.referrer.clone(),
+        action: h.action.clone(),
+        bot: h.bot,
+    }));
+    assert_eq!(got, multiset(expected));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn a_kinesis_outage_or_missing_settings_never_break_the_site() {
+    // Kinesis unreachable: the page is served, and after 3 tries one log line holds the hit.
+    let dead = xtask::process::free_port();
+    let vars = vec![
+        ("KINESIS_STREAM", "hits".to_string()),
+        ("KINESIS_ENDPOINT", format!("http://127.0.0.1:{dead}")),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("VISITOR_SALT", "s".to_string()),
+    ];
+    let outage = WranglerDev::start("outage", &vars).await.unwrap();
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(format!("{}/services?x=1", outage.url))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("<h1>Services</h1>"));
+    let log = outage
+        .wait_for_log("hit_not_delivered", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("hit_not_delivered"))
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&line[line.find('{').unwrap()..=line.rfind('}').unwrap()]).unwrap();
+    assert_eq!(json["tries"], 3);
+    assert_eq!(json["stream"], "hits");
+    assert!(
+        json["error"].as_str().unwrap().starts_with("network:"),
+        "{json}"
+    );
+    let hit: PageHit = serde_json::from_value(json["hit"].clone()).unwrap();
+    hit.validate().unwrap();
+    assert_eq!(hit.path, "/services");
+
+    // No credentials or salt: pages still served, one error naming what is missing.
+    let missing = WranglerDev::start("missing", &[("KINESIS_STREAM", "hits".to_string())])
+        .await
+        .unwrap();
+    for page in ["/", "/faq", "/blog"] {
+        let resp = http
+            .get(format!("{}{page}", missing.url))
+            .header("user-agent", FIREFOX)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{page}");
+    }
+    let log = missing
+        .wait_for_log(
+            "missing AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, VISITOR_SALT",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        log.matches("page hits are not recorded").count(),
+        1,
+        "logged once, not per request:\n{log}"
+    );
+}
