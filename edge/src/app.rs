@@ -5,13 +5,16 @@
 
 use crate::config::{Collector, Config};
 use crate::route::{route, Route, Target};
+use crate::sink::kinesis::batcher::{Batcher, Next, LINGER};
+use crate::sink::kinesis::config::KinesisConfig;
 use crate::sink::kinesis::record::Entry;
 use crate::sink::kinesis::service::{now_ms, FetchTransport};
 use crate::sink::kinesis::sink::{lost_record_line, put_records, RetryPolicy};
 use crate::source::{beacon, cookie_value, demo, proxy};
 use crate::transform::hit::{build_hit, random_bytes, RequestFacts};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use worker::{console_error, Context, Env, Headers, Request, Response, Result};
+use worker::{console_error, Context, Delay, Env, Headers, Request, Response, Result};
 
 /// Handles one request end to end.
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
@@ -162,7 +165,12 @@ fn with_cors(mut resp: Response, req: &Request, cfg: &Config) -> Result<Response
     Ok(resp)
 }
 
-/// Builds the hit and sends it after the response, in `ctx.wait_until`.
+thread_local! {
+    // One isolate runs one thread: hits of concurrent requests meet here.
+    static BATCH: RefCell<Batcher> = RefCell::new(Batcher::default());
+}
+
+/// Builds the hit and queues it; it is sent after the response, in a `ctx.wait_until`.
 fn record(ctx: &Context, cfg: &Config, facts: RequestFacts) {
     let Collector::On {
         kinesis,
@@ -172,24 +180,35 @@ fn record(ctx: &Context, cfg: &Config, facts: RequestFacts) {
         return;
     };
     let hit = build_hit(&facts, &cfg.actions, visitor_salt, random_bytes());
+    let next = BATCH.with(|b| b.borrow_mut().push(Entry::from_hit(&hit)));
     let kinesis = kinesis.clone();
-    ctx.wait_until(async move {
-        let entries = [Entry::from_hit(&hit)];
-        let transport = FetchTransport::new(&kinesis);
-        let failures = put_records(
-            &transport,
-            &kinesis.stream,
-            &entries,
-            &RetryPolicy::default(),
-        )
-        .await;
-        for failure in failures {
-            console_error!(
-                "{}",
-                lost_record_line(&kinesis.stream, &entries[failure.index].data, &failure)
-            );
-        }
-    });
+    match next {
+        Next::Buffered => {}
+        Next::ScheduleFlush => ctx.wait_until(async move {
+            Delay::from(LINGER).await;
+            let entries = BATCH.with(|b| b.borrow_mut().take());
+            send(&kinesis, &entries).await;
+        }),
+        Next::FlushNow(entries) => ctx.wait_until(async move { send(&kinesis, &entries).await }),
+    }
+}
+
+/// Puts `entries`; logs each one that never lands, whole.
+async fn send(kinesis: &KinesisConfig, entries: &[Entry]) {
+    let transport = FetchTransport::new(kinesis);
+    let failures = put_records(
+        &transport,
+        &kinesis.stream,
+        entries,
+        &RetryPolicy::default(),
+    )
+    .await;
+    for failure in failures {
+        console_error!(
+            "{}",
+            lost_record_line(&kinesis.stream, &entries[failure.index].data, &failure)
+        );
+    }
 }
 
 static WARNED: AtomicBool = AtomicBool::new(false);

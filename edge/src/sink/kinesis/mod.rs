@@ -4,6 +4,7 @@
 //! [`record`] builds the JSON body, [`request_builder`] signs it, [`service`] sends it,
 //! [`response`] reads which entries failed, [`sink`] resends only those with backoff.
 
+pub mod batcher;
 pub mod config;
 pub mod record;
 pub mod request_builder;
