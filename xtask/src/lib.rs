@@ -8,4 +8,5 @@ pub mod moto;
 pub mod paths;
 pub mod process;
 pub mod setup;
+pub mod traffic;
 pub mod wrangler;

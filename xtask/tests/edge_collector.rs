@@ -218,8 +218,14 @@ async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields()
         .to_str()
         .unwrap()
         .starts_with("text/css"));
+    let icon = http
+        .get(format!("{base}/favicon.ico"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), 200);
     for asset in [
-        "/favicon.ico",
         "/static/app.js",
         "/img/logo.png",
         "/app.js.map",
@@ -623,5 +629,62 @@ async fn a_kinesis_outage_or_missing_settings_never_break_the_site() {
         log.matches("page hits are not recorded").count(),
         1,
         "logged once, not per request:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn a_concurrent_burst_lands_exactly_once_through_shared_batches() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "burst", 3).await.unwrap();
+    let dev = WranglerDev::start("burst", &collector_vars(&moto, "burst"))
+        .await
+        .unwrap();
+    let visits = xtask::traffic::burst(600, 42);
+    let started = now_ms();
+    let answers = xtask::traffic::send(&dev.url, &visits, 24).await.unwrap();
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "every demo page and asset is served"
+    );
+    let finished = now_ms();
+    let expected: Vec<Seen> = visits
+        .iter()
+        .filter(|v| v.page_view)
+        .map(|v| {
+            let action = match v.path.as_str() {
+                "/" => "index",
+                "/about" => "about-us",
+                p => &p[1..],
+            };
+            seen(&v.path, 200, &v.user, &v.referrer, action, v.bot)
+        })
+        .collect();
+    wait_for_records(&kin, "burst", expected.len(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = kinesis::read_all(&kin, "burst").await.unwrap();
+    let hits = decode_all(
+        &records,
+        dev.url.trim_start_matches("http://"),
+        started,
+        finished,
+    );
+    let got = multiset(hits.iter().map(|h| Seen {
+        path: h.path.clone(),
+        method: h.method.clone(),
+        status: h.status,
+        user: h.user.clone(),
+        referrer: h.referrer.clone(),
+        action: h.action.clone(),
+        bot: h.bot,
+    }));
+    assert_eq!(got, multiset(expected), "each page view exactly once");
+    let shards: HashSet<&str> = records.iter().map(|r| r.shard_id.as_str()).collect();
+    assert!(
+        shards.len() > 1,
+        "visitor partition keys spread hits over shards: {shards:?}"
     );
 }

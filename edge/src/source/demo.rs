@@ -30,6 +30,10 @@ pub const PAGES: [(&str, &str, &str); 8] = [
 pub const STYLESHEET_PATH: &str = "/static/site.css";
 const STYLESHEET: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}nav a{margin-right:.8rem}";
 
+/// The demo's icon (an asset).
+pub const FAVICON_PATH: &str = "/favicon.ico";
+const FAVICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#2a6\"/></svg>";
+
 /// A demo answer: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoResponse {
@@ -48,6 +52,13 @@ pub fn serve(path: &str, user: &str) -> DemoResponse {
             status: 200,
             content_type: "text/css; charset=utf-8",
             body: STYLESHEET.to_string(),
+        };
+    }
+    if path == FAVICON_PATH {
+        return DemoResponse {
+            status: 200,
+            content_type: "image/svg+xml",
+            body: FAVICON.to_string(),
         };
     }
     let page = PAGES
