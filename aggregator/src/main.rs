@@ -1,0 +1,47 @@
+//! `aggregator`: land page hits from Kinesis as daily CSV objects. See `aggregator --help`.
+
+use aggregator::cmd;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Land page hits from Kinesis as daily CSV objects in S3 or a folder",
+    after_help = "\
+Objects: PREFIX/hits/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.csv (one per batch and day),
+         PREFIX/rejected/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.jsonl (bad records, reasons),
+         PREFIX/_checkpoints/<stream>/<shard> (consume only).
+
+Examples:
+  aggregator consume --stream page-hits --sink s3://my-bucket/analytics
+  aggregator consume --stream page-hits --sink ./data --once      # drain, summarise, exit
+  AGGREGATOR_SINK=s3://my-bucket/analytics aggregator lambda      # as the Lambda bootstrap"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll every shard (ECS/Fargate, cron, local), checkpointing per shard.
+    Consume(cmd::consume::Args),
+    /// Run as the AWS Lambda handler of a Kinesis event source mapping.
+    Lambda,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Consume(args) => cmd::consume::run(args).await,
+        Command::Lambda => cmd::lambda::run().await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aggregator: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Records -> objects.
+
+pub mod batch;
