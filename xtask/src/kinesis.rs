@@ -109,6 +109,49 @@ pub async fn read_all(client: &Client, stream: &str) -> Result<Vec<StreamRecord>
     Ok(out)
 }
 
+/// Puts `hits` (as the edge does: JSON, visitor as partition key) and raw `junk` records.
+pub async fn put_hits(
+    client: &Client,
+    stream: &str,
+    hits: &[pagehit::PageHit],
+    junk: &[Vec<u8>],
+) -> Result<()> {
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+    let mut entries: Vec<PutRecordsRequestEntry> = hits
+        .iter()
+        .map(|h| {
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(h.to_json()))
+                .partition_key(h.partition_key())
+                .build()
+                .expect("data and key are set")
+        })
+        .collect();
+    for (i, j) in junk.iter().enumerate() {
+        entries.push(
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(j.clone()))
+                .partition_key(format!("junk-{i}"))
+                .build()
+                .expect("data and key are set"),
+        );
+    }
+    for chunk in entries.chunks(500) {
+        let out = client
+            .put_records()
+            .stream_name(stream)
+            .set_records(Some(chunk.to_vec()))
+            .send()
+            .await
+            .context("PutRecords")?;
+        if out.failed_record_count().unwrap_or(0) > 0 {
+            bail!("{} records failed", out.failed_record_count().unwrap_or(0));
+        }
+    }
+    Ok(())
+}
+
 /// Polls until at least `count` records are on the stream (or `timeout`), then returns them all.
 pub async fn wait_for_records(
     client: &Client,

@@ -2,6 +2,7 @@
 //! installing the tools, building the edge worker, and starting the local stack (moto,
 //! `wrangler dev`) on 127.0.0.1 with free ports, stopped by PID.
 
+pub mod aggregator;
 pub mod edge_build;
 pub mod kinesis;
 pub mod moto;

@@ -169,9 +169,15 @@ pub async fn run(args: Args) -> Result<()> {
                         state.next_call =
                             Some(Instant::now() + if args.once { MIN_CALL_GAP } else { IDLE_GAP });
                     }
+                    // The end of a closed shard: no next iterator, or (emulators that keep
+                    // handing out iterators) a checkpoint at its ending sequence number.
+                    let closed_and_done = shards
+                        .iter()
+                        .find(|s| &s.id == shard)
+                        .is_some_and(|s| s.read_to_end(state.last_sequence.as_deref()));
                     match next {
-                        Some(n) => state.iterator = Some(n),
-                        None => {
+                        Some(n) if !closed_and_done => state.iterator = Some(n),
+                        _ => {
                             mark_finished(&store, &args.stream, shard, state, &mut finished).await?
                         }
                     }

@@ -39,29 +39,11 @@ impl Store {
     /// Opens `s3://bucket[/prefix]` (credentials, region and `AWS_ENDPOINT_URL` from the
     /// environment) or a folder (created if missing).
     pub fn open(location: &str) -> Result<Store> {
-        if let Some(rest) = location.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                bail!("{location:?}: no bucket; expected s3://BUCKET[/PREFIX]");
-            }
-            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if location.starts_with("s3://") {
             let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
                 .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
                 .ok();
-            if let Some(endpoint) = endpoint {
-                // Emulators (moto, MinIO) speak plain HTTP on a path-style endpoint.
-                builder = builder
-                    .with_endpoint(&endpoint)
-                    .with_allow_http(endpoint.starts_with("http://"));
-            }
-            let store = builder
-                .build()
-                .with_context(|| format!("opening {location}"))?;
-            return Ok(Store {
-                store: Arc::new(store),
-                prefix: prefix.trim_matches('/').to_string(),
-                display: location.to_string(),
-            });
+            return Self::s3(location, AmazonS3Builder::from_env(), endpoint.as_deref());
         }
         if location.contains("://") {
             bail!("{location:?}: only s3:// URLs and folders are supported");
@@ -72,6 +54,45 @@ impl Store {
         Ok(Store {
             store: Arc::new(store),
             prefix: String::new(),
+            display: location.to_string(),
+        })
+    }
+
+    /// Opens `s3://bucket[/prefix]` at `endpoint` with the given credentials, ignoring the
+    /// environment (tools and tests that talk to an emulator).
+    pub fn open_s3_at(
+        location: &str,
+        endpoint: &str,
+        region: &str,
+        key_id: &str,
+        secret: &str,
+    ) -> Result<Store> {
+        let builder = AmazonS3Builder::new()
+            .with_region(region)
+            .with_access_key_id(key_id)
+            .with_secret_access_key(secret);
+        Self::s3(location, builder, Some(endpoint))
+    }
+
+    fn s3(location: &str, builder: AmazonS3Builder, endpoint: Option<&str>) -> Result<Store> {
+        let rest = location.strip_prefix("s3://").unwrap_or(location);
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("{location:?}: no bucket; expected s3://BUCKET[/PREFIX]");
+        }
+        let mut builder = builder.with_bucket_name(bucket);
+        if let Some(endpoint) = endpoint {
+            // Emulators (moto, MinIO) speak plain HTTP on a path-style endpoint.
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let store = builder
+            .build()
+            .with_context(|| format!("opening {location}"))?;
+        Ok(Store {
+            store: Arc::new(store),
+            prefix: prefix.trim_matches('/').to_string(),
             display: location.to_string(),
         })
     }

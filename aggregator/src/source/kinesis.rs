@@ -16,6 +16,24 @@ pub struct Shard {
     pub parent: Option<String>,
     /// The other parent of a merge.
     pub adjacent_parent: Option<String>,
+    /// Set when the shard is closed (after a reshard): its last sequence number.
+    pub ending_sequence: Option<String>,
+}
+
+impl Shard {
+    /// Whether a checkpoint at `sequence` covers the whole of this closed shard.
+    pub fn read_to_end(&self, sequence: Option<&str>) -> bool {
+        match (&self.ending_sequence, sequence) {
+            (Some(end), Some(seq)) => sequence_cmp(seq, end) != std::cmp::Ordering::Less,
+            _ => false,
+        }
+    }
+}
+
+/// Orders sequence numbers, which are decimal integers too long for u128.
+pub fn sequence_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 /// Every shard of the stream, open and closed (paginated `ListShards`).
@@ -32,10 +50,16 @@ pub async fn list_shards(client: &Client, stream: &str) -> Result<Vec<Shard>> {
             .send()
             .await
             .with_context(|| format!("listing the shards of {stream}"))?;
-        shards.extend(page.shards().iter().map(|s| Shard {
-            id: s.shard_id().to_string(),
-            parent: s.parent_shard_id().map(str::to_string),
-            adjacent_parent: s.adjacent_parent_shard_id().map(str::to_string),
+        shards.extend(page.shards().iter().map(|s| {
+            Shard {
+                id: s.shard_id().to_string(),
+                parent: s.parent_shard_id().map(str::to_string),
+                adjacent_parent: s.adjacent_parent_shard_id().map(str::to_string),
+                ending_sequence: s
+                    .sequence_number_range()
+                    .and_then(|r| r.ending_sequence_number())
+                    .map(str::to_string),
+            }
         }));
         token = page.next_token().map(str::to_string);
         if token.is_none() {
@@ -168,7 +192,32 @@ mod tests {
             id: id.into(),
             parent: parent.map(Into::into),
             adjacent_parent: adjacent.map(Into::into),
+            ending_sequence: None,
         }
+    }
+
+    #[test]
+    fn closed_shards_end_at_their_ending_sequence() {
+        let mut s = shard("0", None, None);
+        assert!(!s.read_to_end(Some("99")), "an open shard never ends");
+        s.ending_sequence = Some("49590338271490256608559692538361571095921575989136588898".into());
+        assert!(!s.read_to_end(None));
+        assert!(!s.read_to_end(Some(
+            "49590338271490256608559692538361571095921575989136588897"
+        )));
+        assert!(s.read_to_end(Some(
+            "49590338271490256608559692538361571095921575989136588898"
+        )));
+        assert!(s.read_to_end(Some(
+            "49590338271490256608559692538361571095921575989136588899"
+        )));
+        assert!(
+            !s.read_to_end(Some(
+                "9959033827149025660855969253836157109592157598913658889"
+            )),
+            "shorter is smaller"
+        );
+        assert_eq!(sequence_cmp("007", "7"), std::cmp::Ordering::Equal);
     }
 
     fn ids(v: Vec<&Shard>) -> Vec<&str> {

@@ -1,0 +1,474 @@
+//! The aggregator binary against moto's Kinesis and S3: partitions by day, rejects, shards,
+//! reshards, restarts, crashes and shutdown.
+//!
+//! Run with `cargo xtask test`.
+
+use pagehit::{time, PageHit};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use xtask::kinesis;
+use xtask::moto::Moto;
+use xtask::process::Service;
+
+/// 2026-11-26T23:59:00.000Z: a minute before midnight UTC.
+const BEFORE_MIDNIGHT: i64 = 1_795_737_540_000;
+
+fn hit(n: u32, ts_ms: i64) -> PageHit {
+    let paths = ["/", "/about", "/a,b\"c/café", "/日本語", "/products"];
+    PageHit {
+        event_id: format!("01936b2e-{:04x}-7abc-8def-{n:012}", n % 0xffff),
+        ts: time::format_ts(ts_ms),
+        host: "shop.example".into(),
+        path: paths[n as usize % paths.len()].into(),
+        action: "x".into(),
+        method: "GET".into(),
+        status: 200,
+        user: if n.is_multiple_of(3) {
+            format!("Zoë \"{n}\", Jr.")
+        } else {
+            String::new()
+        },
+        visitor: format!("{:016x}", 0x1234_5678_9abc_0000u64 + u64::from(n % 97)),
+        referrer: String::new(),
+        country: "DE".into(),
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into(),
+        bot: n.is_multiple_of(10),
+        origin_ms: n,
+    }
+}
+
+/// Every hit in every CSV object under `dir/hits`, with the day partition it was in.
+fn landed_hits(dir: &Path) -> Vec<(String, PageHit)> {
+    let mut out = Vec::new();
+    let hits = dir.join("hits");
+    if !hits.exists() {
+        return out;
+    }
+    for day in std::fs::read_dir(hits).unwrap() {
+        let day = day.unwrap().path();
+        let date = day
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("dt=")
+            .to_string();
+        for file in std::fs::read_dir(&day).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let rows = pagehit::csv::parse(&text).unwrap();
+            assert_eq!(
+                rows[0],
+                pagehit::COLUMNS,
+                "every object starts with the header"
+            );
+            for row in &rows[1..] {
+                out.push((date.clone(), PageHit::from_csv_fields(row).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+fn rejected_lines(dir: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let rejected = dir.join("rejected");
+    if !rejected.exists() {
+        return out;
+    }
+    for day in std::fs::read_dir(rejected).unwrap() {
+        for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            out.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()),
+            );
+        }
+    }
+    out
+}
+
+/// How many times each event id landed.
+fn counts(landed: &[(String, PageHit)]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for (_, h) in landed {
+        *m.entry(h.event_id.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// `aggregator consume --once`; returns its summary line.
+fn consume_once(moto: &Moto, stream: &str, sink: &str) -> String {
+    let out = xtask::aggregator::command(&moto.endpoint)
+        .args(["consume", "--stream", stream, "--sink", sink, "--once"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "consume failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run `cargo xtask test`"]
+async fn two_shards_land_by_each_hits_own_day_with_rejects_and_resume_from_checkpoints() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "hits", 2).await.unwrap();
+    // 40 hits from a minute before to a minute after midnight UTC, arriving "late".
+    let hits: Vec<PageHit> = (0..40)
+        .map(|n| hit(n, BEFORE_MIDNIGHT + i64::from(n) * 3_000))
+        .collect();
+    let mut missing_field: serde_json::Value = serde_json::from_str(&hits[0].to_json()).unwrap();
+    missing_field.as_object_mut().unwrap().remove("visitor");
+    let mut oversized: serde_json::Value = serde_json::from_str(&hits[1].to_json()).unwrap();
+    oversized["path"] = format!("/{}", "x".repeat(3000)).into();
+    let junk = vec![
+        b"{\"event_id\": \"truncated".to_vec(),
+        missing_field.to_string().into_bytes(),
+        oversized.to_string().into_bytes(),
+    ];
+    kinesis::put_hits(&kin, "hits", &hits, &junk).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().to_str().unwrap();
+    let summary = consume_once(&moto, "hits", sink);
+    assert!(
+        summary.contains("43 records (40 hits, 3 rejected)"),
+        "{summary}"
+    );
+
+    let landed = landed_hits(dir.path());
+    assert_eq!(counts(&landed).len(), 40);
+    assert!(
+        counts(&landed).values().all(|&c| c == 1),
+        "each hit exactly once"
+    );
+    for (date, h) in &landed {
+        assert_eq!(
+            date,
+            h.utc_date(),
+            "a hit lands in the partition of its own ts"
+        );
+        let original = hits.iter().find(|o| o.event_id == h.event_id).unwrap();
+        assert_eq!(
+            h, original,
+            "every field round-trips, CSV-special characters and unicode included"
+        );
+    }
+    let days: std::collections::BTreeSet<&str> = landed.iter().map(|(d, _)| d.as_str()).collect();
+    assert_eq!(
+        days.into_iter().collect::<Vec<_>>(),
+        ["2026-11-26", "2026-11-27"]
+    );
+    let shard_files: std::collections::BTreeSet<String> = walk(dir.path().join("hits").as_path())
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy()[..20].to_string())
+        .collect();
+    assert_eq!(
+        shard_files.len(),
+        2,
+        "both shards landed objects: {shard_files:?}"
+    );
+
+    let rejected = rejected_lines(dir.path());
+    assert_eq!(rejected.len(), 3);
+    let reasons: Vec<&str> = rejected
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("not a page-hit JSON object") && r.contains("EOF")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("missing field `visitor`")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("path is 3001 bytes, over the 2048-byte cap")),
+        "{reasons:?}"
+    );
+    assert!(rejected
+        .iter()
+        .all(|r| r["data"].is_string() && r["sequence_number"].is_string()));
+
+    // A second run starts from the checkpoints: only the new hits land, nothing repeats.
+    let more: Vec<PageHit> = (40..55)
+        .map(|n| hit(n, BEFORE_MIDNIGHT + 120_000))
+        .collect();
+    kinesis::put_hits(&kin, "hits", &more, &[]).await.unwrap();
+    let summary = consume_once(&moto, "hits", sink);
+    assert!(
+        summary.contains("15 records (15 hits, 0 rejected)"),
+        "{summary}"
+    );
+    let landed = landed_hits(dir.path());
+    assert_eq!(counts(&landed).len(), 55);
+    assert!(counts(&landed).values().all(|&c| c == 1));
+    let summary = consume_once(&moto, "hits", sink);
+    assert!(summary.contains("0 records"), "{summary}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run `cargo xtask test`"]
+async fn a_reshard_is_read_parent_first_without_loss() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "resharded", 1).await.unwrap();
+    let before: Vec<PageHit> = (0..60).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
+    kinesis::put_hits(&kin, "resharded", &before, &[])
+        .await
+        .unwrap();
+    kin.update_shard_count()
+        .stream_name("resharded")
+        .target_shard_count(2)
+        .scaling_type(aws_sdk_kinesis::types::ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    let after: Vec<PageHit> = (60..120).map(|n| hit(n, BEFORE_MIDNIGHT + 1000)).collect();
+    kinesis::put_hits(&kin, "resharded", &after, &[])
+        .await
+        .unwrap();
+    let shards = kin
+        .list_shards()
+        .stream_name("resharded")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        shards.shards().len() >= 3,
+        "parent and children: {:?}",
+        shards.shards()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let summary = consume_once(&moto, "resharded", dir.path().to_str().unwrap());
+    assert!(summary.contains("120 records"), "{summary}");
+    let landed = landed_hits(dir.path());
+    assert_eq!(counts(&landed).len(), 120);
+    assert!(counts(&landed).values().all(|&c| c == 1));
+    let parent = std::fs::read_to_string(
+        dir.path()
+            .join("_checkpoints/resharded/shardId-000000000000"),
+    )
+    .unwrap();
+    let parent: serde_json::Value = serde_json::from_str(&parent).unwrap();
+    assert_eq!(
+        parent["shard_end"], true,
+        "the parent was read to its end before its children"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run `cargo xtask test`"]
+async fn sigkill_between_objects_and_checkpoint_repeats_rows_but_loses_none() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "crashy", 1).await.unwrap();
+    let first: Vec<PageHit> = (0..30).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
+    kinesis::put_hits(&kin, "crashy", &first, &[])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().to_str().unwrap().to_string();
+
+    let log = dir.path().join("aggregator.log");
+    let mut cmd = xtask::aggregator::command(&moto.endpoint);
+    cmd.args(["consume", "--stream", "crashy", "--sink", &sink])
+        .env("AGGREGATOR_FAILPOINT", "before-checkpoint");
+    let service = Service::spawn("aggregator", &mut cmd, &log).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !service.log().contains("failpoint: objects") {
+        assert!(
+            Instant::now() < deadline,
+            "no failpoint line: {}",
+            service.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    service.signal(libc::SIGKILL);
+    drop(service);
+    assert!(
+        !dir.path()
+            .join("_checkpoints/crashy/shardId-000000000000")
+            .exists(),
+        "killed before the checkpoint"
+    );
+    assert_eq!(
+        counts(&landed_hits(dir.path())).len(),
+        30,
+        "the batch's objects were written"
+    );
+
+    // More records arrive while it is down; the restart re-reads the first batch.
+    let second: Vec<PageHit> = (30..50).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
+    kinesis::put_hits(&kin, "crashy", &second, &[])
+        .await
+        .unwrap();
+    consume_once(&moto, "crashy", &sink);
+    let c = counts(&landed_hits(dir.path()));
+    assert_eq!(c.len(), 50, "no hit lost");
+    for h in &second {
+        assert_eq!(c[&h.event_id], 1, "records after the crash land once");
+    }
+    assert!(c.values().all(|&n| n <= 2), "at most repeated once: {c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run `cargo xtask test`"]
+async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "to-s3", 1).await.unwrap();
+    let http = reqwest::Client::new();
+    let made = http
+        .put(format!("{}/analytics-bucket", moto.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{:?}", made.text().await);
+    let hits: Vec<PageHit> = (0..25).map(|n| hit(n, BEFORE_MIDNIGHT + 90_000)).collect();
+    kinesis::put_hits(&kin, "to-s3", &hits, &[]).await.unwrap();
+
+    // Long-running, as on ECS: SIGTERM finishes the batch in hand, checkpoints and exits 0.
+    let mut child = xtask::aggregator::command(&moto.endpoint)
+        .args([
+            "consume",
+            "--stream",
+            "to-s3",
+            "--sink",
+            "s3://analytics-bucket/site-a",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let list_url = format!(
+        "{}/analytics-bucket?list-type=2&prefix=site-a/",
+        moto.endpoint
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listing = http
+            .get(&list_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if listing.contains("site-a/_checkpoints/to-s3/shardId-000000000000") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing landed in S3: {listing}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let mut summary = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut summary)
+        .unwrap();
+    assert!(
+        summary.contains("25 records") && summary.contains("stopped by signal"),
+        "{summary}"
+    );
+
+    let store = aggregator::sink::store::Store::open_s3_at(
+        "s3://analytics-bucket/site-a",
+        &moto.endpoint,
+        kinesis::REGION,
+        kinesis::ACCESS_KEY_ID,
+        kinesis::SECRET_ACCESS_KEY,
+    )
+    .unwrap();
+    let keys = store.list("hits").await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(
+        keys[0].starts_with("site-a/hits/dt=2026-11-27/shardId-000000000000-"),
+        "{keys:?}"
+    );
+    let body = String::from_utf8(store.get(&keys[0]).await.unwrap().unwrap()).unwrap();
+    let rows = pagehit::csv::parse(&body).unwrap();
+    assert_eq!(rows.len(), 26);
+    let mut got: Vec<PageHit> = rows[1..]
+        .iter()
+        .map(|r| PageHit::from_csv_fields(r).unwrap())
+        .collect();
+    got.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    let mut want = hits.clone();
+    want.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    assert_eq!(got, want);
+}
+
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "needs the aggregator binary: run `cargo xtask test`"]
+fn a_bad_sink_is_a_clear_error() {
+    let out = Command::new(xtask::aggregator::binary())
+        .args([
+            "consume",
+            "--stream",
+            "s",
+            "--sink",
+            "gs://bucket/x",
+            "--once",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("only s3:// URLs and folders are supported"),
+        "{err}"
+    );
+    let out = Command::new(xtask::aggregator::binary())
+        .args(["consume", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
