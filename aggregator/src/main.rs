@@ -15,7 +15,8 @@ Objects: PREFIX/hits/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.csv (one per b
 Examples:
   aggregator consume --stream page-hits --sink s3://my-bucket/analytics
   aggregator consume --stream page-hits --sink ./data --once      # drain, summarise, exit
-  AGGREGATOR_SINK=s3://my-bucket/analytics aggregator lambda      # as the Lambda bootstrap"
+  AGGREGATOR_SINK=s3://my-bucket/analytics aggregator lambda      # the Lambda handler
+  (as a Lambda `bootstrap` with no arguments, it is the handler too)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,8 +33,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    // As the Lambda `bootstrap` the binary runs without arguments: the runtime API's
+    // address in the environment means "be the handler".
+    let command =
+        if std::env::args_os().len() == 1 && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+            Command::Lambda
+        } else {
+            Cli::parse().command
+        };
+    let result = match command {
         Command::Consume(args) => cmd::consume::run(args).await,
         Command::Lambda => cmd::lambda::run().await,
     };

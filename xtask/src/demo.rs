@@ -8,7 +8,7 @@ use xtask::kinesis;
 use xtask::moto::Moto;
 use xtask::traffic;
 use xtask::wrangler::WranglerDev;
-use xtask::{edge_build, setup};
+use xtask::{edge_build, paths, process::run as run_cmd, setup};
 
 const STREAM: &str = "page-hits";
 
@@ -16,6 +16,14 @@ const STREAM: &str = "page-hits";
 pub fn run() -> Result<()> {
     stage("installing missing tools", setup::ensure_tools)?;
     stage("building the edge worker (Rust -> Wasm)", edge_build::build)?;
+    stage("building the aggregator", || {
+        run_cmd(
+            "cargo build -p aggregator",
+            std::process::Command::new("cargo")
+                .args(["build", "--quiet", "-p", "aggregator"])
+                .current_dir(paths::root()),
+        )
+    })?;
     tokio::runtime::Runtime::new()?.block_on(pipeline())
 }
 
@@ -116,5 +124,52 @@ async fn pipeline() -> Result<()> {
             h.to_json()
         );
     }
+    // The aggregator drains the stream into S3 (moto) as daily CSV objects.
+    let bucket_url = format!("{}/{BUCKET}", moto.endpoint);
+    let made = reqwest::Client::new().put(&bucket_url).send().await?;
+    anyhow::ensure!(
+        made.status().is_success(),
+        "demo stage failed: creating bucket {BUCKET}: {}",
+        made.status()
+    );
+    let sink = format!("s3://{BUCKET}/analytics");
+    let t = Instant::now();
+    let out = xtask::aggregator::command(&moto.endpoint)
+        .args(["consume", "--stream", STREAM, "--sink", &sink, "--once"])
+        .output()
+        .context("demo stage failed: running the aggregator")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "demo stage failed: aggregator consume: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "demo: aggregator drained the stream in {:.1}s: {}",
+        t.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    let store = aggregator::sink::store::Store::open_s3_at(
+        &sink,
+        &moto.endpoint,
+        kinesis::REGION,
+        kinesis::ACCESS_KEY_ID,
+        kinesis::SECRET_ACCESS_KEY,
+    )?;
+    println!("\nObjects in {sink}:");
+    for key in store.list("").await? {
+        let body = store.get(&key).await?.unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
+        if key.contains("/_checkpoints/") {
+            println!("  {key}  checkpoint {text}");
+            continue;
+        }
+        let records = match pagehit::csv::parse(&text) {
+            Ok(rows) if key.ends_with(".csv") => rows.len().saturating_sub(1),
+            _ => text.lines().count(),
+        };
+        println!("  {key}  ({records} records)");
+    }
     Ok(())
 }
+
+const BUCKET: &str = "demo-analytics";

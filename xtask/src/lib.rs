@@ -5,6 +5,7 @@
 pub mod aggregator;
 pub mod edge_build;
 pub mod kinesis;
+pub mod lambda_package;
 pub mod moto;
 pub mod paths;
 pub mod process;

@@ -32,6 +32,8 @@ enum Cmd {
     Test,
     /// Report the worker's upload size from `wrangler deploy --dry-run`.
     Size,
+    /// Build the aggregator's AWS Lambda package (arm64 bootstrap.zip) with cargo-lambda.
+    PackageLambda,
     /// Benchmarks (not tests): `edge` compares throughput with the collector on and off.
     Bench {
         #[command(subcommand)]
@@ -52,6 +54,7 @@ fn main() -> Result<()> {
             println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");
             Ok(())
         }
+        Cmd::PackageLambda => xtask::lambda_package::build().map(|_| ()),
         Cmd::Bench { which } => bench::run(which),
         Cmd::Demo => demo::run(),
     }
