@@ -1,0 +1,71 @@
+-- The analyzer's page and user reports in DuckDB SQL, for the benchmark.
+-- Placeholders filled in by duckdb_report.py: {files} (a list literal of CSV paths),
+-- {start} and {end} (the UTC day as timestamps). Same rules as `analyzer report --tz UTC`:
+-- the day's rows, one row per event_id (DISTINCT ON, DuckDB's fastest dedup), bots out,
+-- sessions end after more than 30 minutes without a hit.
+
+CREATE TEMP TABLE hits AS
+SELECT * FROM (
+    SELECT DISTINCT ON (event_id) event_id, ts, path, status, "user", visitor, bot
+    FROM read_csv({files},
+        header = true, auto_detect = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ',
+        columns = {{
+            'event_id': 'VARCHAR', 'ts': 'TIMESTAMP', 'host': 'VARCHAR', 'path': 'VARCHAR',
+            'action': 'VARCHAR', 'method': 'VARCHAR', 'status': 'INTEGER', 'user': 'VARCHAR',
+            'visitor': 'VARCHAR', 'referrer': 'VARCHAR', 'country': 'VARCHAR',
+            'user_agent': 'VARCHAR', 'bot': 'BOOLEAN', 'origin_ms': 'INTEGER'
+        }})
+    WHERE ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'
+)
+WHERE NOT bot;
+
+-- pages
+WITH v AS (
+    SELECT path, status, "user", visitor,
+        (lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL 30 MINUTE) AS entry,
+        (lead(ts) OVER w IS NULL OR lead(ts) OVER w - ts > INTERVAL 30 MINUTE) AS exit
+    FROM hits
+    WINDOW w AS (PARTITION BY visitor ORDER BY ts, event_id)
+)
+SELECT path,
+    count(*) AS hits,
+    count(DISTINCT "user") AS users,
+    count(DISTINCT visitor) AS visitors,
+    round(count(*) / sum(count(*)) OVER (), 6) AS share,
+    sum(entry::INT) AS entries,
+    sum(exit::INT) AS exits,
+    sum((entry AND exit)::INT) AS bounces,
+    sum((status BETWEEN 400 AND 499)::INT) AS errors_4xx,
+    sum((status BETWEEN 500 AND 599)::INT) AS errors_5xx
+FROM v
+GROUP BY path
+ORDER BY hits DESC, path;
+
+-- users
+WITH u AS (
+    SELECT "user", ts, path,
+        (lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL 30 MINUTE) AS entry
+    FROM hits
+    WHERE "user" IS NOT NULL
+    WINDOW w AS (PARTITION BY "user" ORDER BY ts, event_id)
+),
+top AS (
+    SELECT "user", path AS top_page FROM (
+        SELECT "user", path,
+            row_number() OVER (PARTITION BY "user" ORDER BY count(*) DESC, path) AS rn
+        FROM hits
+        WHERE "user" IS NOT NULL
+        GROUP BY "user", path
+    )
+    WHERE rn = 1
+)
+SELECT u."user" AS "user",
+    count(*) AS hits,
+    count(DISTINCT path) AS pages,
+    sum(entry::INT) AS sessions,
+    strftime(min(ts), '%Y-%m-%dT%H:%M:%S.%g+00:00') AS first_seen,
+    strftime(max(ts), '%Y-%m-%dT%H:%M:%S.%g+00:00') AS last_seen,
+    any_value(top.top_page) AS top_page
+FROM u JOIN top USING ("user")
+GROUP BY u."user"
+ORDER BY hits DESC, "user";
