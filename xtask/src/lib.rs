@@ -4,6 +4,7 @@
 
 pub mod aggregator;
 pub mod edge_build;
+pub mod faults;
 pub mod kinesis;
 pub mod lambda_package;
 pub mod moto;

@@ -688,3 +688,50 @@ async fn a_concurrent_burst_lands_exactly_once_through_shared_batches() {
         "visitor partition keys spread hits over shards: {shards:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn throttled_calls_and_failed_entries_are_resent_until_every_hit_lands_once() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "flaky", 2).await.unwrap();
+    // Every 3rd PutRecords call throttled whole; every 4th entry seen for the first time fails.
+    let faults = xtask::faults::KinesisFaults::start(&moto.endpoint, 3, 4)
+        .await
+        .unwrap();
+    let mut vars = collector_vars(&moto, "flaky");
+    vars.retain(|(k, _)| *k != "KINESIS_ENDPOINT");
+    vars.push(("KINESIS_ENDPOINT", faults.endpoint.clone()));
+    let dev = WranglerDev::start("flaky", &vars).await.unwrap();
+    let visits = xtask::traffic::burst(300, 7);
+    let started = now_ms();
+    let answers = xtask::traffic::send(&dev.url, &visits, 12).await.unwrap();
+    assert!(answers.iter().all(|(s, _)| *s == 200));
+    let finished = now_ms();
+    let views = visits.iter().filter(|v| v.page_view).count();
+    wait_for_records(&kin, "flaky", views, Duration::from_secs(60))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = kinesis::read_all(&kin, "flaky").await.unwrap();
+    let hits = decode_all(
+        &records,
+        dev.url.trim_start_matches("http://"),
+        started,
+        finished,
+    );
+    assert_eq!(hits.len(), views, "every page view landed exactly once");
+    use std::sync::atomic::Ordering::Relaxed;
+    let (throttled, failed) = (
+        faults.injected.throttled_calls.load(Relaxed),
+        faults.injected.failed_entries.load(Relaxed),
+    );
+    assert!(
+        throttled > 0 && failed > 0,
+        "faults were injected: {throttled} calls, {failed} entries"
+    );
+    assert!(
+        !dev.service.log().contains("hit_not_delivered"),
+        "nothing given up on"
+    );
+}
