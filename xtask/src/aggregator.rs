@@ -3,15 +3,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The `aggregator` binary of this build (built by `cargo test --workspace` / `cargo build`).
+/// The `aggregator` binary of this build.
 pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test> or target/<profile>/xtask -> target/<profile>/aggregator
-    let mut dir = exe.parent().expect("exe dir").to_path_buf();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    dir.join("aggregator")
+    crate::paths::workspace_bin("aggregator")
 }
 
 /// An `aggregator` command talking to the emulator at `endpoint` with test credentials.

@@ -43,3 +43,15 @@ pub fn scratch(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir is writable");
     dir
 }
+
+/// A binary of this workspace built in the same profile as the running program (`cargo test
+/// --workspace` and `cargo build` put them beside each other).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> or target/<profile>/xtask -> target/<profile>/<name>
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(name)
+}

@@ -70,13 +70,19 @@ pub async fn run(args: Args) -> Result<()> {
     let mut totals = Totals::default();
     let mut finished: HashSet<String> = HashSet::new();
     let mut states: HashMap<String, ShardState> = HashMap::new();
-    let mut shards = kinesis::list_shards(&client, &args.stream).await?;
+    let mut shards = persist(&stop, "listing shards", || {
+        kinesis::list_shards(&client, &args.stream)
+    })
+    .await?;
     let mut last_listing = Instant::now();
 
     while !stop.load(Ordering::Relaxed) {
         // New shards appear after a reshard; look again now and then.
         if last_listing.elapsed() > Duration::from_secs(10) {
-            shards = kinesis::list_shards(&client, &args.stream).await?;
+            shards = persist(&stop, "listing shards", || {
+                kinesis::list_shards(&client, &args.stream)
+            })
+            .await?;
             last_listing = Instant::now();
         }
         let readable: Vec<String> = kinesis::readable(&shards, &finished)
@@ -88,7 +94,10 @@ pub async fn run(args: Args) -> Result<()> {
                 break; // every shard closed and read to its end
             }
             tokio::time::sleep(IDLE_GAP).await;
-            shards = kinesis::list_shards(&client, &args.stream).await?;
+            shards = persist(&stop, "listing shards", || {
+                kinesis::list_shards(&client, &args.stream)
+            })
+            .await?;
             continue;
         }
         let has_parent: HashSet<String> = shards
@@ -106,7 +115,10 @@ pub async fn run(args: Args) -> Result<()> {
                 continue;
             }
             if state.iterator.is_none() {
-                let cp = store.checkpoint(&args.stream, shard).await?;
+                let cp = persist(&stop, "reading a checkpoint", || {
+                    store.checkpoint(&args.stream, shard)
+                })
+                .await?;
                 if cp.as_ref().is_some_and(|c| c.shard_end) {
                     finished.insert(shard.clone());
                     continue;
@@ -120,16 +132,20 @@ pub async fn run(args: Args) -> Result<()> {
                 } else {
                     args.start
                 };
-                state.iterator =
+                state.iterator = persist(&stop, "getting a shard iterator", || {
                     kinesis::shard_iterator(&client, &args.stream, shard, after.as_deref(), start)
-                        .await?;
+                })
+                .await?;
                 if state.iterator.is_none() {
-                    mark_finished(&store, &args.stream, shard, state, &mut finished).await?;
+                    mark_finished(&store, &args.stream, shard, state, &mut finished, &stop).await?;
                     continue;
                 }
             }
             let iterator = state.iterator.clone().expect("set above");
-            let read = kinesis::get_records(&client, &iterator).await?;
+            let read = persist(&stop, "GetRecords", || {
+                kinesis::get_records(&client, &iterator)
+            })
+            .await?;
             state.next_call = Some(Instant::now() + MIN_CALL_GAP);
             match read {
                 Read::Throttled => {
@@ -152,16 +168,14 @@ pub async fn run(args: Args) -> Result<()> {
                         land_until_done(&store, shard, &records, &stop, &mut totals).await?;
                         failpoint_before_checkpoint(shard).await;
                         let last = records.last().expect("non-empty").sequence.clone();
-                        store
-                            .set_checkpoint(
-                                &args.stream,
-                                shard,
-                                &Checkpoint {
-                                    sequence_number: last.clone(),
-                                    shard_end: false,
-                                },
-                            )
-                            .await?;
+                        let cp = Checkpoint {
+                            sequence_number: last.clone(),
+                            shard_end: false,
+                        };
+                        persist(&stop, "writing a checkpoint", || {
+                            store.set_checkpoint(&args.stream, shard, &cp)
+                        })
+                        .await?;
                         state.last_sequence = Some(last);
                     }
                     state.caught_up = records.is_empty() && behind_ms == 0;
@@ -178,7 +192,8 @@ pub async fn run(args: Args) -> Result<()> {
                     match next {
                         Some(n) if !closed_and_done => state.iterator = Some(n),
                         _ => {
-                            mark_finished(&store, &args.stream, shard, state, &mut finished).await?
+                            mark_finished(&store, &args.stream, shard, state, &mut finished, &stop)
+                                .await?
                         }
                     }
                 }
@@ -242,15 +257,43 @@ async fn mark_finished(
     shard: &str,
     state: &mut ShardState,
     finished: &mut HashSet<String>,
+    stop: &AtomicBool,
 ) -> Result<()> {
     let cp = Checkpoint {
         sequence_number: state.last_sequence.clone().unwrap_or_default(),
         shard_end: true,
     };
-    store.set_checkpoint(stream, shard, &cp).await?;
+    persist(stop, "writing a checkpoint", || {
+        store.set_checkpoint(stream, shard, &cp)
+    })
+    .await?;
     state.iterator = None;
     finished.insert(shard.to_string());
     Ok(())
+}
+
+/// Runs a stream or sink operation until it succeeds, with backoff (0.5 s doubling to 30 s):
+/// an S3 or Kinesis outage pauses the consumer instead of ending it. Errors only when asked to
+/// stop, which is safe: nothing is checkpointed past what has landed.
+async fn persist<T, F, Fut>(stop: &AtomicBool, what: &str, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if stop.load(Ordering::Relaxed) => {
+                return Err(e.context(format!("stopping while {what}")))
+            }
+            Err(e) => {
+                eprintln!("aggregator: {what} failed, retrying in {backoff:?}: {e:#}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 /// Lands a batch, retrying with backoff while the sink fails; errors only when asked to stop
