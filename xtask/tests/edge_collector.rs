@@ -64,6 +64,19 @@ fn seen(path: &str, status: u16, user: &str, referrer: &str, action: &str, bot: 
     }
 }
 
+/// The predictable fields of a hit that arrived.
+fn seen_of(h: &PageHit) -> Seen {
+    Seen {
+        path: h.path.clone(),
+        method: h.method.clone(),
+        status: h.status,
+        user: h.user.clone(),
+        referrer: h.referrer.clone(),
+        action: h.action.clone(),
+        bot: h.bot,
+    }
+}
+
 fn multiset(items: impl IntoIterator<Item = Seen>) -> BTreeMap<Seen, usize> {
     let mut m = BTreeMap::new();
     for s in items {
@@ -356,15 +369,7 @@ async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields()
     let records = kinesis::read_all(&kin, "hits").await.unwrap();
     let host = dev.url.trim_start_matches("http://");
     let hits = decode_all(&records, host, started, finished);
-    let got = multiset(hits.iter().map(|h| Seen {
-        path: h.path.clone(),
-        method: h.method.clone(),
-        status: h.status,
-        user: h.user.clone(),
-        referrer: h.referrer.clone(),
-        action: h.action.clone(),
-        bot: h.bot,
-    }));
+    let got = multiset(hits.iter().map(seen_of));
     assert_eq!(
         got,
         multiset(expected.clone()),
@@ -550,15 +555,7 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let records = kinesis::read_all(&kin, "proxied").await.unwrap();
     let hits = decode_all(&records, host, started, finished);
-    let got = multiset(hits.iter().map(|h| Seen {
-        path: h.path.clone(),
-        method: h.method.clone(),
-        status: h.status,
-        user: h.user.clone(),
-        referrer: h.referrer.clone(),
-        action: h.action.clone(),
-        bot: h.bot,
-    }));
+    let got = multiset(hits.iter().map(seen_of));
     assert_eq!(got, multiset(expected));
 }
 
@@ -672,15 +669,7 @@ async fn a_concurrent_burst_lands_exactly_once_through_shared_batches() {
         started,
         finished,
     );
-    let got = multiset(hits.iter().map(|h| Seen {
-        path: h.path.clone(),
-        method: h.method.clone(),
-        status: h.status,
-        user: h.user.clone(),
-        referrer: h.referrer.clone(),
-        action: h.action.clone(),
-        bot: h.bot,
-    }));
+    let got = multiset(hits.iter().map(seen_of));
     assert_eq!(got, multiset(expected), "each page view exactly once");
     let shards: HashSet<&str> = records.iter().map(|r| r.shard_id.as_str()).collect();
     assert!(
