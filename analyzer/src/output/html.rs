@@ -1,7 +1,7 @@
 //! `--format html` and `report.html`: one self-contained page (inline CSS and SVG, no scripts,
 //! no external assets) with an hourly traffic chart and a top-pages chart.
 
-use super::{country_label, percent, visible};
+use super::{country_label, page_cells, percent, user_cells, visible};
 use crate::report::Report;
 use std::fmt::Write;
 
@@ -160,24 +160,7 @@ pub fn render(r: &Report) -> String {
     pages_chart(&mut out, r);
 
     out.push_str("<h2>Pages</h2>\n");
-    let rows: Vec<Vec<String>> = r
-        .pages
-        .iter()
-        .map(|p| {
-            vec![
-                escape(&p.path),
-                p.hits.to_string(),
-                p.users.to_string(),
-                p.visitors.to_string(),
-                percent(p.share),
-                p.entries.to_string(),
-                p.exits.to_string(),
-                p.bounces.to_string(),
-                p.errors_4xx.to_string(),
-                p.errors_5xx.to_string(),
-            ]
-        })
-        .collect();
+    let rows = page_cells(r, escape);
     let mut numeric = vec![false];
     numeric.extend([true; 9]);
     table(
@@ -191,21 +174,7 @@ pub fn render(r: &Report) -> String {
     );
 
     out.push_str("<h2>Users</h2>\n");
-    let rows: Vec<Vec<String>> = r
-        .users
-        .iter()
-        .map(|u| {
-            vec![
-                escape(&u.user),
-                u.hits.to_string(),
-                u.pages.to_string(),
-                u.sessions.to_string(),
-                escape(&u.first_seen),
-                escape(&u.last_seen),
-                escape(&u.top_page),
-            ]
-        })
-        .collect();
+    let rows = user_cells(r, escape);
     table(
         &mut out,
         &[

@@ -1,6 +1,6 @@
 //! `--format markdown`: GitHub-flavoured Markdown to paste into a ticket.
 
-use super::{country_label, percent, visible};
+use super::{country_label, page_cells, percent, user_cells, visible};
 use crate::report::Report;
 use std::fmt::Write;
 
@@ -103,24 +103,7 @@ pub fn render(r: &Report) -> String {
     table(&mut out, &["country", "hits"], &[false, true], &rows);
 
     out.push_str("\n## Pages\n\n");
-    let rows: Vec<Vec<String>> = r
-        .pages
-        .iter()
-        .map(|p| {
-            vec![
-                escape(&p.path),
-                p.hits.to_string(),
-                p.users.to_string(),
-                p.visitors.to_string(),
-                percent(p.share),
-                p.entries.to_string(),
-                p.exits.to_string(),
-                p.bounces.to_string(),
-                p.errors_4xx.to_string(),
-                p.errors_5xx.to_string(),
-            ]
-        })
-        .collect();
+    let rows = page_cells(r, escape);
     let mut right = vec![false];
     right.extend([true; 9]);
     table(
@@ -134,21 +117,7 @@ pub fn render(r: &Report) -> String {
     );
 
     out.push_str("\n## Users\n\n");
-    let rows: Vec<Vec<String>> = r
-        .users
-        .iter()
-        .map(|u| {
-            vec![
-                escape(&u.user),
-                u.hits.to_string(),
-                u.pages.to_string(),
-                u.sessions.to_string(),
-                u.first_seen.clone(),
-                u.last_seen.clone(),
-                escape(&u.top_page),
-            ]
-        })
-        .collect();
+    let rows = user_cells(r, escape);
     table(
         &mut out,
         &[

@@ -27,6 +27,46 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
+/// The page report's rows as text cells, in the column order every format shows; `text`
+/// escapes the free-text cells for the format (numbers are the same everywhere).
+pub fn page_cells(r: &Report, text: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+    r.pages
+        .iter()
+        .map(|p| {
+            vec![
+                text(&p.path),
+                p.hits.to_string(),
+                p.users.to_string(),
+                p.visitors.to_string(),
+                percent(p.share),
+                p.entries.to_string(),
+                p.exits.to_string(),
+                p.bounces.to_string(),
+                p.errors_4xx.to_string(),
+                p.errors_5xx.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// The user report's rows as text cells; `text` escapes the free-text cells for the format.
+pub fn user_cells(r: &Report, text: impl Fn(&str) -> String) -> Vec<Vec<String>> {
+    r.users
+        .iter()
+        .map(|u| {
+            vec![
+                text(&u.user),
+                u.hits.to_string(),
+                u.pages.to_string(),
+                u.sessions.to_string(),
+                text(&u.first_seen),
+                text(&u.last_seen),
+                text(&u.top_page),
+            ]
+        })
+        .collect()
+}
+
 /// `s` with control characters written as escapes (`\n`, `\t`, `\u{1b}`), for text formats
 /// read by people.
 pub fn visible(s: &str) -> Cow<'_, str> {

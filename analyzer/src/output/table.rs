@@ -1,6 +1,6 @@
 //! `--format table`: aligned plain text for a terminal.
 
-use super::{country_label, percent, visible};
+use super::{country_label, page_cells, percent, user_cells, visible};
 use crate::report::Report;
 use std::fmt::Write;
 use unicode_width::UnicodeWidthStr;
@@ -142,24 +142,7 @@ pub fn render(r: &Report) -> String {
     ));
 
     out.push('\n');
-    let page_rows: Vec<Vec<String>> = r
-        .pages
-        .iter()
-        .map(|p| {
-            vec![
-                visible(&p.path).into_owned(),
-                p.hits.to_string(),
-                p.users.to_string(),
-                p.visitors.to_string(),
-                percent(p.share),
-                p.entries.to_string(),
-                p.exits.to_string(),
-                p.bounces.to_string(),
-                p.errors_4xx.to_string(),
-                p.errors_5xx.to_string(),
-            ]
-        })
-        .collect();
+    let page_rows = page_cells(r, |s| visible(s).into_owned());
     let mut aligns = vec![Align::Left];
     aligns.extend([Align::Right; 9]);
     out.push_str(&grid(
@@ -172,21 +155,7 @@ pub fn render(r: &Report) -> String {
     ));
 
     out.push('\n');
-    let user_rows: Vec<Vec<String>> = r
-        .users
-        .iter()
-        .map(|u| {
-            vec![
-                visible(&u.user).into_owned(),
-                u.hits.to_string(),
-                u.pages.to_string(),
-                u.sessions.to_string(),
-                u.first_seen.clone(),
-                u.last_seen.clone(),
-                visible(&u.top_page).into_owned(),
-            ]
-        })
-        .collect();
+    let user_rows = user_cells(r, |s| visible(s).into_owned());
     out.push_str(&grid(
         &[
             "USER",
