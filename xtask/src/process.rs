@@ -33,11 +33,6 @@ impl Service {
         })
     }
 
-    /// The process id (also the process group id).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Where the service logs.
     pub fn log_path(&self) -> &Path {
         &self.log

@@ -149,14 +149,6 @@ pub fn parse_upload_size(text: &str) -> Option<(f64, f64)> {
     }
 }
 
-/// Builds nothing; checks that the worker module exists for wrangler (used before dry runs).
-pub fn ensure_built() -> Result<()> {
-    if !worker_module().exists() {
-        crate::edge_build::build()?;
-    }
-    Ok(())
-}
-
 /// `npx wrangler --version`, to show in reports.
 pub fn version() -> String {
     Command::new(paths::node_bin("wrangler"))
