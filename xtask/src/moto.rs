@@ -1,4 +1,9 @@
-//! moto in server mode: Kinesis and S3 on 127.0.0.1, in memory.
+//! moto in server mode: Kinesis and S3 on 127.0.0.1, in memory, one request at a time.
+//!
+//! `moto_server` handles requests on concurrent threads, and its Kinesis backend then loses
+//! records (two concurrent `PutRecords` can take the same sequence number, one replacing the
+//! other, both answered as success). `xtask/py/moto_server.py` is moto's server with every
+//! request under one lock; see its docstring for the measurement.
 
 use crate::paths;
 use crate::process::{free_port, wait_ready, Service};
@@ -17,17 +22,20 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free port and waits until it answers.
     pub async fn start() -> Result<Moto> {
-        let bin = paths::venv().join("bin/moto_server");
+        let python = paths::venv().join("bin/python");
         ensure!(
-            bin.exists(),
-            "{} is missing: run `cargo xtask setup`",
-            bin.display()
+            paths::venv().join("bin/moto_server").exists(),
+            "moto is missing from {}: run `cargo xtask setup`",
+            paths::venv().display()
         );
+        let script = paths::root().join("xtask/py/moto_server.py");
         let port = free_port();
         let dir = paths::scratch("moto");
         let mut service = Service::spawn(
             "moto",
-            Command::new(bin).args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+            Command::new(python)
+                .arg(script)
+                .args(["127.0.0.1", &port.to_string()]),
             &dir.join("moto.log"),
         )?;
         let endpoint = format!("http://127.0.0.1:{port}");
