@@ -15,7 +15,9 @@ use xtask::moto::Moto;
 async fn concurrent_put_records_keep_every_record() {
     let moto = Moto::start().await.unwrap();
     let client = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&client, "concurrent", 1).await.unwrap();
+    kinesis::create_stream(&client, "concurrent", 1)
+        .await
+        .unwrap();
     let (writers, calls, per_call) = (16, 12, 50);
     let tasks: Vec<_> = (0..writers)
         .map(|w| {
