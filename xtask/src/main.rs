@@ -14,7 +14,8 @@ mod demo;
     after_help = "\
 Examples:
   cargo xtask demo        # the whole local stack, end to end
-  cargo xtask test        # every unit and integration test (installs what is missing)
+  cargo xtask test        # every unit, integration and end-to-end test (installs what is missing)
+  cargo xtask e2e         # only the end-to-end test: the whole pipeline under faults
   cargo xtask bench edge  # worker throughput with the collector on vs off"
 )]
 struct Cli {
@@ -28,8 +29,10 @@ enum Cmd {
     Setup,
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.
     BuildEdge,
-    /// Run every test: unit tests, then integration tests against moto and `wrangler dev`.
+    /// Run every test: unit tests, integration tests against moto and `wrangler dev`, then e2e.
     Test,
+    /// Run the end-to-end test: worker -> faulty Kinesis -> crashing aggregator -> S3 -> analyzer.
+    E2e,
     /// Report the worker's upload size from `wrangler deploy --dry-run`.
     Size,
     /// Build the aggregator's AWS Lambda package (arm64 bootstrap.zip) with cargo-lambda.
@@ -39,7 +42,8 @@ enum Cmd {
         #[command(subcommand)]
         which: bench::Which,
     },
-    /// Run the local stack end to end: moto, wrangler dev, a burst of page views, the hits.
+    /// Run the local stack end to end: moto, wrangler dev, a burst of page views, the
+    /// aggregator, the analyzer's report for today and the hit-to-S3 latency.
     Demo,
 }
 
@@ -48,6 +52,11 @@ fn main() -> Result<()> {
         Cmd::Setup => setup::ensure_tools(),
         Cmd::BuildEdge => edge_build::build(),
         Cmd::Test => test(),
+        Cmd::E2e => {
+            setup::ensure_tools()?;
+            edge_build::build()?;
+            e2e()
+        }
         Cmd::Size => {
             edge_build::build()?;
             let (total, gzip) = wrangler::deploy_dry_run()?;
@@ -65,15 +74,45 @@ fn test() -> Result<()> {
     setup::ensure_tools()?;
     eprintln!("test: building the edge worker (wasm32, release)");
     edge_build::build()?;
-    eprintln!("test: cargo test --workspace (integration tests included)");
+    eprintln!("test: cargo test --workspace (integration tests included, e2e apart)");
     run(
         "cargo test",
         Command::new("cargo")
-            .args(["test", "--workspace", "--", "--include-ignored"])
+            .args([
+                "test",
+                "--workspace",
+                "--",
+                "--include-ignored",
+                "--skip",
+                E2E_TEST,
+            ])
             .current_dir(paths::root()),
     )?;
+    e2e()?;
     eprintln!("test: wrangler deploy --dry-run");
     let (total, gzip) = wrangler::deploy_dry_run()?;
     println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");
     Ok(())
+}
+
+/// The end-to-end test's name in `xtask/tests/e2e.rs`.
+const E2E_TEST: &str = "every_accepted_page_view_is_counted_exactly_once_through_faults";
+
+/// `cargo xtask e2e`: the end-to-end test, after building the binaries it drives.
+fn e2e() -> Result<()> {
+    eprintln!("e2e: building the aggregator and the analyzer");
+    run(
+        "cargo build",
+        Command::new("cargo")
+            .args(["build", "-p", "aggregator", "-p", "analyzer"])
+            .current_dir(paths::root()),
+    )?;
+    eprintln!("e2e: cargo test -p xtask --test e2e");
+    run(
+        "the end-to-end test",
+        Command::new("cargo")
+            .args(["test", "-p", "xtask", "--test", "e2e", "--"])
+            .args(["--include-ignored", "--exact", E2E_TEST])
+            .current_dir(paths::root()),
+    )
 }
