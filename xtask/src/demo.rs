@@ -1,26 +1,43 @@
 //! `cargo xtask demo`: the pipeline on the local stack, end to end, one progress line a stage.
+//!
+//! moto (Kinesis + S3) -> `wrangler dev` (the edge worker) -> a burst of page views ->
+//! `aggregator consume` -> daily CSV objects in S3 -> `analyzer report --date today`. While the
+//! burst lands, a watcher polls S3 and times each hit from the worker to its row in S3.
 
-use anyhow::{Context, Result};
-use pagehit::PageHit;
-use std::collections::BTreeMap;
+use anyhow::{bail, Context, Result};
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 use xtask::kinesis;
 use xtask::moto::Moto;
+use xtask::process::Service;
 use xtask::traffic;
 use xtask::wrangler::WranglerDev;
 use xtask::{edge_build, paths, process::run as run_cmd, setup};
 
 const STREAM: &str = "page-hits";
+const BUCKET: &str = "demo-analytics";
+/// Requests in the burst (about 90% page views).
+const BURST: usize = 600;
+/// The burst goes out in this many waves, [`WAVE_GAP`] apart.
+const WAVES: usize = 12;
+/// Time from the start of one wave to the start of the next.
+const WAVE_GAP: Duration = Duration::from_millis(500);
+/// How often the watcher lists S3: the resolution of the latency figures.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// How long the pipeline may take to land the whole burst before the demo gives up.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Runs the demo; every service it starts is stopped when it returns, on success or failure.
 pub fn run() -> Result<()> {
     stage("installing missing tools", setup::ensure_tools)?;
     stage("building the edge worker (Rust -> Wasm)", edge_build::build)?;
-    stage("building the aggregator", || {
+    stage("building the aggregator and the analyzer", || {
         run_cmd(
-            "cargo build -p aggregator",
-            std::process::Command::new("cargo")
-                .args(["build", "--quiet", "-p", "aggregator"])
+            "cargo build -p aggregator -p analyzer",
+            Command::new("cargo")
+                .args(["build", "--quiet", "-p", "aggregator", "-p", "analyzer"])
                 .current_dir(paths::root()),
         )
     })?;
@@ -35,20 +52,43 @@ fn stage<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     Ok(out)
 }
 
+/// The context for a failed stage: its name and the log to read.
+fn failed(what: &str, log: &Path) -> String {
+    format!("demo stage failed: {what} (log {})", log.display())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 async fn pipeline() -> Result<()> {
     let moto = Moto::start()
         .await
         .context("demo stage failed: starting moto")?;
-    eprintln!(
-        "demo: moto (Kinesis + S3) at {}, log {}",
-        moto.endpoint,
-        moto.service.log_path().display()
-    );
+    let moto_log = moto.service.log_path().to_path_buf();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, STREAM, 2)
         .await
-        .context("demo stage failed: creating the stream")?;
-    eprintln!("demo: Kinesis stream {STREAM} (2 shards) is active");
+        .with_context(|| failed("creating the stream", &moto_log))?;
+    let made = reqwest::Client::new()
+        .put(format!("{}/{BUCKET}", moto.endpoint))
+        .send()
+        .await?;
+    if !made.status().is_success() {
+        bail!(
+            "{}: {}",
+            failed("creating the bucket", &moto_log),
+            made.status()
+        );
+    }
+    eprintln!(
+        "demo: moto at {}: stream {STREAM} (2 shards), bucket {BUCKET}; log {}",
+        moto.endpoint,
+        moto_log.display()
+    );
 
     let vars = vec![
         ("KINESIS_STREAM", STREAM.to_string()),
@@ -64,90 +104,28 @@ async fn pipeline() -> Result<()> {
     let dev = WranglerDev::start("demo", &vars)
         .await
         .context("demo stage failed: starting wrangler dev")?;
+    let dev_log = dev.service.log_path().to_path_buf();
     eprintln!(
-        "demo: edge worker under wrangler dev at {}, log {}",
+        "demo: edge worker under wrangler dev at {}; log {}",
         dev.url,
-        dev.service.log_path().display()
+        dev_log.display()
     );
 
-    let visits = traffic::burst(300, 2026);
-    let t = Instant::now();
-    let answers = traffic::send(&dev.url, &visits, 8)
-        .await
-        .context("demo stage failed: sending page views")?;
-    let views = visits.iter().filter(|v| v.page_view).count();
-    eprintln!(
-        "demo: sent {} requests ({views} page views, {} assets) in {:.1}s; all answered: {}",
-        visits.len(),
-        visits.len() - views,
-        t.elapsed().as_secs_f64(),
-        answers.iter().all(|(s, _)| *s == 200 || *s == 404)
-    );
-
-    let records = kinesis::wait_for_records(&kin, STREAM, views, Duration::from_secs(30))
-        .await
-        .with_context(|| {
-            format!(
-                "demo stage failed: reading Kinesis (worker log {})",
-                dev.service.log_path().display()
-            )
-        })?;
-    let hits: Vec<PageHit> = records
-        .iter()
-        .filter_map(|r| PageHit::from_json(&r.data).ok())
-        .collect();
-    eprintln!(
-        "demo: {} of {views} page views arrived in Kinesis",
-        hits.len()
-    );
-
-    let mut per_page: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    for h in &hits {
-        let e = per_page.entry(h.path.as_str()).or_default();
-        e.0 += 1;
-        e.1 += usize::from(!h.user.is_empty());
-        e.2 += usize::from(h.bot);
-    }
-    let mut rows: Vec<_> = per_page.into_iter().collect();
-    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
-    println!("\nHits in Kinesis by page (bots included; the analyzer leaves them out):");
-    println!(
-        "{:<12} {:>6} {:>10} {:>6}",
-        "path", "hits", "signed-in", "bots"
-    );
-    for (path, (n, signed, bots)) in rows {
-        println!("{path:<12} {n:>6} {signed:>10} {bots:>6}");
-    }
-    if let Some(h) = hits.first() {
-        println!(
-            "\nOne hit as the worker put it on the stream:\n{}",
-            h.to_json()
-        );
-    }
-    // The aggregator drains the stream into S3 (moto) as daily CSV objects.
-    let bucket_url = format!("{}/{BUCKET}", moto.endpoint);
-    let made = reqwest::Client::new().put(&bucket_url).send().await?;
-    anyhow::ensure!(
-        made.status().is_success(),
-        "demo stage failed: creating bucket {BUCKET}: {}",
-        made.status()
-    );
     let sink = format!("s3://{BUCKET}/analytics");
-    let t = Instant::now();
-    let out = xtask::aggregator::command(&moto.endpoint)
-        .args(["consume", "--stream", STREAM, "--sink", &sink, "--once"])
-        .output()
-        .context("demo stage failed: running the aggregator")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "demo stage failed: aggregator consume: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let logs = paths::scratch("demo");
+    let consume_log = logs.join("aggregator-consume.log");
+    let mut consumer = Service::spawn(
+        "aggregator consume",
+        xtask::aggregator::command(&moto.endpoint)
+            .args(["consume", "--stream", STREAM, "--sink", &sink]),
+        &consume_log,
+    )
+    .with_context(|| failed("starting aggregator consume", &consume_log))?;
     eprintln!(
-        "demo: aggregator drained the stream in {:.1}s: {}",
-        t.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&out.stdout).trim()
+        "demo: aggregator consume is reading {STREAM} into {sink}; log {}",
+        consume_log.display()
     );
+
     let store = aggregator::sink::store::Store::open_s3_at(
         &sink,
         &moto.endpoint,
@@ -155,21 +133,199 @@ async fn pipeline() -> Result<()> {
         kinesis::ACCESS_KEY_ID,
         kinesis::SECRET_ACCESS_KEY,
     )?;
-    println!("\nObjects in {sink}:");
-    for key in store.list("").await? {
-        let body = store.get(&key).await?.unwrap_or_default();
-        let text = String::from_utf8_lossy(&body);
-        if key.contains("/_checkpoints/") {
-            println!("  {key}  checkpoint {text}");
-            continue;
+    let mut watcher = Watcher::default();
+    watcher.poll(&store).await?; // nothing yet: a fresh bucket
+
+    let visits = traffic::burst(BURST, 2026);
+    let views = visits.iter().filter(|v| v.page_view).count();
+    let t = Instant::now();
+    // In waves over a few seconds, so the latencies sample the consumer's polling cycle
+    // rather than one instant.
+    let sending = tokio::spawn({
+        let (url, visits) = (dev.url.clone(), visits.clone());
+        async move {
+            let mut answers = Vec::with_capacity(visits.len());
+            for wave in visits.chunks(BURST / WAVES) {
+                let next = tokio::time::Instant::now() + WAVE_GAP;
+                answers.extend(traffic::send(&url, wave, 8).await?);
+                tokio::time::sleep_until(next).await;
+            }
+            anyhow::Ok(answers)
         }
-        let records = match pagehit::csv::parse(&text) {
-            Ok(rows) if key.ends_with(".csv") => rows.len().saturating_sub(1),
-            _ => text.lines().count(),
-        };
-        println!("  {key}  ({records} records)");
+    });
+    // Watch S3 while the burst is sent, so each row's arrival is seen when it happens.
+    while !sending.is_finished() {
+        watcher.poll(&store).await?;
+        tokio::time::sleep(WATCH_EVERY).await;
     }
+    let answers = sending
+        .await?
+        .with_context(|| failed("sending page views", &dev_log))?;
+    let bad = answers.iter().filter(|(s, _)| *s != 200).count();
+    if bad > 0 {
+        bail!(
+            "{}: {bad} requests were not answered 200",
+            failed("sending page views", &dev_log)
+        );
+    }
+    eprintln!(
+        "demo: sent {} requests ({views} page views, {} assets) in {WAVES} waves, 8 at a time, in {:.1}s",
+        visits.len(),
+        visits.len() - views,
+        t.elapsed().as_secs_f64(),
+    );
+
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while watcher.rows() < views {
+        consumer
+            .check_alive()
+            .with_context(|| failed("landing the hits in S3", &consume_log))?;
+        if Instant::now() > deadline {
+            bail!(
+                "{}: {} of {views} page views in S3 after {DRAIN_TIMEOUT:?} (worker log {})",
+                failed("landing the hits in S3", &consume_log),
+                watcher.rows(),
+                dev_log.display()
+            );
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
+        watcher.poll(&store).await?;
+    }
+    consumer.signal(libc::SIGTERM);
+    consumer.stop();
+    eprintln!(
+        "demo: aggregator landed all {views} page views in {} objects under {sink}/hits/; {}",
+        watcher.objects.len(),
+        last_line(&consumer.log())
+    );
+    if let Some(l) = Latency::of(&watcher.latencies_ms) {
+        eprintln!(
+            "demo: latency from the worker to the row in S3 over {} hits: p50 {:.2}s, p99 {:.2}s, max {:.2}s (goal p99 <= 3s)",
+            watcher.latencies_ms.len(),
+            l.p50,
+            l.p99,
+            l.max
+        );
+    }
+
+    let out_dir = logs.join("reports");
+    let analyzer_log = logs.join("analyzer.log");
+    let report = Command::new(paths::workspace_bin("analyzer"))
+        .args(["report", "--date", "today", "--source", &sink, "--out"])
+        .arg(&out_dir)
+        .args(["--format", "table"])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", kinesis::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", kinesis::REGION)
+        .output()
+        .context("demo stage failed: running analyzer report")?;
+    std::fs::write(&analyzer_log, &report.stderr)?;
+    if !report.status.success() {
+        bail!(
+            "{}: {}",
+            failed("analyzer report --date today", &analyzer_log),
+            report.status
+        );
+    }
+    println!("{}", String::from_utf8_lossy(&report.stdout));
+    let html: Vec<_> = std::fs::read_dir(&out_dir)?
+        .filter_map(|d| d.ok())
+        .map(|d| d.path().join("report.html"))
+        .filter(|p| p.exists())
+        .collect();
+    for p in html {
+        eprintln!("demo: HTML report written to {}", p.display());
+    }
+    eprintln!("demo: done; stopping moto, wrangler dev and the aggregator");
     Ok(())
 }
 
-const BUCKET: &str = "demo-analytics";
+fn last_line(log: &str) -> &str {
+    log.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}
+
+/// Follows the hits/ objects in S3 as they appear.
+#[derive(Default)]
+struct Watcher {
+    /// Objects seen so far.
+    objects: HashSet<String>,
+    /// Event ids seen so far (a replayed object must not count twice).
+    events: HashSet<String>,
+    /// Per hit: the moment its object was seen minus the worker's timestamp on the hit.
+    latencies_ms: Vec<i64>,
+}
+
+impl Watcher {
+    fn rows(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Lists the objects once and reads the new ones. A hit's `ts` is stamped by the worker as
+    /// the request arrives, before it answers, so the figure is at least the true one.
+    async fn poll(&mut self, store: &aggregator::sink::store::Store) -> Result<()> {
+        let keys = store.list("hits").await?;
+        let seen_at = now_ms();
+        for key in keys {
+            if !key.ends_with(".csv") || self.objects.contains(&key) {
+                continue;
+            }
+            let body = store.get(&key).await?.unwrap_or_default();
+            let text = String::from_utf8_lossy(&body);
+            let rows = pagehit::csv::parse(&text).with_context(|| format!("reading {key}"))?;
+            for row in rows.iter().skip(1) {
+                let hit = pagehit::PageHit::from_csv_fields(row)
+                    .with_context(|| format!("a row of {key}"))?;
+                if self.events.insert(hit.event_id.clone()) {
+                    let ts = pagehit::time::parse_ts(&hit.ts)
+                        .with_context(|| format!("ts of a row of {key}"))?;
+                    self.latencies_ms.push(seen_at - ts);
+                }
+            }
+            self.objects.insert(key);
+        }
+        Ok(())
+    }
+}
+
+/// p50 and p99 of a set of durations, in seconds.
+struct Latency {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Latency {
+    fn of(ms: &[i64]) -> Option<Latency> {
+        let mut v = ms.to_vec();
+        v.sort_unstable();
+        let at = |q: f64| {
+            // nearest rank: the smallest value with at least q of the sample at or below it
+            let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+            v[rank - 1] as f64 / 1000.0
+        };
+        (!v.is_empty()).then(|| Latency {
+            p50: at(0.50),
+            p99: at(0.99),
+            max: at(1.0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let ms: Vec<i64> = (1..=100).rev().map(|s| s * 10).collect();
+        let l = Latency::of(&ms).unwrap();
+        assert_eq!((l.p50, l.p99, l.max), (0.5, 0.99, 1.0));
+        let one = Latency::of(&[1234]).unwrap();
+        assert_eq!((one.p50, one.p99), (1.234, 1.234));
+        assert!(Latency::of(&[]).is_none());
+    }
+}
