@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use xtask::kinesis;
 use xtask::moto::Moto;
-use xtask::wrangler::WranglerDev;
+use xtask::wrangler::{self, WranglerDev};
 use xtask::{edge_build, setup};
 
 /// Which benchmark to run.
@@ -288,17 +288,7 @@ async fn edge(concurrency: usize, duration: Duration, rounds: usize, target: &st
         "sink" => sink_endpoint,
         other => anyhow::bail!("--kinesis takes moto or sink, not {other:?}"),
     };
-    let mut vars = vec![
-        ("KINESIS_STREAM", "bench".to_string()),
-        ("KINESIS_ENDPOINT", endpoint),
-        ("AWS_REGION", kinesis::REGION.to_string()),
-        ("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID.to_string()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            kinesis::SECRET_ACCESS_KEY.to_string(),
-        ),
-        ("VISITOR_SALT", "bench".to_string()),
-    ];
+    let mut vars = wrangler::collector_vars("bench", &endpoint, "bench");
     let on = WranglerDev::start("bench-on", &vars).await?;
     vars.push(("COLLECTOR", "off".to_string()));
     let off = WranglerDev::start("bench-off", &vars).await?;

@@ -13,7 +13,7 @@ use xtask::kinesis;
 use xtask::moto::Moto;
 use xtask::process::Service;
 use xtask::traffic;
-use xtask::wrangler::WranglerDev;
+use xtask::wrangler::{self, WranglerDev};
 use xtask::{edge_build, paths, process::run as run_cmd, setup};
 
 const STREAM: &str = "page-hits";
@@ -90,17 +90,7 @@ async fn pipeline() -> Result<()> {
         moto_log.display()
     );
 
-    let vars = vec![
-        ("KINESIS_STREAM", STREAM.to_string()),
-        ("KINESIS_ENDPOINT", moto.endpoint.clone()),
-        ("AWS_REGION", kinesis::REGION.to_string()),
-        ("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID.to_string()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            kinesis::SECRET_ACCESS_KEY.to_string(),
-        ),
-        ("VISITOR_SALT", "demo-salt".to_string()),
-    ];
+    let vars = wrangler::collector_vars(STREAM, &moto.endpoint, "demo-salt");
     let dev = WranglerDev::start("demo", &vars)
         .await
         .context("demo stage failed: starting wrangler dev")?;

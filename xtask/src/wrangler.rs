@@ -44,6 +44,29 @@ fn write_config(dir: &Path, vars: &[(&str, String)]) -> Result<std::path::PathBu
     Ok(path)
 }
 
+/// The settings that switch the collector on: put hits on `stream` at `kinesis_endpoint` with
+/// the emulator's test credentials, visitor hashes salted with `salt`.
+pub fn collector_vars(
+    stream: &str,
+    kinesis_endpoint: &str,
+    salt: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("KINESIS_STREAM", stream.to_string()),
+        ("KINESIS_ENDPOINT", kinesis_endpoint.to_string()),
+        ("AWS_REGION", crate::kinesis::REGION.to_string()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            crate::kinesis::ACCESS_KEY_ID.to_string(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            crate::kinesis::SECRET_ACCESS_KEY.to_string(),
+        ),
+        ("VISITOR_SALT", salt.to_string()),
+    ]
+}
+
 /// A running `wrangler dev`.
 pub struct WranglerDev {
     /// `http://127.0.0.1:PORT`.

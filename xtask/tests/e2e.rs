@@ -13,7 +13,7 @@ use xtask::kinesis;
 use xtask::moto::Moto;
 use xtask::process::Service;
 use xtask::traffic::{self, Visit};
-use xtask::wrangler::WranglerDev;
+use xtask::wrangler::{self, WranglerDev};
 
 const STREAM: &str = "e2e-hits";
 const BUCKET: &str = "e2e-analytics";
@@ -103,22 +103,8 @@ async fn every_accepted_page_view_is_counted_exactly_once_through_faults() {
     // Throttle every 4th PutRecords call, fail every 5th new entry: the worker must resend.
     let faults = KinesisFaults::start(&moto.endpoint, 4, 5).await.unwrap();
     let s3 = TcpSwitch::start(&moto.endpoint).await.unwrap();
-    let dev = WranglerDev::start(
-        "e2e",
-        &[
-            ("KINESIS_STREAM", STREAM.to_string()),
-            ("KINESIS_ENDPOINT", faults.endpoint.clone()),
-            ("AWS_REGION", kinesis::REGION.to_string()),
-            ("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID.to_string()),
-            (
-                "AWS_SECRET_ACCESS_KEY",
-                kinesis::SECRET_ACCESS_KEY.to_string(),
-            ),
-            ("VISITOR_SALT", "e2e".to_string()),
-        ],
-    )
-    .await
-    .unwrap();
+    let vars = wrangler::collector_vars(STREAM, &faults.endpoint, "e2e");
+    let dev = WranglerDev::start("e2e", &vars).await.unwrap();
     let logs = tempfile::tempdir().unwrap();
     let mut consumer = start_consumer(&moto, &s3, &logs.path().join("consume-1.log"));
 

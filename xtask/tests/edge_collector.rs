@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xtask::kinesis::{self, wait_for_records};
 use xtask::moto::Moto;
-use xtask::wrangler::WranglerDev;
+use xtask::wrangler::{self, WranglerDev};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
@@ -23,21 +23,12 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Worker settings pointing at moto.
-fn collector_vars(moto: &Moto, stream: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("KINESIS_STREAM", stream.to_string()),
-        ("KINESIS_ENDPOINT", moto.endpoint.clone()),
-        ("AWS_REGION", kinesis::REGION.to_string()),
-        ("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID.to_string()),
-        (
-            "AWS_SECRET_ACCESS_KEY",
-            kinesis::SECRET_ACCESS_KEY.to_string(),
-        ),
-        ("VISITOR_SALT", "integration-test-salt".to_string()),
-        ("COLLECT_ORIGINS", "https://app.example".to_string()),
-        ("ACTION_MAP", r#"{"/about": "about-us"}"#.to_string()),
-    ]
+/// Worker settings for these tests: the collector on, beacons from app.example, one action name.
+fn collector_vars(kinesis_endpoint: &str, stream: &str) -> Vec<(&'static str, String)> {
+    let mut vars = wrangler::collector_vars(stream, kinesis_endpoint, "integration-test-salt");
+    vars.push(("COLLECT_ORIGINS", "https://app.example".to_string()));
+    vars.push(("ACTION_MAP", r#"{"/about": "about-us"}"#.to_string()));
+    vars
 }
 
 /// The fields a test can predict, per hit.
@@ -125,7 +116,7 @@ async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields()
     let moto = Moto::start().await.unwrap();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, "hits", 2).await.unwrap();
-    let dev = WranglerDev::start("demo", &collector_vars(&moto, "hits"))
+    let dev = WranglerDev::start("demo", &collector_vars(&moto.endpoint, "hits"))
         .await
         .unwrap();
     let base = &dev.url;
@@ -470,7 +461,7 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
     let moto = Moto::start().await.unwrap();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, "proxied", 1).await.unwrap();
-    let mut vars = collector_vars(&moto, "proxied");
+    let mut vars = collector_vars(&moto.endpoint, "proxied");
     vars.push(("ORIGIN_URL", format!("http://127.0.0.1:{origin}")));
     let dev = WranglerDev::start("proxy", &vars).await.unwrap();
     let base = &dev.url;
@@ -564,14 +555,7 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
 async fn a_kinesis_outage_or_missing_settings_never_break_the_site() {
     // Kinesis unreachable: the page is served, and after 3 tries one log line holds the hit.
     let dead = xtask::process::free_port();
-    let vars = vec![
-        ("KINESIS_STREAM", "hits".to_string()),
-        ("KINESIS_ENDPOINT", format!("http://127.0.0.1:{dead}")),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("VISITOR_SALT", "s".to_string()),
-    ];
+    let vars = wrangler::collector_vars("hits", &format!("http://127.0.0.1:{dead}"), "s");
     let outage = WranglerDev::start("outage", &vars).await.unwrap();
     let http = reqwest::Client::new();
     let resp = http
@@ -635,7 +619,7 @@ async fn a_concurrent_burst_lands_exactly_once_through_shared_batches() {
     let moto = Moto::start().await.unwrap();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, "burst", 3).await.unwrap();
-    let dev = WranglerDev::start("burst", &collector_vars(&moto, "burst"))
+    let dev = WranglerDev::start("burst", &collector_vars(&moto.endpoint, "burst"))
         .await
         .unwrap();
     let visits = xtask::traffic::burst(600, 42);
@@ -688,9 +672,7 @@ async fn throttled_calls_and_failed_entries_are_resent_until_every_hit_lands_onc
     let faults = xtask::faults::KinesisFaults::start(&moto.endpoint, 3, 4)
         .await
         .unwrap();
-    let mut vars = collector_vars(&moto, "flaky");
-    vars.retain(|(k, _)| *k != "KINESIS_ENDPOINT");
-    vars.push(("KINESIS_ENDPOINT", faults.endpoint.clone()));
+    let vars = collector_vars(&faults.endpoint, "flaky");
     let dev = WranglerDev::start("flaky", &vars).await.unwrap();
     let visits = xtask::traffic::burst(300, 7);
     let started = now_ms();
