@@ -27,7 +27,8 @@ async fn run_async(args: ReportArgs) -> anyhow::Result<()> {
 
     let include_bots = args.include_bots;
     let files = found.files.clone();
-    // polars' collect blocks (and runs its own runtime for s3://): keep it off the async workers.
+    // Loading blocks (parser threads; S3 objects fetched through this runtime's handle) and so
+    // does polars' collect: keep both off the async workers.
     let (loaded, progress) = tokio::task::spawn_blocking(move || {
         let on_file = |i: usize, n: usize| {
             progress.step(&format!("reading file {} of {n} for {day}", i + 1));

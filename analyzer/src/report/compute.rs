@@ -11,7 +11,7 @@
 //! - The summary's `sessions` counts people: user sessions for signed-in hits plus visitor
 //!   sessions over the anonymous hits; its `bounce_rate` is the share of those with one hit.
 
-use super::load::Loaded;
+use super::load::{Dict, Loaded};
 use super::model::{
     round6, CountryCount, PageRow, ReferrerCount, Report, StatusClasses, Summary, UserRow,
 };
@@ -69,12 +69,17 @@ fn i64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i64>> {
     Ok(s.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
 }
 
-fn strings(df: &DataFrame, name: &str) -> anyhow::Result<Vec<String>> {
-    let s = df.column(name)?.cast(&DataType::String)?;
-    Ok(s.str()?
-        .iter()
-        .map(|v| v.unwrap_or("").to_string())
+/// The strings of a coded column (nulls as `""`).
+fn strings(df: &DataFrame, name: &str, dict: &Dict) -> anyhow::Result<Vec<String>> {
+    Ok(codes(df, name)?
+        .into_iter()
+        .map(|c| c.map_or("", |c| dict.name(c)).to_string())
         .collect())
+}
+
+fn codes(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<u32>>> {
+    let s = df.column(name)?.cast(&DataType::UInt32)?;
+    Ok(s.u32()?.iter().collect())
 }
 
 fn count(df: &DataFrame, name: &str) -> anyhow::Result<u64> {
@@ -84,14 +89,18 @@ fn count(df: &DataFrame, name: &str) -> anyhow::Result<u64> {
 /// Builds the report from the loaded hits.
 pub fn compute(loaded: Loaded, day: &Day, opts: &Options) -> anyhow::Result<Report> {
     // Sorting once by visitor and time serves the page report and the anonymous sessions.
-    let by_visitor = pl(
-        with_session_flags(sort_by_key_then_time(loaded.hits.lazy(), "vis"), "vis").collect(),
-        "computing visitor sessions",
-    )?;
+    let by_visitor = super::timed("sort vis", || {
+        pl(
+            with_session_flags(sort_by_key_then_time(loaded.hits.lazy(), "vis"), "vis").collect(),
+            "computing visitor sessions",
+        )
+    })?;
     let total = by_visitor.height() as u64;
 
-    let pages = pages(&by_visitor, total, opts.top)?;
-    let (users, user_sessions, user_bounces) = users(&by_visitor, day, opts.top)?;
+    let dicts = &loaded.dicts;
+    let pages = super::timed("pages", || pages(&by_visitor, total, opts.top, &dicts.path))?;
+    let (users, user_sessions, user_bounces) =
+        super::timed("users", || users(&by_visitor, day, opts.top, dicts))?;
 
     let anon = pl(
         with_session_flags(
@@ -125,8 +134,10 @@ pub fn compute(loaded: Loaded, day: &Day, opts: &Options) -> anyhow::Result<Repo
     )?;
 
     let summary_top = opts.top.unwrap_or(DEFAULT_SUMMARY_TOP);
-    let referrers = top_referrers(&by_visitor, summary_top)?;
-    let countries = top_counts(&by_visitor, "country", summary_top)?
+    let referrers = super::timed("referrers", || {
+        top_referrers(&by_visitor, summary_top, dicts)
+    })?;
+    let countries = top_counts(&by_visitor, "country", summary_top, &dicts.country)?
         .into_iter()
         .map(|(country, hits)| CountryCount { country, hits })
         .collect();
@@ -167,7 +178,12 @@ fn status_between(lo: i32, hi: i32) -> Expr {
         .and(col("status").lt_eq(lit(hi)))
 }
 
-fn pages(by_visitor: &DataFrame, total: u64, top: Option<usize>) -> anyhow::Result<Vec<PageRow>> {
+fn pages(
+    by_visitor: &DataFrame,
+    total: u64,
+    top: Option<usize>,
+    paths: &Dict,
+) -> anyhow::Result<Vec<PageRow>> {
     let plan = by_visitor
         .clone()
         .lazy()
@@ -187,7 +203,8 @@ fn pages(by_visitor: &DataFrame, total: u64, top: Option<usize>) -> anyhow::Resu
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
         );
     let df = pl(limit(plan, top).collect(), "computing the page report")?;
-    let path = strings(&df, "path")?;
+    // Codes are in byte order of the paths, so sorting by code sorted by path.
+    let path = strings(&df, "path", paths)?;
     let hits = u64s(&df, "hits")?;
     let users = u64s(&df, "users")?;
     let visitors = u64s(&df, "visitors")?;
@@ -221,6 +238,7 @@ fn users(
     hits: &DataFrame,
     day: &Day,
     top: Option<usize>,
+    dicts: &super::load::Dicts,
 ) -> anyhow::Result<(Vec<UserRow>, u64, u64)> {
     let signed_in = hits
         .clone()
@@ -268,11 +286,11 @@ fn users(
     let totals = frames.pop().expect("three frames");
     let listed = frames.pop().expect("three frames");
 
-    let top_page: HashMap<String, String> = strings(&top_pages, "user")?
+    let top_page: HashMap<Option<u32>, Option<u32>> = codes(&top_pages, "user")?
         .into_iter()
-        .zip(strings(&top_pages, "top_page")?)
+        .zip(codes(&top_pages, "top_page")?)
         .collect();
-    let user = strings(&listed, "user")?;
+    let user = codes(&listed, "user")?;
     let hits = u64s(&listed, "hits")?;
     let pages = u64s(&listed, "pages")?;
     let sessions = u64s(&listed, "sessions")?;
@@ -280,8 +298,13 @@ fn users(
     let last = i64s(&listed, "last")?;
     let rows = (0..listed.height())
         .map(|i| UserRow {
-            top_page: top_page.get(&user[i]).cloned().unwrap_or_default(),
-            user: user[i].clone(),
+            top_page: top_page
+                .get(&user[i])
+                .copied()
+                .flatten()
+                .map_or("", |p| dicts.path.name(p))
+                .to_string(),
+            user: user[i].map_or("", |u| dicts.user.name(u)).to_string(),
             hits: hits[i],
             pages: pages[i],
             sessions: sessions[i],
@@ -314,7 +337,12 @@ fn collect_all(plans: impl IntoIterator<Item = LazyFrame>) -> PolarsResult<Vec<D
 }
 
 /// Non-null values of `column` by hits: hits descending, then value; the first `n`.
-fn top_counts(hits: &DataFrame, column: &str, n: usize) -> anyhow::Result<Vec<(String, u64)>> {
+fn top_counts(
+    hits: &DataFrame,
+    column: &str,
+    n: usize,
+    dict: &Dict,
+) -> anyhow::Result<Vec<(String, u64)>> {
     let plan = hits
         .clone()
         .lazy()
@@ -326,7 +354,7 @@ fn top_counts(hits: &DataFrame, column: &str, n: usize) -> anyhow::Result<Vec<(S
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
         );
     let df = pl(limit(plan, Some(n)).collect(), "counting hits by value")?;
-    Ok(strings(&df, column)?
+    Ok(strings(&df, column, dict)?
         .into_iter()
         .zip(u64s(&df, "hits")?)
         .collect())
@@ -350,7 +378,11 @@ pub fn referrer_host(url: &str) -> Option<String> {
 
 /// Top external referrer hosts: hits grouped by (referrer, host) in polars, then the referrer's
 /// host worked out once per distinct pair; a referrer on the hit's own host is internal.
-fn top_referrers(hits: &DataFrame, n: usize) -> anyhow::Result<Vec<ReferrerCount>> {
+fn top_referrers(
+    hits: &DataFrame,
+    n: usize,
+    dicts: &super::load::Dicts,
+) -> anyhow::Result<Vec<ReferrerCount>> {
     let df = pl(
         hits.clone()
             .lazy()
@@ -361,8 +393,8 @@ fn top_referrers(hits: &DataFrame, n: usize) -> anyhow::Result<Vec<ReferrerCount
         "counting referrers",
     )?;
     let mut by_host: HashMap<String, u64> = HashMap::new();
-    let referrers = strings(&df, "referrer")?;
-    let hosts = strings(&df, "host")?;
+    let referrers = strings(&df, "referrer", &dicts.referrer)?;
+    let hosts = strings(&df, "host", &dicts.host)?;
     for ((referrer, host), count) in referrers.iter().zip(&hosts).zip(u64s(&df, "hits")?) {
         let Some(ref_host) = referrer_host(referrer) else {
             continue;
@@ -455,33 +487,32 @@ mod tests {
     }
 
     fn loaded(rows: &[(u64, i64, &str, Option<&str>, u64)]) -> Loaded {
+        use crate::report::load::Dicts;
         let base = day().start_ms;
+        // The loader's types: paths, users, referrers, hosts and countries are codes.
+        let dicts = Dicts {
+            path: Dict::new(rows.iter().map(|r| r.2.to_string()).collect()),
+            user: Dict::new(rows.iter().filter_map(|r| r.3.map(String::from)).collect()),
+            referrer: Dict::default(),
+            host: Dict::new(vec!["shop.example".into()]),
+            country: Dict::new(vec!["DE".into()]),
+        };
         let hits = df!(
             "eid" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
             "ts" => rows.iter().map(|r| base + r.1).collect::<Vec<_>>(),
-            "path" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "path" => rows.iter().map(|r| dicts.path.code(r.2)).collect::<Vec<_>>(),
             "status" => rows.iter().map(|_| 200i32).collect::<Vec<_>>(),
-            "user" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "user" => rows.iter().map(|r| r.3.and_then(|u| dicts.user.code(u))).collect::<Vec<_>>(),
             "vis" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
             "bot" => rows.iter().map(|_| false).collect::<Vec<_>>(),
-            "referrer" => rows.iter().map(|_| None::<&str>).collect::<Vec<_>>(),
-            "host" => rows.iter().map(|_| "shop.example").collect::<Vec<_>>(),
-            "country" => rows.iter().map(|_| "DE").collect::<Vec<_>>(),
+            "referrer" => rows.iter().map(|_| None::<u32>).collect::<Vec<_>>(),
+            "host" => rows.iter().map(|_| 0u32).collect::<Vec<_>>(),
+            "country" => rows.iter().map(|_| 0u32).collect::<Vec<_>>(),
         )
         .unwrap();
-        // The loader's types: paths, referrers and hosts are categorical.
-        let hits = hits
-            .lazy()
-            .with_columns([
-                col("path").cast(crate::report::load::categorical()),
-                col("referrer").cast(crate::report::load::categorical()),
-                col("host").cast(crate::report::load::categorical()),
-                col("country").cast(crate::report::load::categorical()),
-            ])
-            .collect()
-            .unwrap();
         Loaded {
             hits,
+            dicts,
             malformed: 0,
             duplicates: 0,
             bots: 0,

@@ -12,3 +12,26 @@ pub use model::Report;
 pub(crate) fn pl<T>(result: polars::prelude::PolarsResult<T>, what: &str) -> anyhow::Result<T> {
     result.map_err(|e| anyhow::Error::new(e).context(what.to_string()))
 }
+
+/// Prints how long a stage took on stderr when `ANALYZER_TIMING` is set (for profiling).
+pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let start = std::time::Instant::now();
+    let cpu0 = cpu_secs();
+    let out = f();
+    if std::env::var_os("ANALYZER_TIMING").is_some() {
+        eprintln!(
+            "[timing] {what}: {:.2}s wall, {:.2}s cpu",
+            start.elapsed().as_secs_f64(),
+            cpu_secs() - cpu0
+        );
+    }
+    out
+}
+
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
+}
