@@ -38,19 +38,53 @@ const SEEDS: (u64, u64, u64, u64) = (
     0x243f_6a88_85a3_08d3,
 );
 
-// Positions of the used fields in a row (`pagehit::COLUMNS`).
-const EVENT_ID: usize = 0;
-const TS: usize = 1;
-const HOST: usize = 2;
-const PATH: usize = 3;
-const STATUS: usize = 6;
-const USER: usize = 7;
-const VISITOR: usize = 8;
-const REFERRER: usize = 9;
-const COUNTRY: usize = 10;
-const BOT: usize = 12;
-/// Fields kept per row: up to `bot`; the rest of a row is skipped.
-const KEPT_FIELDS: usize = BOT + 1;
+// Positions of the used fields in a row, looked up in `pagehit::COLUMNS` at compile time.
+const EVENT_ID: usize = column("event_id");
+const TS: usize = column("ts");
+const HOST: usize = column("host");
+const PATH: usize = column("path");
+const STATUS: usize = column("status");
+const USER: usize = column("user");
+const VISITOR: usize = column("visitor");
+const REFERRER: usize = column("referrer");
+const COUNTRY: usize = column("country");
+const BOT: usize = column("bot");
+
+/// The position of `name` in the record's columns; a name that is not one fails the build.
+const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < pagehit::COLUMNS.len() {
+        if pagehit::COLUMNS[i].len() == name.len() {
+            let (a, b) = (pagehit::COLUMNS[i].as_bytes(), name.as_bytes());
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a pagehit column")
+}
+
+/// Fields kept per row: up to the last used one; the rest of a row is skipped.
+const KEPT_FIELDS: usize = max(
+    max(max(EVENT_ID, TS), max(HOST, PATH)),
+    max(
+        max(max(STATUS, USER), max(VISITOR, REFERRER)),
+        max(COUNTRY, BOT),
+    ),
+) + 1;
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 /// Bytes read from a local file at a time (grown when one row is longer).
 const BLOCK: usize = 8 << 20;
@@ -949,6 +983,7 @@ mod tests {
         assert_eq!(loaded.bots, 1);
         assert_eq!(loaded.malformed, 0);
     }
+
     #[test]
     fn field_positions_match_the_record() {
         for (i, name) in [
