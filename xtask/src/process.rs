@@ -1,11 +1,13 @@
 //! Child services: each in its own process group, logging to a file, stopped by PID.
 
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A running child process group; stopped (SIGTERM, then SIGKILL) on drop.
@@ -58,6 +60,25 @@ impl Service {
         Ok(())
     }
 
+    /// Waits until the log holds `needle` and returns the log; errors with the log after `timeout`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Ok(log);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{needle:?} not in the log of {} ({}) after {timeout:?}:\n{log}",
+                    self.name,
+                    self.log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Sends `signal` to the whole process group.
     pub fn signal(&self, signal: i32) {
         // Negative pid: the group, so children (workerd under wrangler) go too.
@@ -91,13 +112,33 @@ impl Drop for Service {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// Ports [`free_port`] has handed out in this process: never the same one twice, so tests
+/// running side by side do not pick each other's.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// A TCP port on 127.0.0.1 that was free a moment ago. Another process may still take it before
+/// the service binds it: starters retry when [`lost_port_race`] says so.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding 127.0.0.1:0 works")
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("binding 127.0.0.1:0 works");
+        if HANDED_OUT.lock().expect("not poisoned").insert(port) {
+            return port;
+        }
+    }
 }
+
+/// Whether a service failed to start because a port from [`free_port`] was taken meanwhile
+/// (its log, which the error carries, says so).
+pub fn lost_port_race(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}");
+    text.contains("Address already in use") || text.contains("EADDRINUSE")
+}
+
+/// How many times a starter tries fresh ports before giving up.
+pub const START_TRIES: u32 = 3;
 
 /// Polls `url` until it answers `200`, the service dies, or `timeout` passes.
 pub async fn wait_ready(service: &mut Service, url: &str, timeout: Duration) -> Result<()> {
@@ -130,4 +171,33 @@ pub fn run(what: &str, cmd: &mut Command) -> Result<()> {
         bail!("{what} failed ({status}): {cmd:?}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_port_never_hands_out_a_port_twice() {
+        let ports: Vec<u16> = (0..300).map(|_| free_port()).collect();
+        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len());
+    }
+
+    #[test]
+    fn a_taken_port_is_told_apart_from_other_start_failures() {
+        // workerd under wrangler dev, and moto's werkzeug, as they report it.
+        let workerd = anyhow::anyhow!("*** Fatal uncaught kj::Exception: kj/async-io-unix.c++:945: failed: ::bind(sockfd, &addr.generic, addrlen): Address already in use; toString() = 127.0.0.1:44273")
+            .context("wrangler dev (flaky) exited (exit status: 1)");
+        let werkzeug =
+            anyhow::anyhow!("Address already in use\nPort 5000 is in use by another program.");
+        let node =
+            anyhow::anyhow!("Error: listen EADDRINUSE: address already in use 127.0.0.1:8787");
+        assert!(lost_port_race(&workerd));
+        assert!(lost_port_race(&werkzeug));
+        assert!(lost_port_race(&node));
+        assert!(!lost_port_race(&anyhow::anyhow!(
+            "moto exited (exit status: 1): No module named moto"
+        )));
+    }
 }

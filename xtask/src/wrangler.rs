@@ -2,7 +2,7 @@
 
 use crate::edge_build::worker_module;
 use crate::paths;
-use crate::process::{free_port, wait_ready, Service};
+use crate::process::{free_port, lost_port_race, wait_ready, Service, START_TRIES};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
@@ -85,6 +85,19 @@ impl WranglerDev {
                 worker_module().display()
             );
         }
+        let mut tries = 1;
+        loop {
+            match Self::start_once(tag, vars).await {
+                Err(e) if tries < START_TRIES && lost_port_race(&e) => {
+                    eprintln!("wrangler dev ({tag}): a port was taken meanwhile; trying others");
+                    tries += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    async fn start_once(tag: &str, vars: &[(&str, String)]) -> Result<WranglerDev> {
         let dir = paths::scratch(&format!("wrangler-{tag}"));
         let config = write_config(&dir, vars)?;
         let port = free_port();
@@ -119,22 +132,9 @@ impl WranglerDev {
         Ok(WranglerDev { url, service })
     }
 
-    /// Waits until the worker's log contains `needle` (its console output goes there).
+    /// Waits until the worker's log holds `needle` (see [`Service::wait_for_log`]).
     pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let log = self.service.log();
-            if log.contains(needle) {
-                return Ok(log);
-            }
-            if std::time::Instant::now() > deadline {
-                bail!(
-                    "{needle:?} not in {} after {timeout:?}:\n{log}",
-                    self.service.log_path().display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.service.wait_for_log(needle, timeout).await
     }
 }
 

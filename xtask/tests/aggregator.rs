@@ -302,15 +302,10 @@ async fn sigkill_between_objects_and_checkpoint_repeats_rows_but_loses_none() {
     cmd.args(["consume", "--stream", "crashy", "--sink", &sink])
         .env("AGGREGATOR_FAILPOINT", "before-checkpoint");
     let service = Service::spawn("aggregator", &mut cmd, &log).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !service.log().contains("failpoint: objects") {
-        assert!(
-            Instant::now() < deadline,
-            "no failpoint line: {}",
-            service.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    service
+        .wait_for_log("failpoint: objects", Duration::from_secs(60))
+        .await
+        .expect("the aggregator reaches the failpoint");
     service.signal(libc::SIGKILL);
     drop(service);
     assert!(
