@@ -30,7 +30,7 @@ pub fn ensure_tools() -> Result<()> {
         .output()?;
     if !String::from_utf8_lossy(&targets.stdout).contains("wasm32-unknown-unknown") {
         eprintln!("setup: rustup target add wasm32-unknown-unknown");
-        run(
+        install(
             "rustup target add",
             Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
         )?;
@@ -39,7 +39,7 @@ pub fn ensure_tools() -> Result<()> {
     let wb = installed_version(&paths::cargo_bin("worker-build"), "--version");
     if !wb.as_deref().is_some_and(|v| v.contains(WORKER_BUILD)) {
         eprintln!("setup: cargo install worker-build {WORKER_BUILD} (~5 min cold)");
-        run(
+        install(
             "installing worker-build",
             Command::new("cargo").args([
                 "install",
@@ -55,7 +55,7 @@ pub fn ensure_tools() -> Result<()> {
     if !bindgen.as_deref().is_some_and(|v| v.contains(WASM_BINDGEN)) {
         eprintln!("setup: cargo install wasm-bindgen-cli {WASM_BINDGEN} (~4 min cold)");
         // Without --locked: the locked build of this version fails to compile.
-        run(
+        install(
             "installing wasm-bindgen-cli",
             Command::new("cargo").args([
                 "install",
@@ -69,7 +69,7 @@ pub fn ensure_tools() -> Result<()> {
 
     if !paths::node_bin("wrangler").exists() || !paths::node_bin("wasm-opt").exists() {
         eprintln!("setup: npm ci");
-        run(
+        install(
             "npm ci",
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
@@ -86,16 +86,22 @@ pub fn ensure_tools() -> Result<()> {
         .unwrap_or(false);
     if !moto.exists() || !moto_ok {
         eprintln!("setup: python3 -m venv .venv && pip install moto[server]=={MOTO}");
-        run(
+        install(
             "creating .venv",
             Command::new("python3")
                 .args(["-m", "venv"])
                 .arg(paths::venv()),
         )?;
-        run(
+        install(
             "installing moto",
             Command::new(&pip).args(["install", "--quiet", &format!("moto[server]=={MOTO}")]),
         )?;
     }
     Ok(())
+}
+
+/// Runs one installation step with its output on stderr: stdout is kept for what the command
+/// that called setup prints (the demo's report, the bench's table).
+fn install(what: &str, cmd: &mut Command) -> Result<()> {
+    run(what, cmd.stdout(std::io::stderr()))
 }
