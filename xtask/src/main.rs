@@ -48,6 +48,7 @@ enum Cmd {
 }
 
 fn main() -> Result<()> {
+    forget_cargo_run_env();
     match Cli::parse().command {
         Cmd::Setup => setup::ensure_tools(),
         Cmd::BuildEdge => edge_build::build(),
@@ -66,6 +67,27 @@ fn main() -> Result<()> {
         Cmd::PackageLambda => xtask::lambda_package::build().map(|_| ()),
         Cmd::Bench { which } => bench::run(which),
         Cmd::Demo => demo::run(),
+    }
+}
+
+/// `cargo xtask` runs under `cargo run`, which describes xtask's package in the environment
+/// (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...). The cargo builds started from here would inherit
+/// that, and ring's build script watches those variables: every build from xtask would redo ring
+/// and all that depends on it (polars, the AWS SDKs), and the next plain `cargo build` would
+/// redo them again. Nothing here reads them at run time (`paths::root` takes the manifest dir at
+/// compile time), and no other thread runs yet.
+fn forget_cargo_run_env() {
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                name,
+                "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            std::env::remove_var(name);
+        }
     }
 }
 
