@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use xtask::kinesis;
-use xtask::moto::Moto;
+use xtask::moto::{self, Moto};
 use xtask::process::Service;
 use xtask::traffic;
 use xtask::wrangler::{self, WranglerDev};
@@ -73,17 +73,9 @@ async fn pipeline() -> Result<()> {
     kinesis::create_stream(&kin, STREAM, 2)
         .await
         .with_context(|| failed("creating the stream", &moto_log))?;
-    let made = reqwest::Client::new()
-        .put(format!("{}/{BUCKET}", moto.endpoint))
-        .send()
-        .await?;
-    if !made.status().is_success() {
-        bail!(
-            "{}: {}",
-            failed("creating the bucket", &moto_log),
-            made.status()
-        );
-    }
+    moto.create_bucket(BUCKET)
+        .await
+        .with_context(|| failed("creating the bucket", &moto_log))?;
     eprintln!(
         "demo: moto at {}: stream {STREAM} (2 shards), bucket {BUCKET}; log {}",
         moto.endpoint,
@@ -116,13 +108,7 @@ async fn pipeline() -> Result<()> {
         consume_log.display()
     );
 
-    let store = aggregator::sink::store::Store::open_s3_at(
-        &sink,
-        &moto.endpoint,
-        kinesis::REGION,
-        kinesis::ACCESS_KEY_ID,
-        kinesis::SECRET_ACCESS_KEY,
-    )?;
+    let store = moto.store(&sink)?;
     let mut watcher = Watcher::default();
     watcher.poll(&store).await?; // nothing yet: a fresh bucket
 
@@ -200,16 +186,15 @@ async fn pipeline() -> Result<()> {
 
     let out_dir = logs.join("reports");
     let analyzer_log = logs.join("analyzer.log");
-    let report = Command::new(paths::workspace_bin("analyzer"))
-        .args(["report", "--date", "today", "--source", &sink, "--out"])
-        .arg(&out_dir)
-        .args(["--format", "table"])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", kinesis::SECRET_ACCESS_KEY)
-        .env("AWS_REGION", kinesis::REGION)
-        .output()
-        .context("demo stage failed: running analyzer report")?;
+    let report = moto::client_env(
+        &mut Command::new(paths::workspace_bin("analyzer")),
+        &moto.endpoint,
+    )
+    .args(["report", "--date", "today", "--source", &sink, "--out"])
+    .arg(&out_dir)
+    .args(["--format", "table"])
+    .output()
+    .context("demo stage failed: running analyzer report")?;
     std::fs::write(&analyzer_log, &report.stderr)?;
     if !report.status.success() {
         bail!(

@@ -7,7 +7,8 @@
 
 use crate::paths;
 use crate::process::{free_port, lost_port_race, wait_ready, Service, START_TRIES};
-use anyhow::{ensure, Result};
+use aggregator::sink::store::Store;
+use anyhow::{bail, ensure, Result};
 use std::process::Command;
 use std::time::Duration;
 
@@ -59,5 +60,41 @@ impl Moto {
         )
         .await?;
         Ok(Moto { endpoint, service })
+    }
+}
+
+/// Points an AWS client program (the aggregator, the analyzer) at the emulator at `endpoint`,
+/// with its test credentials.
+pub fn client_env<'c>(cmd: &'c mut Command, endpoint: &str) -> &'c mut Command {
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", crate::kinesis::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", crate::kinesis::SECRET_ACCESS_KEY)
+        .env("AWS_REGION", crate::kinesis::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+impl Moto {
+    /// Creates an S3 bucket.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<()> {
+        let made = reqwest::Client::new()
+            .put(format!("{}/{bucket}", self.endpoint))
+            .send()
+            .await?;
+        if !made.status().is_success() {
+            let status = made.status();
+            bail!("creating bucket {bucket}: {status}: {}", made.text().await?);
+        }
+        Ok(())
+    }
+
+    /// The aggregator's store at `location` (`s3://BUCKET[/PREFIX]`) in this emulator.
+    pub fn store(&self, location: &str) -> Result<Store> {
+        Store::open_s3_at(
+            location,
+            &self.endpoint,
+            crate::kinesis::REGION,
+            crate::kinesis::ACCESS_KEY_ID,
+            crate::kinesis::SECRET_ACCESS_KEY,
+        )
     }
 }

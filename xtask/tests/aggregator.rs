@@ -340,13 +340,7 @@ async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
     let moto = Moto::start().await.unwrap();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, "to-s3", 1).await.unwrap();
-    let http = reqwest::Client::new();
-    let made = http
-        .put(format!("{}/analytics-bucket", moto.endpoint))
-        .send()
-        .await
-        .unwrap();
-    assert!(made.status().is_success(), "{:?}", made.text().await);
+    moto.create_bucket("analytics-bucket").await.unwrap();
     let hits: Vec<PageHit> = (0..25).map(|n| hit(n, BEFORE_MIDNIGHT + 90_000)).collect();
     kinesis::put_hits(&kin, "to-s3", &hits, &[]).await.unwrap();
 
@@ -363,6 +357,7 @@ async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let http = reqwest::Client::new();
     let list_url = format!(
         "{}/analytics-bucket?list-type=2&prefix=site-a/",
         moto.endpoint
@@ -397,14 +392,7 @@ async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
         "{summary}"
     );
 
-    let store = aggregator::sink::store::Store::open_s3_at(
-        "s3://analytics-bucket/site-a",
-        &moto.endpoint,
-        kinesis::REGION,
-        kinesis::ACCESS_KEY_ID,
-        kinesis::SECRET_ACCESS_KEY,
-    )
-    .unwrap();
+    let store = moto.store("s3://analytics-bucket/site-a").unwrap();
     let keys = store.list("hits").await.unwrap();
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(

@@ -5,12 +5,13 @@
 //!
 //! Run with `cargo xtask e2e` (or as part of `cargo xtask test`).
 
+use aggregator::sink::store::Store;
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use xtask::faults::{KinesisFaults, TcpSwitch};
 use xtask::kinesis;
-use xtask::moto::Moto;
+use xtask::moto::{self, Moto};
 use xtask::process::Service;
 use xtask::traffic::{self, Visit};
 use xtask::wrangler::{self, WranglerDev};
@@ -40,16 +41,8 @@ fn start_consumer(moto: &Moto, s3: &TcpSwitch, log: &std::path::Path) -> Service
 }
 
 /// Objects under the site's hits/ prefix, read through moto directly.
-async fn hit_objects(moto: &Moto) -> Vec<String> {
-    let store = aggregator::sink::store::Store::open_s3_at(
-        &format!("s3://{BUCKET}/site"),
-        &moto.endpoint,
-        kinesis::REGION,
-        kinesis::ACCESS_KEY_ID,
-        kinesis::SECRET_ACCESS_KEY,
-    )
-    .unwrap();
-    store.list("hits").await.unwrap_or_default()
+async fn hit_objects(site: &Store) -> Vec<String> {
+    site.list("hits").await.unwrap_or_default()
 }
 
 async fn send_all(base: &str, visits: &[Visit]) {
@@ -62,22 +55,21 @@ async fn send_all(base: &str, visits: &[Visit]) {
 
 /// `analyzer report --format json` for `date`.
 fn report(moto: &Moto, date: &str) -> serde_json::Value {
-    let out = Command::new(xtask::paths::workspace_bin("analyzer"))
-        .args([
-            "report",
-            "--date",
-            date,
-            "--source",
-            &format!("s3://{BUCKET}/site"),
-            "--format",
-            "json",
-        ])
-        .env("AWS_ENDPOINT_URL", &moto.endpoint)
-        .env("AWS_ACCESS_KEY_ID", kinesis::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", kinesis::SECRET_ACCESS_KEY)
-        .env("AWS_REGION", kinesis::REGION)
-        .output()
-        .unwrap();
+    let out = moto::client_env(
+        &mut Command::new(xtask::paths::workspace_bin("analyzer")),
+        &moto.endpoint,
+    )
+    .args([
+        "report",
+        "--date",
+        date,
+        "--source",
+        &format!("s3://{BUCKET}/site"),
+        "--format",
+        "json",
+    ])
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "analyzer failed: {}",
@@ -93,12 +85,8 @@ async fn every_accepted_page_view_is_counted_exactly_once_through_faults() {
     let moto = Moto::start().await.unwrap();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, STREAM, 2).await.unwrap();
-    let made = reqwest::Client::new()
-        .put(format!("{}/{BUCKET}", moto.endpoint))
-        .send()
-        .await
-        .unwrap();
-    assert!(made.status().is_success());
+    moto.create_bucket(BUCKET).await.unwrap();
+    let site = moto.store(&format!("s3://{BUCKET}/site")).unwrap();
 
     // Throttle every 4th PutRecords call, fail every 5th new entry: the worker must resend.
     let faults = KinesisFaults::start(&moto.endpoint, 4, 5).await.unwrap();
@@ -114,7 +102,7 @@ async fn every_accepted_page_view_is_counted_exactly_once_through_faults() {
     let (b2, b3) = rest.split_at(300);
     send_all(&dev.url, b1).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while hit_objects(&moto).await.is_empty() {
+    while hit_objects(&site).await.is_empty() {
         assert!(
             Instant::now() < deadline,
             "nothing landed: {}",
