@@ -6,7 +6,7 @@
 //! request under one lock; see its docstring for the measurement.
 
 use crate::paths;
-use crate::process::{free_port, lost_port_race, wait_ready, Service, START_TRIES};
+use crate::process::{free_port, start_on_free_ports, wait_ready, Service};
 use aggregator::sink::store::Store;
 use anyhow::{bail, ensure, Result};
 use std::process::Command;
@@ -23,16 +23,7 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free port and waits until it answers.
     pub async fn start() -> Result<Moto> {
-        let mut tries = 1;
-        loop {
-            match Self::start_once().await {
-                Err(e) if tries < START_TRIES && lost_port_race(&e) => {
-                    eprintln!("moto: its port was taken meanwhile; trying another");
-                    tries += 1;
-                }
-                started => return started,
-            }
-        }
+        start_on_free_ports("moto", Self::start_once).await
     }
 
     async fn start_once() -> Result<Moto> {

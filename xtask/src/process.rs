@@ -140,6 +140,25 @@ pub fn lost_port_race(err: &anyhow::Error) -> bool {
 /// How many times a starter tries fresh ports before giving up.
 pub const START_TRIES: u32 = 3;
 
+/// Runs `start` (which picks its ports with [`free_port`]) again, up to [`START_TRIES`] times
+/// in all, while it fails only because one of those ports was taken meanwhile.
+pub async fn start_on_free_ports<T, F, Fut>(what: &str, mut start: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match start().await {
+            Err(e) if tries < START_TRIES && lost_port_race(&e) => {
+                eprintln!("{what}: a port was taken meanwhile; trying fresh ones");
+                tries += 1;
+            }
+            started => return started,
+        }
+    }
+}
+
 /// Polls `url` until it answers `200`, the service dies, or `timeout` passes.
 pub async fn wait_ready(service: &mut Service, url: &str, timeout: Duration) -> Result<()> {
     let client = reqwest::Client::new();
@@ -182,6 +201,43 @@ mod tests {
         let ports: Vec<u16> = (0..300).map(|_| free_port()).collect();
         let distinct: BTreeSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), ports.len());
+    }
+
+    #[tokio::test]
+    async fn starts_are_retried_only_for_taken_ports_and_only_so_often() {
+        use std::cell::Cell;
+        let taken = || anyhow::anyhow!("bind: Address already in use");
+        let calls = Cell::new(0);
+        let twice_taken = start_on_free_ports("svc", || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(taken())
+                } else {
+                    Ok(n)
+                }
+            }
+        });
+        assert_eq!(twice_taken.await.unwrap(), 3);
+
+        calls.set(0);
+        let always_taken: Result<()> = start_on_free_ports("svc", || {
+            calls.set(calls.get() + 1);
+            async { Err(taken()) }
+        })
+        .await;
+        assert!(always_taken.is_err());
+        assert_eq!(calls.get(), START_TRIES);
+
+        calls.set(0);
+        let other: Result<()> = start_on_free_ports("svc", || {
+            calls.set(calls.get() + 1);
+            async { Err(anyhow::anyhow!("No module named moto")) }
+        })
+        .await;
+        assert!(other.is_err());
+        assert_eq!(calls.get(), 1, "other failures are not retried");
     }
 
     #[test]

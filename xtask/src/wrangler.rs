@@ -2,7 +2,7 @@
 
 use crate::edge_build::worker_module;
 use crate::paths;
-use crate::process::{free_port, lost_port_race, wait_ready, Service, START_TRIES};
+use crate::process::{free_port, start_on_free_ports, wait_ready, Service};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use std::process::Command;
@@ -85,16 +85,10 @@ impl WranglerDev {
                 worker_module().display()
             );
         }
-        let mut tries = 1;
-        loop {
-            match Self::start_once(tag, vars).await {
-                Err(e) if tries < START_TRIES && lost_port_race(&e) => {
-                    eprintln!("wrangler dev ({tag}): a port was taken meanwhile; trying others");
-                    tries += 1;
-                }
-                started => return started,
-            }
-        }
+        start_on_free_ports(&format!("wrangler dev ({tag})"), || {
+            Self::start_once(tag, vars)
+        })
+        .await
     }
 
     async fn start_once(tag: &str, vars: &[(&str, String)]) -> Result<WranglerDev> {
