@@ -51,6 +51,7 @@ fn realistic_records(n: usize) -> Vec<(String, String)> {
                 user_agent: agents[i % agents.len()].into(),
                 bot: i % agents.len() == 3,
                 origin_ms: (i % 120) as u32,
+                ..PageHit::default()
             };
             (
                 hit.to_json(),

@@ -244,6 +244,7 @@ fn main() {
                 user_agent: ua.into(),
                 bot: is_bot,
                 origin_ms: (rng.below(200) + 5) as u32,
+                ..PageHit::default()
             };
             row.clear();
             hit.write_csv_row(&mut row);

@@ -1,24 +1,37 @@
 //! The page-hit record shared by every stage of the pipeline.
 //!
-//! One [`PageHit`] is one page view. It travels as JSON on the stream ([`PageHit::to_json`],
-//! [`PageHit::from_json`]) and lands as one CSV row in S3 ([`PageHit::write_csv_row`],
-//! [`csv`]). The field names and their order are the same in both forms: [`COLUMNS`].
+//! One [`PageHit`] is one page view (or one custom event). It travels as JSON on the stream
+//! ([`PageHit::to_json`], [`PageHit::from_json`]) and lands as one CSV row in S3
+//! ([`PageHit::write_csv_row`], read back with [`csv::FileReader`]). The field names and their
+//! order are the same in both forms: [`COLUMNS`].
 //!
-//! This crate knows nothing of Kinesis, S3, Cloudflare or polars; it depends on serde only so it
-//! builds for `wasm32-unknown-unknown` (the edge worker) and natively (aggregator, analyzer).
+//! # Versions of the record
+//!
+//! Columns are only ever appended, never reordered or renamed. Version 1 had the first
+//! [`V1_COLUMNS`] names of [`COLUMNS`]; version 2 appended `event` and the five `utm_*`
+//! columns. A reader maps columns by the header's names, so it reads every version: a column
+//! the file does not have takes its default ([`default_value`]), and a column it does not know
+//! (written by a newer writer) is ignored. A file whose header lacks a version-1 column is not a
+//! hit file ([`csv::HeaderError`]). JSON on the stream follows the same rule: a record without
+//! the newer keys decodes with their defaults.
+//!
+//! This crate knows nothing of Kinesis, S3, Cloudflare or polars; it depends on serde and
+//! csv-core only, so it builds for `wasm32-unknown-unknown` (the edge worker) and natively
+//! (aggregator, analyzer).
 
 pub mod csv;
+pub mod layout;
 pub mod rules;
 pub mod time;
 mod validate;
 
-pub use validate::{Field, InvalidHit, Limits};
+pub use validate::{Field, HitRef, InvalidHit, Limits};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The record's field names, in the order of the JSON object and of the CSV columns.
-pub const COLUMNS: [&str; 14] = [
+pub const COLUMNS: [&str; 20] = [
     "event_id",
     "ts",
     "host",
@@ -33,9 +46,34 @@ pub const COLUMNS: [&str; 14] = [
     "user_agent",
     "bot",
     "origin_ms",
+    // Version 2.
+    "event",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
 ];
 
-/// One page view, as recorded at the edge.
+/// How many of [`COLUMNS`] the record's first version had; every readable header has them.
+pub const V1_COLUMNS: usize = 14;
+
+/// The `event` of a page view; any other event is a custom event (a goal, a click).
+pub const PAGEVIEW: &str = "pageview";
+
+/// The value a column takes in a row of a file written before the column existed.
+pub fn default_value(column: &str) -> &'static str {
+    match column {
+        "event" => PAGEVIEW,
+        _ => "",
+    }
+}
+
+fn pageview() -> String {
+    PAGEVIEW.to_string()
+}
+
+/// One page view or custom event, as recorded at the edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageHit {
     /// UUIDv7 made at the edge; the dedup key downstream.
@@ -56,7 +94,7 @@ pub struct PageHit {
     pub user: String,
     /// Pseudonymous visitor id: 16 lowercase hex chars of a keyed, daily-salted hash.
     pub visitor: String,
-    /// Referring URL, empty when none.
+    /// Where the visitor came from: scheme, host and path of the referring URL; empty when none.
     pub referrer: String,
     /// Two-letter country code from the edge, empty when unknown.
     pub country: String,
@@ -66,6 +104,52 @@ pub struct PageHit {
     pub bot: bool,
     /// Milliseconds the origin took to answer (0 when the edge answered itself).
     pub origin_ms: u32,
+    /// [`PAGEVIEW`] for a page view, else the name of a custom event (`signup`, `cart:add`).
+    #[serde(default = "pageview")]
+    pub event: String,
+    /// `utm_source` of the page's URL (campaign tracking); empty when absent.
+    #[serde(default)]
+    pub utm_source: String,
+    /// `utm_medium` of the page's URL.
+    #[serde(default)]
+    pub utm_medium: String,
+    /// `utm_campaign` of the page's URL.
+    #[serde(default)]
+    pub utm_campaign: String,
+    /// `utm_term` of the page's URL.
+    #[serde(default)]
+    pub utm_term: String,
+    /// `utm_content` of the page's URL.
+    #[serde(default)]
+    pub utm_content: String,
+}
+
+impl Default for PageHit {
+    /// An empty (invalid) page view: a base for building hits field by field.
+    fn default() -> Self {
+        PageHit {
+            event_id: String::new(),
+            ts: String::new(),
+            host: String::new(),
+            path: String::new(),
+            action: String::new(),
+            method: String::new(),
+            status: 0,
+            user: String::new(),
+            visitor: String::new(),
+            referrer: String::new(),
+            country: String::new(),
+            user_agent: String::new(),
+            bot: false,
+            origin_ms: 0,
+            event: pageview(),
+            utm_source: String::new(),
+            utm_medium: String::new(),
+            utm_campaign: String::new(),
+            utm_term: String::new(),
+            utm_content: String::new(),
+        }
+    }
 }
 
 /// Why a record from the stream or a CSV row could not be turned into a valid [`PageHit`].
@@ -73,8 +157,8 @@ pub struct PageHit {
 pub enum RecordError {
     /// The bytes are not a JSON object of the record's shape (bad JSON, missing or mistyped field).
     Json(String),
-    /// A CSV row has the wrong number of fields or a field of the wrong type.
-    Csv(String),
+    /// A CSV row is not a row of the record (see [`csv::RowError`]).
+    Csv(csv::RowError),
     /// The record decoded but a field breaks a rule.
     Invalid(InvalidHit),
 }
@@ -111,6 +195,38 @@ impl PageHit {
         serde_json::to_string(self).expect("a struct of strings and integers always serialises")
     }
 
+    /// Checks every field; the first broken rule is the error. The rules are [`HitRef`]'s, the
+    /// same that a CSV reader applies to each row.
+    pub fn validate(&self) -> Result<(), InvalidHit> {
+        self.view().validate().map(|_| ())
+    }
+
+    /// The hit as borrowed fields.
+    pub fn view(&self) -> HitRef<'_> {
+        HitRef {
+            event_id: &self.event_id,
+            ts: &self.ts,
+            host: &self.host,
+            path: &self.path,
+            action: &self.action,
+            method: &self.method,
+            status: self.status,
+            user: &self.user,
+            visitor: &self.visitor,
+            referrer: &self.referrer,
+            country: &self.country,
+            user_agent: &self.user_agent,
+            bot: self.bot,
+            origin_ms: self.origin_ms,
+            event: &self.event,
+            utm_source: &self.utm_source,
+            utm_medium: &self.utm_medium,
+            utm_campaign: &self.utm_campaign,
+            utm_term: &self.utm_term,
+            utm_content: &self.utm_content,
+        }
+    }
+
     /// The UTC day of the hit (`YYYY-MM-DD`), taken from its own `ts`, never from the clock.
     ///
     /// Only meaningful on a validated hit; on a malformed `ts` it returns whatever is there.
@@ -128,70 +244,66 @@ impl PageHit {
         }
     }
 
-    /// Appends this hit as one CSV row (RFC 4180 quoting, LF terminated).
+    /// Appends this hit as one CSV row (RFC 4180 quoting, LF terminated), in [`COLUMNS`] order.
+    pub fn write_csv_row(&self, out: &mut String) {
+        self.view().write_csv_row(out);
+    }
+}
+
+impl<'a> HitRef<'a> {
+    /// Appends this hit as one CSV row (RFC 4180 quoting, LF terminated), in [`COLUMNS`] order.
     pub fn write_csv_row(&self, out: &mut String) {
         let status = self.status.to_string();
         let origin_ms = self.origin_ms.to_string();
-        let fields: [&str; 14] = [
-            &self.event_id,
-            &self.ts,
-            &self.host,
-            &self.path,
-            &self.action,
-            &self.method,
+        let fields: [&str; COLUMNS.len()] = [
+            self.event_id,
+            self.ts,
+            self.host,
+            self.path,
+            self.action,
+            self.method,
             &status,
-            &self.user,
-            &self.visitor,
-            &self.referrer,
-            &self.country,
-            &self.user_agent,
+            self.user,
+            self.visitor,
+            self.referrer,
+            self.country,
+            self.user_agent,
             if self.bot { "true" } else { "false" },
             &origin_ms,
+            self.event,
+            self.utm_source,
+            self.utm_medium,
+            self.utm_campaign,
+            self.utm_term,
+            self.utm_content,
         ];
         csv::write_record(out, fields.iter().copied());
     }
 
-    /// Builds a hit from one parsed CSV row (fields in [`COLUMNS`] order) and validates it.
-    pub fn from_csv_fields<S: AsRef<str>>(fields: &[S]) -> Result<PageHit, RecordError> {
-        if fields.len() != COLUMNS.len() {
-            return Err(RecordError::Csv(format!(
-                "expected {} fields, found {}",
-                COLUMNS.len(),
-                fields.len()
-            )));
+    /// An owned copy.
+    pub fn to_owned_hit(&self) -> PageHit {
+        PageHit {
+            event_id: self.event_id.to_string(),
+            ts: self.ts.to_string(),
+            host: self.host.to_string(),
+            path: self.path.to_string(),
+            action: self.action.to_string(),
+            method: self.method.to_string(),
+            status: self.status,
+            user: self.user.to_string(),
+            visitor: self.visitor.to_string(),
+            referrer: self.referrer.to_string(),
+            country: self.country.to_string(),
+            user_agent: self.user_agent.to_string(),
+            bot: self.bot,
+            origin_ms: self.origin_ms,
+            event: self.event.to_string(),
+            utm_source: self.utm_source.to_string(),
+            utm_medium: self.utm_medium.to_string(),
+            utm_campaign: self.utm_campaign.to_string(),
+            utm_term: self.utm_term.to_string(),
+            utm_content: self.utm_content.to_string(),
         }
-        let f = |i: usize| fields[i].as_ref().to_string();
-        let status = fields[6]
-            .as_ref()
-            .parse::<u16>()
-            .map_err(|_| RecordError::Csv(format!("status {:?} is not a number", f(6))))?;
-        let bot = match fields[12].as_ref() {
-            "true" => true,
-            "false" => false,
-            other => return Err(RecordError::Csv(format!("bot {other:?} is not true/false"))),
-        };
-        let origin_ms = fields[13]
-            .as_ref()
-            .parse::<u32>()
-            .map_err(|_| RecordError::Csv(format!("origin_ms {:?} is not a number", f(13))))?;
-        let hit = PageHit {
-            event_id: f(0),
-            ts: f(1),
-            host: f(2),
-            path: f(3),
-            action: f(4),
-            method: f(5),
-            status,
-            user: f(7),
-            visitor: f(8),
-            referrer: f(9),
-            country: f(10),
-            user_agent: f(11),
-            bot,
-            origin_ms,
-        };
-        hit.validate()?;
-        Ok(hit)
     }
 }
 
@@ -217,11 +329,14 @@ mod tests {
             status: 200,
             user: "alice".into(),
             visitor: "0123456789abcdef".into(),
-            referrer: "https://search.example/?q=a".into(),
+            referrer: "https://search.example/results".into(),
             country: "DE".into(),
             user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into(),
             bot: false,
             origin_ms: 12,
+            utm_source: "newsletter".into(),
+            utm_campaign: "winter sale, 2026".into(),
+            ..PageHit::default()
         }
     }
 
@@ -239,19 +354,23 @@ mod tests {
     fn header_is_the_column_names() {
         assert_eq!(
             csv_header(),
-            "event_id,ts,host,path,action,method,status,user,visitor,referrer,country,user_agent,bot,origin_ms\n"
+            "event_id,ts,host,path,action,method,status,user,visitor,referrer,country,user_agent,bot,origin_ms,\
+             event,utm_source,utm_medium,utm_campaign,utm_term,utm_content\n"
         );
+        assert_eq!(COLUMNS[V1_COLUMNS - 1], "origin_ms");
     }
 
     #[test]
-    fn csv_row_parses_back() {
-        let mut hit = sample();
-        hit.path = "/a,b\"c\r\nd/café".into();
-        let mut row = String::new();
-        hit.write_csv_row(&mut row);
-        let rows = csv::parse(&row).unwrap();
-        assert_eq!(rows.len(), 1);
-        assert_eq!(PageHit::from_csv_fields(&rows[0]).unwrap(), hit);
+    fn version_1_json_decodes_as_a_page_view() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        for c in &COLUMNS[V1_COLUMNS..] {
+            v.as_object_mut().unwrap().remove(*c);
+        }
+        let hit = PageHit::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(hit.event, PAGEVIEW);
+        assert_eq!(hit.utm_source, "");
+        assert_eq!(default_value("event"), PAGEVIEW);
+        assert_eq!(default_value("utm_term"), "");
     }
 
     #[test]
@@ -282,26 +401,6 @@ mod tests {
                 max: 256
             })
         );
-    }
-
-    #[test]
-    fn csv_fields_with_wrong_types_are_errors() {
-        let mut row = String::new();
-        sample().write_csv_row(&mut row);
-        let mut fields = csv::parse(&row).unwrap().remove(0);
-        fields[6] = "OK".into();
-        assert!(
-            matches!(PageHit::from_csv_fields(&fields), Err(RecordError::Csv(m)) if m.contains("status"))
-        );
-        fields[6] = "200".into();
-        fields[12] = "yes".into();
-        assert!(
-            matches!(PageHit::from_csv_fields(&fields), Err(RecordError::Csv(m)) if m.contains("bot"))
-        );
-        assert!(matches!(
-            PageHit::from_csv_fields(&fields[..13]),
-            Err(RecordError::Csv(_))
-        ));
     }
 
     #[test]

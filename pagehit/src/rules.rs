@@ -199,6 +199,153 @@ pub fn path_only(target: &str) -> &str {
     &target[..end]
 }
 
+/// Whether `s` holds a control character: C0 (including CR, LF, tab), DEL or C1. Valid hits
+/// have none ([`crate::InvalidHit::Control`]).
+pub fn has_control(s: &str) -> bool {
+    let b = s.as_bytes();
+    // C1 controls are U+0080..=U+009F, encoded 0xC2 0x80..=0x9F.
+    b.iter().any(|&c| c < 0x20 || c == 0x7f) || b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
+}
+
+/// `s` with every control character percent-encoded (`\n` -> `%0A`), the way the edge stores
+/// text that came from a client: the view is kept and no row can be split or forged.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !has_control(s) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for ch in s.chars() {
+        if ch.is_control() {
+            let mut buf = [0u8; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Percent-decodes a URL path, query value or cookie value; keeps the raw text when the result
+/// would not be UTF-8. `+` is left alone (it means a space only in form-encoded queries).
+pub fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hi = (bytes[i + 1] as char).to_digit(16);
+            let lo = (bytes[i + 2] as char).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_string())
+}
+
+/// The authority (host and port, without user info) and the path of an absolute URL; query
+/// and fragment dropped. `None` for anything that is not `scheme://host...`.
+pub fn url_authority_and_path(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let mut chars = scheme.chars();
+    let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+    if !scheme_ok {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.split(':').next().unwrap_or("").is_empty() {
+        return None;
+    }
+    Some((host_port, path_only(&rest[end..])))
+}
+
+/// The referrer as a hit keeps it: scheme, host (and port) and path only. A referrer's query
+/// and fragment often carry tokens and personal data (`/reset?token=...`), and user info is a
+/// credential. Anything that is not an absolute URL is dropped (empty).
+pub fn trim_referrer(url: &str) -> String {
+    let Some((scheme, _)) = url.split_once("://") else {
+        return String::new();
+    };
+    match url_authority_and_path(url) {
+        Some((host_port, path)) => {
+            let out = format!("{}://{host_port}{path}", scheme.to_ascii_lowercase());
+            escape_controls(&out).into_owned()
+        }
+        None => String::new(),
+    }
+}
+
+/// The host of a URL, lowercase, without port or user info: `https://User@News.Example:8443/x`
+/// -> `news.example`; `None` for anything that is not `scheme://host...`.
+pub fn url_host(url: &str) -> Option<String> {
+    let (host_port, _) = url_authority_and_path(url)?;
+    let host = host_port.split(':').next().unwrap_or("");
+    Some(host.to_lowercase())
+}
+
+/// The campaign parameters of a page's URL ([`crate::PageHit`]'s `utm_*` fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Utm {
+    pub source: String,
+    pub medium: String,
+    pub campaign: String,
+    pub term: String,
+    pub content: String,
+}
+
+impl Utm {
+    /// Takes the `utm_*` parameters of a query string (without `?`) and nothing else:
+    /// form-decoded (`+` is a space, `%xx` bytes), control characters percent-encoded, each
+    /// capped at [`Limits::UTM`] bytes. The first occurrence of a parameter wins.
+    pub fn from_query(query: &str) -> Utm {
+        let mut utm = Utm::default();
+        let mut seen = [false; 5];
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "utm_source" => 0,
+                "utm_medium" => 1,
+                "utm_campaign" => 2,
+                "utm_term" => 3,
+                "utm_content" => 4,
+                _ => continue,
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                continue;
+            }
+            let decoded = percent_decode(&value.replace('+', " "));
+            let value = escape_controls(decoded.trim()).into_owned();
+            let value = Limits::clamp(&value, Limits::UTM).to_string();
+            match slot {
+                0 => utm.source = value,
+                1 => utm.medium = value,
+                2 => utm.campaign = value,
+                3 => utm.term = value,
+                _ => utm.content = value,
+            }
+        }
+        utm
+    }
+
+    /// Whether any parameter is set.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+            && self.medium.is_empty()
+            && self.campaign.is_empty()
+            && self.term.is_empty()
+            && self.content.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +441,92 @@ mod tests {
         assert_eq!(path_only("/a/b?token=x#f"), "/a/b");
         assert_eq!(path_only("/a#f?x"), "/a");
         assert_eq!(path_only("/"), "/");
+    }
+
+    #[test]
+    fn control_characters_are_found_and_percent_encoded() {
+        assert!(!has_control("/café/日本 a\u{2028}"));
+        for c in [
+            "\n", "\r", "\t", "\0", "\u{1b}", "\u{7f}", "\u{80}", "\u{9f}",
+        ] {
+            assert!(has_control(&format!("/a{c}b")), "{c:?}");
+        }
+        assert_eq!(escape_controls("/x\n<tr>\r\u{85}é"), "/x%0A<tr>%0D%C2%85é");
+        assert!(matches!(
+            escape_controls("/ok"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn percent_decoding_edge_cases() {
+        assert_eq!(percent_decode("/a%20b"), "/a b");
+        assert_eq!(percent_decode("/100%"), "/100%");
+        assert_eq!(percent_decode("/%zz"), "/%zz");
+        assert_eq!(
+            percent_decode("/%ff"),
+            "/%ff",
+            "invalid UTF-8 keeps the raw form"
+        );
+        assert_eq!(percent_decode("/%4"), "/%4");
+        assert_eq!(percent_decode("/caf%C3%A9"), "/café");
+        assert_eq!(percent_decode("a+b"), "a+b");
+    }
+
+    #[test]
+    fn referrers_keep_scheme_host_and_path_only() {
+        assert_eq!(
+            trim_referrer("https://user:pw@Site.example:8443/reset/?token=abc#frag"),
+            "https://Site.example:8443/reset/"
+        );
+        assert_eq!(trim_referrer("HTTP://news.example"), "http://news.example");
+        assert_eq!(
+            trim_referrer("android-app://com.example.app/"),
+            "android-app://com.example.app/"
+        );
+        assert_eq!(
+            trim_referrer("https://a.example/x%0Ay\n"),
+            "https://a.example/x%0Ay%0A"
+        );
+        assert_eq!(trim_referrer("not a url"), "");
+        assert_eq!(trim_referrer("https:///path"), "");
+        assert_eq!(trim_referrer(""), "");
+    }
+
+    #[test]
+    fn url_hosts() {
+        for (url, host) in [
+            ("https://User@News.Example:8443/x?y#z", Some("news.example")),
+            ("http://search.example", Some("search.example")),
+            ("android-app://com.example.app/", Some("com.example.app")),
+            ("https://bücher.example/", Some("bücher.example")),
+            ("search.example/x", None),
+            ("://x", None),
+            ("1http://x", None),
+            ("https:///path", None),
+            ("", None),
+        ] {
+            assert_eq!(url_host(url).as_deref(), host, "{url}");
+        }
+    }
+
+    #[test]
+    fn campaign_parameters_from_a_query() {
+        let utm = Utm::from_query(
+            "id=7&utm_source=news+letter&utm_medium=email&utm_campaign=%C3%A9t%C3%A9%1B&utm_source=second&token=x&utm_content",
+        );
+        assert_eq!(
+            utm,
+            Utm {
+                source: "news letter".into(),
+                medium: "email".into(),
+                campaign: "été%1B".into(),
+                term: String::new(),
+                content: String::new(),
+            }
+        );
+        assert!(Utm::from_query("a=1&b").is_empty());
+        let long = Utm::from_query(&format!("utm_term={}", "x".repeat(300)));
+        assert_eq!(long.term.len(), Limits::UTM);
     }
 }

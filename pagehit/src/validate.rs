@@ -1,6 +1,6 @@
 //! What makes a [`PageHit`] valid: field formats and length caps.
 
-use crate::{time, PageHit};
+use crate::time;
 use std::fmt;
 
 /// Byte caps on the free-text fields. The edge clamps to these ([`Limits::clamp`]) so the hits it
@@ -22,6 +22,10 @@ impl Limits {
     pub const ACTION: usize = 128;
     /// `method`: longest standard method is 7 bytes; leave room for extension methods.
     pub const METHOD: usize = 16;
+    /// `event`: a short name.
+    pub const EVENT: usize = 64;
+    /// Each `utm_*` value.
+    pub const UTM: usize = 256;
 
     /// Cuts `s` to at most `max` bytes on a char boundary.
     pub fn clamp(s: &str, max: usize) -> &str {
@@ -51,25 +55,44 @@ pub enum Field {
     Referrer,
     Country,
     UserAgent,
+    Bot,
+    OriginMs,
+    Event,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmTerm,
+    UtmContent,
 }
 
 impl Field {
+    /// Every field, in [`crate::COLUMNS`] order.
+    pub const ALL: [Field; crate::COLUMNS.len()] = [
+        Field::EventId,
+        Field::Ts,
+        Field::Host,
+        Field::Path,
+        Field::Action,
+        Field::Method,
+        Field::Status,
+        Field::User,
+        Field::Visitor,
+        Field::Referrer,
+        Field::Country,
+        Field::UserAgent,
+        Field::Bot,
+        Field::OriginMs,
+        Field::Event,
+        Field::UtmSource,
+        Field::UtmMedium,
+        Field::UtmCampaign,
+        Field::UtmTerm,
+        Field::UtmContent,
+    ];
+
     /// The field's column name.
     pub fn name(self) -> &'static str {
-        match self {
-            Field::EventId => "event_id",
-            Field::Ts => "ts",
-            Field::Host => "host",
-            Field::Path => "path",
-            Field::Action => "action",
-            Field::Method => "method",
-            Field::Status => "status",
-            Field::User => "user",
-            Field::Visitor => "visitor",
-            Field::Referrer => "referrer",
-            Field::Country => "country",
-            Field::UserAgent => "user_agent",
-        }
+        crate::COLUMNS[self as usize]
     }
 }
 
@@ -89,6 +112,10 @@ pub enum InvalidHit {
         field: Field,
         expected: &'static str,
     },
+    /// A text field holds a control character (CR, LF, tab, ESC, ...). Stored raw, these split
+    /// rows in line-based readers (Athena's OpenCSVSerde) and move terminals' cursors; the
+    /// edge percent-encodes them ([`crate::rules::escape_controls`]).
+    Control { field: Field },
 }
 
 impl fmt::Display for InvalidHit {
@@ -105,19 +132,53 @@ impl fmt::Display for InvalidHit {
             InvalidHit::Malformed { field, expected } => {
                 write!(f, "{} is not {expected}", field.name())
             }
+            InvalidHit::Control { field } => {
+                write!(f, "{} holds a control character", field.name())
+            }
         }
     }
 }
 
 impl std::error::Error for InvalidHit {}
 
-fn cap(field: Field, value: &str, max: usize) -> Result<(), InvalidHit> {
+/// A hit as borrowed fields: a [`crate::PageHit`]'s ([`crate::PageHit::view`]) or a CSV row's
+/// ([`crate::csv::RowReader`]). Its [`HitRef::validate`] holds every rule of a valid hit, so
+/// the stream's decoder and every file reader apply exactly the same ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HitRef<'a> {
+    pub event_id: &'a str,
+    pub ts: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub action: &'a str,
+    pub method: &'a str,
+    pub status: u16,
+    pub user: &'a str,
+    pub visitor: &'a str,
+    pub referrer: &'a str,
+    pub country: &'a str,
+    pub user_agent: &'a str,
+    pub bot: bool,
+    pub origin_ms: u32,
+    pub event: &'a str,
+    pub utm_source: &'a str,
+    pub utm_medium: &'a str,
+    pub utm_campaign: &'a str,
+    pub utm_term: &'a str,
+    pub utm_content: &'a str,
+}
+
+/// A free-text field: at most `max` bytes, no control characters.
+fn text(field: Field, value: &str, max: usize) -> Result<(), InvalidHit> {
     if value.len() > max {
         return Err(InvalidHit::TooLong {
             field,
             len: value.len(),
             max,
         });
+    }
+    if crate::rules::has_control(value) {
+        return Err(InvalidHit::Control { field });
     }
     Ok(())
 }
@@ -126,7 +187,7 @@ fn required(field: Field, value: &str, max: usize) -> Result<(), InvalidHit> {
     if value.is_empty() {
         return Err(InvalidHit::Empty { field });
     }
-    cap(field, value, max)
+    text(field, value, max)
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -138,31 +199,39 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-impl PageHit {
-    /// Checks every field; the first broken rule is the error.
-    pub fn validate(&self) -> Result<(), InvalidHit> {
-        if !is_uuid(&self.event_id) {
+/// Whether `s` is a valid `event`: 1 to [`Limits::EVENT`] characters of `A-Za-z0-9_.:-`.
+pub fn is_event_name(s: &str) -> bool {
+    (1..=Limits::EVENT).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
+}
+
+impl HitRef<'_> {
+    /// Checks every field; the first broken rule is the error. Returns `ts` as milliseconds
+    /// since the Unix epoch (readers need it and should not parse it twice).
+    pub fn validate(&self) -> Result<i64, InvalidHit> {
+        if !is_uuid(self.event_id) {
             return Err(InvalidHit::Malformed {
                 field: Field::EventId,
                 expected: "a lowercase hyphenated UUID",
             });
         }
-        if time::parse_ts(&self.ts).is_none() {
+        let Some(ts_ms) = time::parse_ts(self.ts) else {
             return Err(InvalidHit::Malformed {
                 field: Field::Ts,
                 expected: "an RFC 3339 UTC time with milliseconds (YYYY-MM-DDTHH:MM:SS.mmmZ)",
             });
-        }
-        required(Field::Host, &self.host, Limits::HOST)?;
-        required(Field::Path, &self.path, Limits::PATH)?;
+        };
+        required(Field::Host, self.host, Limits::HOST)?;
+        required(Field::Path, self.path, Limits::PATH)?;
         if !self.path.starts_with('/') {
             return Err(InvalidHit::Malformed {
                 field: Field::Path,
                 expected: "an absolute path starting with /",
             });
         }
-        required(Field::Action, &self.action, Limits::ACTION)?;
-        required(Field::Method, &self.method, Limits::METHOD)?;
+        required(Field::Action, self.action, Limits::ACTION)?;
+        required(Field::Method, self.method, Limits::METHOD)?;
         if !self.method.bytes().all(|c| c.is_ascii_uppercase()) {
             return Err(InvalidHit::Malformed {
                 field: Field::Method,
@@ -175,7 +244,7 @@ impl PageHit {
                 expected: "an HTTP status from 100 to 599",
             });
         }
-        cap(Field::User, &self.user, Limits::USER)?;
+        text(Field::User, self.user, Limits::USER)?;
         if self.visitor.len() != 16
             || !self
                 .visitor
@@ -187,7 +256,7 @@ impl PageHit {
                 expected: "16 lowercase hex characters",
             });
         }
-        cap(Field::Referrer, &self.referrer, Limits::REFERRER)?;
+        text(Field::Referrer, self.referrer, Limits::REFERRER)?;
         // Cloudflare uses ISO 3166-1 alpha-2 codes plus `XX` (unknown) and `T1` (Tor).
         if !(self.country.is_empty()
             || (self.country.len() == 2
@@ -201,8 +270,28 @@ impl PageHit {
                 expected: "empty or a two-letter country code",
             });
         }
-        cap(Field::UserAgent, &self.user_agent, Limits::USER_AGENT)?;
-        Ok(())
+        text(Field::UserAgent, self.user_agent, Limits::USER_AGENT)?;
+        if !is_event_name(self.event) {
+            return Err(InvalidHit::Malformed {
+                field: Field::Event,
+                expected: "1 to 64 characters of A-Z a-z 0-9 _ . : -",
+            });
+        }
+        for (field, value) in [
+            (Field::UtmSource, self.utm_source),
+            (Field::UtmMedium, self.utm_medium),
+            (Field::UtmCampaign, self.utm_campaign),
+            (Field::UtmTerm, self.utm_term),
+            (Field::UtmContent, self.utm_content),
+        ] {
+            text(field, value, Limits::UTM)?;
+        }
+        Ok(ts_ms)
+    }
+
+    /// Whether this is a page view (not a custom event).
+    pub fn is_pageview(&self) -> bool {
+        self.event == crate::PAGEVIEW
     }
 }
 
@@ -210,6 +299,7 @@ impl PageHit {
 mod tests {
     use super::*;
     use crate::tests::sample;
+    use crate::PageHit;
 
     /// A change to a hit, and the field it breaks.
     type Breaker = (fn(&mut PageHit), Field);
@@ -256,7 +346,7 @@ mod tests {
 
     #[test]
     fn formats_are_checked() {
-        let checks: [Breaker; 9] = [
+        let checks: [Breaker; 13] = [
             (|h| h.event_id = "not-a-uuid".into(), Field::EventId),
             (|h| h.event_id = h.event_id.to_uppercase(), Field::EventId),
             (|h| h.ts = "2026-11-25".into(), Field::Ts),
@@ -266,6 +356,10 @@ mod tests {
             (|h| h.visitor = "xyz".into(), Field::Visitor),
             (|h| h.country = "Germany".into(), Field::Country),
             (|h| h.country = "de".into(), Field::Country),
+            (|h| h.event = String::new(), Field::Event),
+            (|h| h.event = "sign up".into(), Field::Event),
+            (|h| h.event = "é".into(), Field::Event),
+            (|h| h.event = "e".repeat(65), Field::Event),
         ];
         for (breakit, field) in checks {
             let mut h = sample();
@@ -284,6 +378,59 @@ mod tests {
         h.referrer.clear();
         h.country.clear();
         h.validate().unwrap();
+    }
+
+    #[test]
+    fn events_and_campaigns() {
+        let mut h = sample();
+        h.event = "cart:add.v2-x_1".into();
+        h.utm_term = "t".repeat(Limits::UTM);
+        h.validate().unwrap();
+        h.utm_content = "c".repeat(Limits::UTM + 1);
+        assert_eq!(
+            h.validate(),
+            Err(InvalidHit::TooLong {
+                field: Field::UtmContent,
+                len: Limits::UTM + 1,
+                max: Limits::UTM
+            })
+        );
+        assert!(!h.view().is_pageview());
+        assert!(sample().view().is_pageview());
+    }
+
+    #[test]
+    fn control_characters_are_invalid_in_every_text_field() {
+        let setters: [(fn(&mut PageHit, &str), Field); 10] = [
+            (|h, c| h.host.push_str(c), Field::Host),
+            (|h, c| h.path.push_str(c), Field::Path),
+            (|h, c| h.action.push_str(c), Field::Action),
+            (|h, c| h.user.push_str(c), Field::User),
+            (|h, c| h.referrer.push_str(c), Field::Referrer),
+            (|h, c| h.user_agent.push_str(c), Field::UserAgent),
+            (|h, c| h.utm_source.push_str(c), Field::UtmSource),
+            (|h, c| h.utm_medium.push_str(c), Field::UtmMedium),
+            (|h, c| h.utm_campaign.push_str(c), Field::UtmCampaign),
+            (|h, c| h.utm_term.push_str(c), Field::UtmTerm),
+        ];
+        for (set, field) in setters {
+            for c in ["\n", "\r", "\t", "\u{1b}", "\u{7f}", "\u{85}", "\0"] {
+                let mut h = sample();
+                set(&mut h, c);
+                assert_eq!(h.validate(), Err(InvalidHit::Control { field }), "{c:?}");
+            }
+        }
+        let mut h = sample();
+        h.path = "/café/\u{2028}/日本".into();
+        h.validate().unwrap();
+    }
+
+    #[test]
+    fn validate_returns_the_timestamp() {
+        assert_eq!(
+            sample().view().validate(),
+            Ok(crate::time::parse_ts("2026-11-25T21:10:22.123Z").unwrap())
+        );
     }
 
     #[test]

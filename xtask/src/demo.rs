@@ -249,11 +249,8 @@ impl Watcher {
                 continue;
             }
             let body = store.get(&key).await?.unwrap_or_default();
-            let text = String::from_utf8_lossy(&body);
-            let rows = pagehit::csv::parse(&text).with_context(|| format!("reading {key}"))?;
-            for row in rows.iter().skip(1) {
-                let hit = pagehit::PageHit::from_csv_fields(row)
-                    .with_context(|| format!("a row of {key}"))?;
+            let read = pagehit::csv::read_all(&body).with_context(|| format!("reading {key}"))?;
+            for hit in read.hits {
                 if self.events.insert(hit.event_id.clone()) {
                     let ts = pagehit::time::parse_ts(&hit.ts)
                         .with_context(|| format!("ts of a row of {key}"))?;

@@ -184,6 +184,7 @@ mod tests {
             user_agent: "Mozilla/5.0".into(),
             bot: false,
             origin_ms: 3,
+            ..PageHit::default()
         }
         .to_json()
     }
@@ -224,10 +225,11 @@ mod tests {
             (d27.date.as_str(), d27.records, d27.first_index),
             ("2026-11-27", 1, 1)
         );
-        let rows = pagehit::csv::parse(&d26.body).unwrap();
-        assert_eq!(rows[0], pagehit::COLUMNS);
-        assert_eq!(rows[1][3], "/a");
-        assert_eq!(rows[2][3], "/c");
+        assert!(d26.body.starts_with(&csv_header()));
+        let read = pagehit::csv::read_all(d26.body.as_bytes()).unwrap();
+        assert_eq!(read.malformed, 0);
+        assert_eq!(read.hits[0].path, "/a");
+        assert_eq!(read.hits[1].path, "/c");
         assert_eq!(
             d26.key("bucket-prefix/", "shardId-000000000001", "4960", "4962"),
             "bucket-prefix/hits/dt=2026-11-26/shardId-000000000001-4960-4962.csv"
@@ -248,7 +250,7 @@ mod tests {
         missing.as_object_mut().unwrap().remove("visitor");
         let long_user = long_user.to_string();
         let missing = missing.to_string();
-        let good = hit_json("2026-11-26T10:00:00.000Z", "/a,\"b\"\n/café", "Zoë, \"Z\"");
+        let good = hit_json("2026-11-26T10:00:00.000Z", "/a,\"b\"%0A/café", "Zoë, \"Z\"");
         let recs = [
             StreamRecord {
                 sequence: "10",
@@ -280,9 +282,8 @@ mod tests {
         assert_eq!((out.hits, out.rejected), (1, 4));
         let hits = &out.objects[0];
         assert_eq!(hits.kind, Kind::Hits);
-        let rows = pagehit::csv::parse(&hits.body).unwrap();
-        let back = PageHit::from_csv_fields(&rows[1]).unwrap();
-        assert_eq!(back.path, "/a,\"b\"\n/café");
+        let back = &pagehit::csv::read_all(hits.body.as_bytes()).unwrap().hits[0];
+        assert_eq!(back.path, "/a,\"b\"%0A/café");
         assert_eq!(back.user, "Zoë, \"Z\"");
 
         // Rejected records are dated by arrival: two on the 26th, two on the 27th.

@@ -890,6 +890,7 @@ mod tests {
             user_agent: "ua".into(),
             bot: false,
             origin_ms: 1,
+            ..PageHit::default()
         }
     }
 

@@ -42,6 +42,7 @@ impl H {
             },
             bot: self.bot,
             origin_ms: 7,
+            ..PageHit::default()
         };
         hit.validate().expect("test hits are valid records");
         hit
@@ -52,7 +53,7 @@ pub const ZOE: &str = "zoë";
 pub const BOB: &str = "bob, \"the builder\"";
 pub const ADMIN: &str = "@admin";
 pub const CAFE: &str = "/café/日本";
-pub const ODD: &str = "/a,b\"c\r\nd";
+pub const ODD: &str = "/a,b\"c%0D%0Ad";
 
 const VA: &str = "aaaaaaaaaaaaaaaa"; // zoë's laptop
 const VB: &str = "bbbbbbbbbbbbbbbb"; // zoë's phone

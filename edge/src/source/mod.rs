@@ -11,7 +11,7 @@ pub fn cookie_value(header: &str, name: &str) -> Option<String> {
         let (k, v) = pair.trim().split_once('=')?;
         (k.trim() == name).then(|| {
             let v = v.trim().trim_matches('"');
-            crate::transform::hit::percent_decode(v)
+            pagehit::rules::percent_decode(v)
         })
     })
 }

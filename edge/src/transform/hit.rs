@@ -3,7 +3,7 @@
 //! Pure: the clock and randomness come in as arguments, so every rule is a unit test.
 
 use hmac::{Hmac, KeyInit, Mac};
-use pagehit::rules::{is_bot, path_only, ActionMap};
+use pagehit::rules::{escape_controls, is_bot, path_only, percent_decode, ActionMap};
 use pagehit::{time, Limits, PageHit};
 use sha2::Sha256;
 
@@ -41,7 +41,8 @@ pub fn build_hit(
     salt: &str,
     random: [u8; 10],
 ) -> PageHit {
-    let path = percent_decode(path_only(&facts.path));
+    // Decoded for readable reports; control characters stay encoded, never stored raw.
+    let path = escape_controls(&percent_decode(path_only(&facts.path))).into_owned();
     let path = if path.starts_with('/') {
         path
     } else {
@@ -49,7 +50,8 @@ pub fn build_hit(
     };
     let path = Limits::clamp(&path, Limits::PATH).to_string();
     let day = time::format_ts(facts.received_ms);
-    let user_agent = Limits::clamp(&facts.user_agent, Limits::USER_AGENT).to_string();
+    let user_agent = escape_controls(&facts.user_agent);
+    let user_agent = Limits::clamp(&user_agent, Limits::USER_AGENT).to_string();
     let host = Limits::clamp(&facts.host, Limits::HOST).to_string();
     let country = if facts.country.len() == 2
         && facts
@@ -72,11 +74,12 @@ pub fn build_hit(
         path,
         method: Limits::clamp(&method, Limits::METHOD).to_string(),
         status: facts.status.clamp(100, 599),
-        user: Limits::clamp(facts.user.trim(), Limits::USER).to_string(),
-        referrer: Limits::clamp(&facts.referrer, Limits::REFERRER).to_string(),
+        user: Limits::clamp(&escape_controls(facts.user.trim()), Limits::USER).to_string(),
+        referrer: Limits::clamp(&escape_controls(&facts.referrer), Limits::REFERRER).to_string(),
         country,
         user_agent,
         origin_ms: facts.origin_ms,
+        ..PageHit::default()
     }
 }
 
@@ -135,28 +138,6 @@ fn hex(bytes: &[u8]) -> String {
             ]
         })
         .collect()
-}
-
-/// Percent-decodes a URL path or cookie value for readable reports; keeps the raw text when the
-/// result would not be UTF-8.
-pub fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hi = (bytes[i + 1] as char).to_digit(16);
-            let lo = (bytes[i + 2] as char).to_digit(16);
-            if let (Some(hi), Some(lo)) = (hi, lo) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| raw.to_string())
 }
 
 /// Fresh random bytes from the platform (crypto.getRandomValues in the worker).
@@ -255,19 +236,6 @@ mod tests {
         );
         assert_ne!(a, visitor_id("k", "2026-11-25", "203.0.113.8", "UA", "h"));
         assert_ne!(a, visitor_id("k", "2026-11-25", "203.0.113.7", "UA2", "h"));
-    }
-
-    #[test]
-    fn percent_decoding_edge_cases() {
-        assert_eq!(percent_decode("/a%20b"), "/a b");
-        assert_eq!(percent_decode("/100%"), "/100%");
-        assert_eq!(percent_decode("/%zz"), "/%zz");
-        assert_eq!(
-            percent_decode("/%ff"),
-            "/%ff",
-            "invalid UTF-8 keeps the raw form"
-        );
-        assert_eq!(percent_decode("/%4"), "/%4");
     }
 
     #[test]
