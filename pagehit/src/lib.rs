@@ -25,7 +25,7 @@ pub mod rules;
 pub mod time;
 mod validate;
 
-pub use validate::{Field, HitRef, InvalidHit, Limits};
+pub use validate::{is_event_name, Field, HitRef, InvalidHit, Limits};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
