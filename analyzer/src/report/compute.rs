@@ -156,19 +156,32 @@ pub fn compute(loaded: Loaded, day: &Day, opts: &Options) -> anyhow::Result<Repo
         bots_included: opts.include_bots,
         duplicates: loaded.duplicates,
         malformed_rows: loaded.malformed,
+        unknown_header_files: 0,
         files: opts.files,
         partitions: opts.partitions.clone(),
+        missing_partitions: Vec::new(),
+        events: 0,
         referrers,
         countries,
         status_classes: status_classes(&by_visitor)?,
     };
     Ok(Report {
         date: day.date(),
+        from: day.date(),
+        to: day.date(),
         tz: day.tz.name().to_string(),
         summary,
         pages,
         users,
         hourly: hourly(&by_visitor, day)?,
+        daily: Vec::new(),
+        sources: Vec::new(),
+        campaigns: Vec::new(),
+        browsers: Vec::new(),
+        os: Vec::new(),
+        devices: Vec::new(),
+        events: Vec::new(),
+        previous: None,
     })
 }
 
@@ -229,6 +242,7 @@ fn pages(
             bounces: bounces[i],
             errors_4xx: e4[i],
             errors_5xx: e5[i],
+            previous_hits: None,
         })
         .collect())
 }
