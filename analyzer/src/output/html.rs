@@ -1,9 +1,15 @@
 //! `--format html` and `report.html`: one self-contained page (inline CSS and SVG, no scripts,
 //! no external assets) with an hourly traffic chart and a top-pages chart.
 
-use super::{country_label, page_cells, percent, user_cells, visible};
+use super::{country_label, pages, percent, plain_int, users, visible, Style};
 use crate::report::Report;
 use std::fmt::Write;
+
+/// The page's cell style: markup escaped, plain counts.
+const CELLS: Style = Style {
+    text: escape,
+    int: plain_int,
+};
 
 /// How many pages the top-pages chart shows.
 pub const CHART_PAGES: usize = 10;
@@ -160,7 +166,7 @@ pub fn render(r: &Report) -> String {
     pages_chart(&mut out, r);
 
     out.push_str("<h2>Pages</h2>\n");
-    let rows = page_cells(r, escape);
+    let rows = pages(r, usize::MAX, CELLS).rows;
     let mut numeric = vec![false];
     numeric.extend([true; 9]);
     table(
@@ -174,7 +180,7 @@ pub fn render(r: &Report) -> String {
     );
 
     out.push_str("<h2>Users</h2>\n");
-    let rows = user_cells(r, escape);
+    let rows = users(r, usize::MAX, CELLS).rows;
     table(
         &mut out,
         &[
