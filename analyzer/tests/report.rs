@@ -295,7 +295,7 @@ fn check_out_files(get: impl Fn(&str) -> String) {
     assert_eq!(summary, expected_summary_json());
     let html = get("report.html");
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
-    assert!(html.contains("<td>@admin</td>"), "{html}");
+    assert!(html.contains(">@admin</th>"), "{html}");
 }
 
 #[test]
@@ -405,12 +405,12 @@ fn table_has_the_numbers() {
     for line in [
         "Page-hit report for 2026-11-25 (UTC)",
         "hits            12",
-        "sessions        6",
-        "bounce rate     50.0%",
-        "bots left out   2",
-        "duplicates      3",
-        "malformed rows  3",
-        "files           3 (dt=2026-11-25)",
+        "sessions         6",
+        "bounce rate  50.0%",
+        "bots (left out)       2",
+        "duplicates            3",
+        "malformed rows        3",
+        "files                 3 (dt=2026-11-25)",
         "08       4  ########################################",
         "23       1  ##########",
         "news.example       2",

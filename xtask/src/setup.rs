@@ -97,6 +97,8 @@ pub fn ensure_tools() -> Result<()> {
             Command::new(&pip).args(["install", "--quiet", &format!("moto[server]=={MOTO}")]),
         )?;
     }
+
+    crate::chromium::ensure()?;
     Ok(())
 }
 
