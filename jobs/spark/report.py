@@ -30,6 +30,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_DATA = 3
 SQL_FILE = "report.sql"
+# Compacted (zstd Parquet) bytes per shuffle partition; see shuffle_partitions().
+SHUFFLE_PARTITION_BYTES = 32 << 20
 # How many referrer hosts and countries the summary lists (the analyzer's default without --top).
 SUMMARY_TOP = 10
 # Columns of a compacted file the report reads (layout: pagehit/src/layout.rs, written by
@@ -124,12 +126,14 @@ def plan(source, partitions, listed, currents):
     """What to read for the period, or a Failure saying why it cannot be read.
 
     `listed[date]`: the names of the files in `hits/dt=date/` (None when the folder is absent);
-    `currents[date]`: the parsed `compacted/dt=date/_current.json` (None when absent).
-    Returns a dict: `partitions` (with hit files), `missing` (without), `files` (Parquet
-    paths to read), `objects` (hit files covered), `malformed`, `unknown_header_files`.
+    `currents[date]`: the parsed `compacted/dt=date/_current.json` (None when absent);
+    `source` as the user gave it, for messages. Returns a dict: `partitions` (with hit
+    files), `missing` (without), `files` (keys of the Parquet files to read, relative to the
+    source) and their `bytes`, `objects` (hit files covered), `malformed`,
+    `unknown_header_files`.
     """
     present, missing, files = [], [], []
-    objects = malformed = unknown = 0
+    objects = malformed = unknown = size = 0
     for date in partitions:
         hits = sorted(n for n in (listed.get(date) or []) if is_hit_object(n))
         if not hits:
@@ -157,7 +161,8 @@ def plan(source, partitions, listed, currents):
                 f"not cover (first: {late[0]}; objects landed after compaction): run "
                 f"`analyzer compact --source {source} --date {date}` again"
             )
-        files.extend(join(source, f["key"]) for f in current["files"])
+        files.extend(f["key"] for f in current["files"])
+        size += sum(f["bytes"] for f in current["files"])
         objects += current["covers"]["objects"]
         malformed += current["malformed_rows"]
         unknown += current["unknown_header_files"]
@@ -168,10 +173,21 @@ def plan(source, partitions, listed, currents):
         "partitions": present,
         "missing": missing,
         "files": files,
+        "bytes": size,
         "objects": objects,
         "malformed": malformed,
         "unknown_header_files": unknown,
     }
+
+
+def shuffle_partitions(parquet_bytes, parallelism):
+    """Shuffle partitions for a day of `parquet_bytes` compacted bytes, unless the user set them.
+
+    Spark's default of 200 made a small day's report twice as slow (every window and
+    aggregation ran 200 tasks); 32 MiB of zstd Parquet is roughly 200 MB of rows in memory,
+    the size a shuffle partition should have.
+    """
+    return max(parallelism, -(-parquet_bytes // SHUFFLE_PARTITION_BYTES))
 
 
 def join(source, key):
@@ -401,13 +417,17 @@ def run(spark, args):
     files = Files(spark)
     partitions = utc_partitions(start_ms, end_ms)
     listed, currents = read_currents(files, source, partitions)
-    read = plan(source, partitions, listed, currents)
+    read = plan(args.source, partitions, listed, currents)
     duplicates = sum(
         duplicates_in(d, currents[d].get("duplicates_by_minute", []), start_ms, end_ms)
         for d in read["partitions"]
     )
 
-    compacted_frame(spark, read["files"]).createOrReplaceTempView("compacted")
+    paths = [join(source, key) for key in read["files"]]
+    if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        spark.conf.set("spark.sql.shuffle.partitions",
+                       shuffle_partitions(read["bytes"], spark.sparkContext.defaultParallelism))
+    compacted_frame(spark, paths).createOrReplaceTempView("compacted")
     with open(sql_path()) as f:
         statements = sql_statements(f.read())
     params = {"start_ms": start_ms, "end_ms": end_ms}

@@ -37,7 +37,7 @@ WHERE NOT bot AND event = 'pageview'
 -- new one; hits of the same millisecond are ordered by event_id.
 SELECT path, `user`, visitor, status,
        coalesce(ts_ms - lag(ts_ms) OVER w > 1800000, true) AS entry,
-       coalesce(lead(ts_ms) OVER w - ts_ms > 1800000, true) AS exit
+       coalesce((lead(ts_ms) OVER w) - ts_ms > 1800000, true) AS exit
 FROM page_views
 WINDOW w AS (PARTITION BY visitor ORDER BY ts_ms, event_id)
 
@@ -47,7 +47,7 @@ WINDOW w AS (PARTITION BY visitor ORDER BY ts_ms, event_id)
 -- (user, '') is a signed-in person, ('', visitor) an anonymous one.
 SELECT `user`, path, ts_ms,
        coalesce(ts_ms - lag(ts_ms) OVER w > 1800000, true) AS entry,
-       coalesce(lead(ts_ms) OVER w - ts_ms > 1800000, true) AS exit
+       coalesce((lead(ts_ms) OVER w) - ts_ms > 1800000, true) AS exit
 FROM page_views
 WINDOW w AS (PARTITION BY `user`, CASE WHEN `user` = '' THEN visitor ELSE '' END
              ORDER BY ts_ms, event_id)

@@ -87,12 +87,11 @@ class Plan(unittest.TestCase):
                                   ["hits/dt=2026-11-25/b.csv", "hits/dt=2026-11-25/c.csv"],
                                   unknown=1),
         }
-        read = report.plan("file:///d", ["2026-11-24", "2026-11-25", "2026-11-26"], listed,
-                           currents)
+        read = report.plan("/d", ["2026-11-24", "2026-11-25", "2026-11-26"], listed, currents)
         self.assertEqual(read["partitions"], ["2026-11-24", "2026-11-25"])
         self.assertEqual(read["missing"], ["2026-11-26"])
         self.assertEqual(read["files"],
-                         ["file:///d/compacted/dt=2026-11-24/run=r1/part-00000-of-00001.parquet"])
+                         ["compacted/dt=2026-11-24/run=r1/part-00000-of-00001.parquet"])
         self.assertEqual((read["objects"], read["malformed"], read["unknown_header_files"]),
                          (3, 2, 1))
 
@@ -122,6 +121,14 @@ class Plan(unittest.TestCase):
         cur["format"] = 2
         with self.assertRaises(report.Failure):
             report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]}, {"2026-11-25": cur})
+
+
+class ShufflePartitions(unittest.TestCase):
+    def test_one_per_32_mib_and_never_fewer_than_the_cores(self):
+        self.assertEqual(report.shuffle_partitions(10_000, 2), 2)
+        self.assertEqual(report.shuffle_partitions(0, 4), 4)
+        self.assertEqual(report.shuffle_partitions(4 << 30, 2), 128)
+        self.assertEqual(report.shuffle_partitions((32 << 20) + 1, 1), 2)
 
 
 class Sql(unittest.TestCase):
