@@ -97,6 +97,7 @@ pub fn ensure_tools() -> Result<()> {
             Command::new(&pip).args(["install", "--quiet", &format!("moto[server]=={MOTO}")]),
         )?;
     }
+    crate::spark::ensure()?;
     Ok(())
 }
 
