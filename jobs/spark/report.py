@@ -371,12 +371,9 @@ def read_currents(files, source, partitions):
 
 
 def compacted_frame(spark, files):
-    from pyspark.sql.types import _parse_datatype_string
-
-    schema = _parse_datatype_string(", ".join(f"`{n}` {t}" for n, t in COLUMNS))
     if not files:
         # A day whose every row was malformed has no Parquet files; it reports zeros.
-        return spark.createDataFrame([], schema)
+        return spark.createDataFrame([], ", ".join(f"`{n}` {t}" for n, t in COLUMNS))
     df = spark.read.parquet(*files)
     types = dict(df.dtypes)
     for name, kind in COLUMNS:
