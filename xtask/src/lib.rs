@@ -12,5 +12,6 @@ pub mod moto;
 pub mod paths;
 pub mod process;
 pub mod setup;
+pub mod spark;
 pub mod traffic;
 pub mod wrangler;
