@@ -12,8 +12,7 @@
 //! Besides equality with the analyzer, the facts the day was built with are checked directly,
 //! so the two cannot agree on a wrong answer.
 //!
-//! The Parquet days come from `analyzer compact`; until the analyzer has that subcommand, from
-//! a stand-in (see [`Compaction::StandIn`]), and the test says so on stderr.
+//! The Parquet days come from `analyzer compact`.
 //!
 //! Run with `cargo xtask test` (or `cargo build -p analyzer && cargo test -p xtask --test spark
 //! -- --include-ignored` after `cargo xtask setup`).
@@ -65,10 +64,6 @@ impl Lcg {
 /// The generated day: every hit landed (duplicates included), by object key.
 struct Day {
     objects: BTreeMap<String, String>,
-    /// The same objects without custom events and without the file that has no page-hit
-    /// header: what an analyzer that counts every row as a page view counts right (see
-    /// [`Compaction::StandIn`]).
-    page_view_objects: BTreeMap<String, String>,
     /// Every distinct hit, once.
     hits: Vec<PageHit>,
     /// Rows landed twice: (event_id, ts ms).
@@ -244,7 +239,6 @@ fn generate() -> Day {
     // Land them: each UTC partition in three objects, every 30th hit landed twice (in
     // another object, or in the same one), a malformed row or two per object.
     let mut objects: BTreeMap<String, String> = BTreeMap::new();
-    let mut page_view_objects: BTreeMap<String, String> = BTreeMap::new();
     let mut duplicates = Vec::new();
     for (i, h) in hits.iter().enumerate() {
         let date = &h.ts[..10];
@@ -253,12 +247,6 @@ fn generate() -> Day {
         let mut row = String::new();
         h.write_csv_row(&mut row);
         let mut land = |key: String| {
-            if h.event == "pageview" {
-                page_view_objects
-                    .entry(key.clone())
-                    .or_default()
-                    .push_str(&row);
-            }
             objects.entry(key).or_default().push_str(&row);
         };
         land(key(shard));
@@ -271,13 +259,11 @@ fn generate() -> Day {
     let mut h = hit(id(), start, "a000000000000001", "", "/", "pageview");
     h.ts = "2026-11-25 12:00:00".into();
     h.write_csv_row(&mut bad);
-    for map in [&mut objects, &mut page_view_objects] {
-        for (key, body) in map.iter_mut() {
-            *body = format!("{}{body}", pagehit::csv_header());
-            if PARTITIONS.iter().any(|p| key.contains(&format!("dt={p}/"))) {
-                body.push_str("not,a,hit\n");
-                body.push_str(&bad);
-            }
+    for (key, body) in objects.iter_mut() {
+        *body = format!("{}{body}", pagehit::csv_header());
+        if PARTITIONS.iter().any(|p| key.contains(&format!("dt={p}/"))) {
+            body.push_str("not,a,hit\n");
+            body.push_str(&bad);
         }
     }
     let malformed = 2 * objects.len() as u64;
@@ -289,7 +275,6 @@ fn generate() -> Day {
     objects.insert(outside, format!("{}not,a,hit\n", pagehit::csv_header()));
     Day {
         objects,
-        page_view_objects,
         hits,
         duplicates,
         malformed,
@@ -313,61 +298,16 @@ fn output_text(out: &std::process::Output) -> String {
     )
 }
 
-/// Who writes the Parquet days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compaction {
-    /// `analyzer compact`: the real thing, compared with `analyzer report` on all keys.
-    Analyzer,
-    /// Until the analyzer has `compact`: `xtask/py/spark_dev_compact.py`, a stand-in written
-    /// from the documented layout. The analyzer of that time counts every row as a page view
-    /// and reads a file without a page-hit header as rows, so it is run on the day without
-    /// custom events and without that file, and the five summary counts that this changes are
-    /// checked against the day's construction instead. Delete this once `compact` has landed.
-    StandIn,
-}
-
-fn compaction(analyzer: &Path) -> Compaction {
-    let help = Command::new(analyzer)
-        .args(["compact", "--help"])
-        .output()
-        .unwrap();
-    if help.status.success() {
-        Compaction::Analyzer
-    } else {
-        eprintln!(
-            "spark test: `analyzer compact` is not in this build: compacting with \
-             xtask/py/spark_dev_compact.py and comparing on page views only"
-        );
-        Compaction::StandIn
-    }
-}
-
-/// Compacts the day's UTC partitions.
-fn compact(how: Compaction, analyzer: &Path, source: &Path) {
-    spark::write_log_config(source.parent().unwrap()).unwrap();
+/// Compacts the day's UTC partitions with `analyzer compact`.
+fn compact(analyzer: &Path, source: &Path) {
     for date in PARTITIONS {
-        let out = match how {
-            Compaction::StandIn => {
-                let script = xtask::paths::root().join("xtask/py/spark_dev_compact.py");
-                spark::env(
-                    &mut Command::new(spark::bin("python")),
-                    source.parent().unwrap(),
-                )
-                .arg(script)
-                .arg("--source")
-                .arg(source)
-                .args(["--date", date])
-                .output()
-                .unwrap()
-            }
-            Compaction::Analyzer => Command::new(analyzer)
-                .arg("compact")
-                .arg("--source")
-                .arg(source)
-                .args(["--date", date])
-                .output()
-                .unwrap(),
-        };
+        let out = Command::new(analyzer)
+            .arg("compact")
+            .arg("--source")
+            .arg(source)
+            .args(["--date", date])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "compacting {date}: {}",
@@ -408,24 +348,11 @@ fn truth(day: &Day) -> Truth {
     t
 }
 
-/// The keys both reports carry: the one-day contract (less the summary counts that
-/// [`Compaction::StandIn`] cannot compare).
-fn contract(report: &Value, how: Compaction) -> Value {
+/// The keys both reports carry: the one-day contract.
+fn contract(report: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for key in ["date", "tz", "summary", "pages", "users", "hourly"] {
         out.insert(key.into(), report[key].clone());
-    }
-    if how == Compaction::StandIn {
-        let summary = out["summary"].as_object_mut().unwrap();
-        for key in [
-            "events",
-            "unknown_header_files",
-            "files",
-            "bots",
-            "duplicates",
-        ] {
-            summary.remove(key);
-        }
     }
     Value::Object(out)
 }
@@ -480,18 +407,10 @@ async fn spark_report_on_a_standalone_cluster_equals_the_analyzers() {
     eprintln!("spark test: working in {}", scratch.display());
     let day = generate();
     write(&day.objects, &source);
-    let how = compaction(&analyzer);
-    compact(how, &analyzer, &source);
+    compact(&analyzer, &source);
     let compacted = started.elapsed();
 
-    let analyzer_source = match how {
-        Compaction::Analyzer => source.clone(),
-        Compaction::StandIn => {
-            let page_views = scratch.join("page-views");
-            write(&day.page_view_objects, &page_views);
-            page_views
-        }
-    };
+    let analyzer_source = source.clone();
     let out = Command::new(&analyzer)
         .args([
             "report", "--date", DATE, "--tz", TZ, "--format", "json", "--source",
@@ -618,7 +537,7 @@ async fn spark_report_on_a_standalone_cluster_equals_the_analyzers() {
     }
 
     // And the analyzer's report, key for key.
-    let (expected, got) = (contract(&expected, how), contract(&got, how));
+    let (expected, got) = (contract(&expected), contract(&got));
     if let Some(diff) = first_difference(&expected, &got, "report") {
         panic!(
             "the Spark report differs from the analyzer's at {diff} (data and reports in {})",
