@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-use xtask::spark::{self, Cluster};
+use xtask::spark::Cluster;
 
 /// The local day reported, and its zone.
 const DATE: &str = "2026-11-25";
