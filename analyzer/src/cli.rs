@@ -115,6 +115,25 @@ pub struct CompactArgs {
     /// A local folder for the spill files [default: the system's temporary folder].
     #[arg(long, env = "ANALYZER_TMP")]
     pub tmp: Option<std::path::PathBuf>,
+
+    /// Split each day into N visitor buckets (a power of two) [default: one per 256 MB of
+    /// landed CSV].
+    #[arg(long, value_parser = parse_buckets)]
+    pub buckets: Option<u32>,
+}
+
+fn parse_buckets(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of buckets"))?;
+    if n.is_power_of_two() && n <= crate::compacted::MAX_BUCKETS {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} buckets: give a power of two from 1 to {}",
+            crate::compacted::MAX_BUCKETS
+        ))
+    }
 }
 
 /// Output formats of `report`.

@@ -655,6 +655,56 @@ fn reads_from_and_writes_to_s3() {
         serde_json::from_str::<Value>(&text).unwrap()
     };
     assert_eq!(run(&["--date", "2026-11-25"]), expected_utc());
+
+    // Credentials, region and endpoint from a named profile, as `aws configure` or an SSO login
+    // leave them (the AWS SDK's chain, not only environment variables).
+    let home = temp_dir("aws-profile");
+    std::fs::write(
+        home.join("credentials"),
+        "[analytics]\naws_access_key_id = test\naws_secret_access_key = test\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("config"),
+        format!(
+            "[profile analytics]\nregion = us-east-1\nendpoint_url = {}\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    let credentials = home.join("credentials");
+    let config = home.join("config");
+    let profile_env = [
+        ("AWS_PROFILE", "analytics"),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_analyzer"));
+    cmd.args([
+        "report",
+        "--source",
+        "s3://hits-bucket/analytics",
+        "--format",
+        "json",
+        "--date",
+        "2026-11-25",
+    ]);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(profile_env);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&ok(&out)).unwrap(),
+        expected_utc()
+    );
     assert_eq!(
         run(&["--date", "2026-11-25", "--tz", "Asia/Tokyo"]),
         expected_tokyo()

@@ -59,6 +59,53 @@ pub struct Object {
     pub size: u64,
 }
 
+/// An object store's error as one message. object_store's messages already hold their whole
+/// chain of causes (which `{:#}` would print again, three times over); an S3 error answer is
+/// cut to what S3 said.
+#[derive(Debug)]
+pub struct StoreError(String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+fn between<'t>(text: &'t str, open: &str, close: &str) -> Option<&'t str> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(&text[start..end])
+}
+
+fn clean(e: object_store::Error) -> StoreError {
+    let text = e.to_string();
+    if let Some(code) = between(&text, "<Code>", "</Code>") {
+        let status = between(&text, "status code: ", ":").unwrap_or("an error");
+        let message = between(&text, "<Message>", "</Message>").unwrap_or("");
+        return StoreError(format!("S3 answered {status}, {code}: {message}"));
+    }
+    // The first sentence of a chain that repeats itself.
+    let first = text.split(": Error performing").next().unwrap_or(&text);
+    let mut out: String = first.chars().take(400).collect();
+    if out.len() < first.len() {
+        out.push_str("...");
+    }
+    StoreError(out)
+}
+
+/// object_store results with [`StoreError`]s.
+trait Clean<T> {
+    fn clean(self) -> std::result::Result<T, StoreError>;
+}
+
+impl<T> Clean<T> for std::result::Result<T, object_store::Error> {
+    fn clean(self) -> std::result::Result<T, StoreError> {
+        self.map_err(clean)
+    }
+}
+
 impl Store {
     /// Opens `location`. For S3 the settings come from the AWS SDK's default chain (loaded
     /// here); a folder must exist (a missing source folder is a mistake, not an empty one).
@@ -138,7 +185,7 @@ impl Store {
         match self.inner.put_opts(&self.path(rel)?, payload, opts).await {
             Ok(_) => Ok(Put::Created),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Put::AlreadyThere),
-            Err(e) => Err(e).with_context(|| format!("writing {}", self.display(rel))),
+            Err(e) => Err(clean(e)).with_context(|| format!("writing {}", self.display(rel))),
         }
     }
 
@@ -148,6 +195,7 @@ impl Store {
         self.inner
             .put(&self.path(rel)?, PutPayload::from_bytes(body.into()))
             .await
+            .clean()
             .with_context(|| format!("writing {}", self.display(rel)))?;
         Ok(())
     }
@@ -174,7 +222,9 @@ impl Store {
             Location::Dir(_) => self.inner.put(&self.path(rel)?, payload).await,
             Location::S3 { .. } => self.inner.put_opts(&self.path(rel)?, payload, opts).await,
         };
-        result.with_context(|| format!("writing {}", self.display(rel)))?;
+        result
+            .clean()
+            .with_context(|| format!("writing {}", self.display(rel)))?;
         Ok(())
     }
 
@@ -187,6 +237,7 @@ impl Store {
             .inner
             .put_multipart(&self.path(rel)?)
             .await
+            .clean()
             .with_context(what)?;
         let mut writer = WriteMultipart::new(upload);
         let mut f = tokio::fs::File::open(file).await.with_context(what)?;
@@ -196,10 +247,14 @@ impl Store {
             if n == 0 {
                 break;
             }
-            writer.wait_for_capacity(4).await.with_context(what)?;
+            writer
+                .wait_for_capacity(4)
+                .await
+                .clean()
+                .with_context(what)?;
             writer.write(&buf[..n]);
         }
-        writer.finish().await.with_context(what)?;
+        writer.finish().await.clean().with_context(what)?;
         Ok(())
     }
 
@@ -207,12 +262,12 @@ impl Store {
     pub async fn get(&self, rel: &str) -> Result<Option<Bytes>> {
         match self.inner.get(&self.path(rel)?).await {
             Ok(r) => {
-                Ok(Some(r.bytes().await.with_context(|| {
+                Ok(Some(r.bytes().await.clean().with_context(|| {
                     format!("reading {}", self.display(rel))
                 })?))
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", self.display(rel))),
+            Err(e) => Err(clean(e)).with_context(|| format!("reading {}", self.display(rel))),
         }
     }
 
@@ -223,10 +278,11 @@ impl Store {
             .inner
             .get(&self.path(rel)?)
             .await
+            .clean()
             .with_context(|| format!("reading {display}"))?;
         Ok(got
             .into_stream()
-            .map(move |chunk| chunk.with_context(|| format!("reading {display}")))
+            .map(move |chunk| chunk.clean().with_context(|| format!("reading {display}")))
             .boxed())
     }
 
@@ -239,7 +295,9 @@ impl Store {
             match self.inner.list(Some(&prefix)).try_collect().await {
                 Ok(found) => found,
                 Err(object_store::Error::NotFound { .. }) => Vec::new(),
-                Err(e) => return Err(e).with_context(|| format!("listing {}", self.display(dir))),
+                Err(e) => {
+                    return Err(clean(e)).with_context(|| format!("listing {}", self.display(dir)))
+                }
             };
         let mut objects: Vec<Object> = found
             .into_iter()
@@ -261,7 +319,7 @@ impl Store {
     pub async fn delete(&self, rel: &str) -> Result<()> {
         match self.inner.delete(&self.path(rel)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("deleting {}", self.display(rel))),
+            Err(e) => Err(clean(e)).with_context(|| format!("deleting {}", self.display(rel))),
         }
     }
 }
@@ -287,6 +345,7 @@ async fn s3(bucket: &str, config: &aws_config::SdkConfig) -> Result<impl ObjectS
     }
     builder
         .build()
+        .clean()
         .with_context(|| format!("setting up an S3 client for bucket {bucket:?}"))
 }
 
@@ -308,6 +367,18 @@ fn s3_endpoint(config: &aws_config::SdkConfig) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_errors_say_what_s3_said_once() {
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "Error performing list request: Error performing GET http://x/bk in 1ms - Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>".into(),
+        };
+        assert_eq!(
+            clean(e).to_string(),
+            "S3 answered 404 Not Found, NoSuchBucket: The specified bucket does not exist"
+        );
+    }
 
     async fn folder() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

@@ -37,7 +37,7 @@ pub fn run(args: CompactArgs) -> Result<()> {
     let tmp = args.tmp.clone().unwrap_or_else(std::env::temp_dir);
     let mut any = false;
     for date in period.partitions() {
-        let outcome = compact_day(&rt, &store, &date, &tmp, &progress)
+        let outcome = compact_day(&rt, &store, &date, &tmp, args.buckets, &progress)
             .with_context(|| format!("compacting {}", store.display(&layout::hits_dir(&date))))?;
         any |= outcome != Outcome::NoData;
     }
@@ -70,6 +70,7 @@ pub fn compact_day(
     store: &Store,
     date: &str,
     tmp: &std::path::Path,
+    buckets: Option<u32>,
     progress: &Progress,
 ) -> Result<Outcome> {
     progress.step(&format!(
@@ -94,7 +95,7 @@ pub fn compact_day(
     }
 
     let run = run_id();
-    let buckets = buckets_for(objects.iter().map(|o| o.size).sum());
+    let buckets = buckets.unwrap_or_else(|| buckets_for(objects.iter().map(|o| o.size).sum()));
     let spill = Spill::create(tmp, &run, buckets)?;
 
     // Pass 1: every valid row to its bucket's spill file.

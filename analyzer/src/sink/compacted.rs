@@ -105,6 +105,10 @@ impl Spill {
         let path = self.dir.join(format!("bucket-{bucket:05}.zst"));
         let compressed =
             std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if compressed.is_empty() {
+            // No visitor of the day fell in this bucket.
+            return Ok(Vec::new());
+        }
         zstd::stream::decode_all(&compressed[..])
             .with_context(|| format!("decompressing {}", path.display()))
     }
