@@ -68,6 +68,39 @@ struct SignedIn {
     path: Vec<u32>,
 }
 
+/// The marks of the page views of a chunk of visitor runs.
+struct RunMarks {
+    entry: Vec<bool>,
+    exit: Vec<bool>,
+    firsts: [Vec<bool>; 7],
+    anon_sessions: u64,
+    anon_bounces: u64,
+}
+
+/// Counts of a chunk of page views.
+struct Tally {
+    hourly: [u64; 24],
+    daily_hits: Vec<u64>,
+    daily_visitors: Vec<u64>,
+    status: [u64; 5],
+    signed_in: SignedIn,
+}
+
+/// Cuts runs (given by their `bounds`) into chunks of whole runs of about `rows` rows: pairs
+/// of indices into `bounds`.
+fn chunks_of_runs(bounds: &[usize], rows: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let runs = bounds.len().saturating_sub(1);
+    let mut start = 0;
+    for r in 1..=runs {
+        if bounds[r] - bounds[start] >= rows || r == runs {
+            out.push((start, r));
+            start = r;
+        }
+    }
+    out
+}
+
 /// A period's report in the making: fed buckets with [`Accumulator::add`].
 pub struct Accumulator<'p> {
     period: &'p Period,
@@ -168,29 +201,42 @@ impl<'p> Accumulator<'p> {
         }
         let sorted = super::timed("sort", || order(&hits.vis, &hits.ts, &hits.eid));
         // A repeat of the row before it (same visitor, time and id: the same record landed
-        // twice) is dropped; of two equal rows the one read first is kept.
-        let mut kept: Vec<u32> = Vec::with_capacity(sorted.len());
-        let mut prev: Option<usize> = None;
-        for &r in &sorted {
-            let ri = r as usize;
-            if let Some(p) = prev {
-                if hits.vis[p] == hits.vis[ri]
-                    && hits.ts[p] == hits.ts[ri]
-                    && hits.eid[p] == hits.eid[ri]
-                {
-                    self.duplicates += 1;
-                    continue;
+        // twice) is dropped; of two equal rows the one read first is kept (it sorts first).
+        const KEPT: u8 = 0;
+        const REPEAT: u8 = 1;
+        const BOT_OUT: u8 = 2;
+        let include_bots = self.include_bots;
+        let fate: Vec<u8> = (0..sorted.len())
+            .into_par_iter()
+            .map(|i| {
+                let r = sorted[i] as usize;
+                if i > 0 {
+                    let p = sorted[i - 1] as usize;
+                    if hits.vis[p] == hits.vis[r]
+                        && hits.ts[p] == hits.ts[r]
+                        && hits.eid[p] == hits.eid[r]
+                    {
+                        return REPEAT;
+                    }
                 }
-            }
-            prev = Some(ri);
-            if hits.flags[ri] & BOT != 0 {
-                self.bots += 1;
-                if !self.include_bots {
-                    continue;
+                if hits.flags[r] & BOT != 0 && !include_bots {
+                    BOT_OUT
+                } else {
+                    KEPT
                 }
-            }
-            kept.push(r);
-        }
+            })
+            .collect();
+        self.duplicates += fate.par_iter().filter(|&&f| f == REPEAT).count() as u64;
+        self.bots += (0..sorted.len())
+            .into_par_iter()
+            .filter(|&i| fate[i] != REPEAT && hits.flags[sorted[i] as usize] & BOT != 0)
+            .count() as u64;
+        let kept: Vec<u32> = sorted
+            .par_iter()
+            .zip(fate.par_iter())
+            .filter(|(_, &f)| f == KEPT)
+            .map(|(&r, _)| r)
+            .collect();
         drop(sorted);
         let (pv, ev): (Vec<u32>, Vec<u32>) = kept
             .into_iter()
@@ -223,84 +269,150 @@ impl<'p> Accumulator<'p> {
             .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
             .collect();
 
-        let mut entry = vec![false; n];
-        let mut exit = vec![false; n];
-        let mut firsts = [(); 7].map(|()| vec![false; n]);
-        let mut seen = hashbrown::HashSet::new();
+        // Runs of one visitor, worked out in parallel in chunks of whole runs.
         let bounds = runs(pv, |r| hits.vis[r as usize]);
-        for w in bounds.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let len = b - a;
-            let row = |i: usize| pv[a + i] as usize;
-            if len == 1 {
-                entry[a] = true;
-                exit[a] = true;
-                for f in firsts.iter_mut() {
-                    f[a] = true;
-                }
-            } else {
-                session_flags(|i| hits.ts[row(i)], len, &mut entry[a..b], &mut exit[a..b]);
-                let values: [&dyn Fn(usize) -> u32; 7] = [
-                    &|i| hits.path[row(i)],
-                    &|i| hits.source[row(i)],
-                    &|i| hits.campaign[row(i)],
-                    &|i| classes[a + i].browser,
-                    &|i| classes[a + i].os,
-                    &|i| classes[a + i].device as u32,
-                    &|i| day[a + i],
-                ];
-                for (value, out) in values.iter().zip(firsts.iter_mut()) {
-                    first_of_value(value, len, &mut out[a..b], &mut seen);
-                }
-            }
-            // Anonymous page views make sessions of their visitor (signed-in ones are the
-            // user's, counted in the user report).
-            let (mut last, mut current) = (None::<i64>, 0u64);
-            for i in 0..len {
-                let r = row(i);
-                if hits.user[r] != NONE {
-                    continue;
-                }
-                let t = hits.ts[r];
-                if last.is_none_or(|l| t - l > SESSION_GAP_MS) {
-                    self.anon_sessions += 1;
-                    if current == 1 {
-                        self.anon_bounces += 1;
+        let chunks = chunks_of_runs(&bounds, n / (8 * rayon::current_num_threads()) + 1);
+        let marked: Vec<RunMarks> = chunks
+            .par_iter()
+            .map(|&(c0, c1)| {
+                let base = bounds[c0];
+                let rows = bounds[c1] - base;
+                let mut m = RunMarks {
+                    entry: vec![false; rows],
+                    exit: vec![false; rows],
+                    firsts: [(); 7].map(|()| vec![false; rows]),
+                    anon_sessions: 0,
+                    anon_bounces: 0,
+                };
+                let mut seen = hashbrown::HashSet::new();
+                for w in bounds[c0..=c1].windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    let (la, lb) = (a - base, b - base);
+                    let len = b - a;
+                    let row = |i: usize| pv[a + i] as usize;
+                    if len == 1 {
+                        m.entry[la] = true;
+                        m.exit[la] = true;
+                        for f in m.firsts.iter_mut() {
+                            f[la] = true;
+                        }
+                    } else {
+                        session_flags(
+                            |i| hits.ts[row(i)],
+                            len,
+                            &mut m.entry[la..lb],
+                            &mut m.exit[la..lb],
+                        );
+                        let values: [&dyn Fn(usize) -> u32; 7] = [
+                            &|i| hits.path[row(i)],
+                            &|i| hits.source[row(i)],
+                            &|i| hits.campaign[row(i)],
+                            &|i| classes[a + i].browser,
+                            &|i| classes[a + i].os,
+                            &|i| classes[a + i].device as u32,
+                            &|i| day[a + i],
+                        ];
+                        for (value, out) in values.iter().zip(m.firsts.iter_mut()) {
+                            first_of_value(value, len, &mut out[la..lb], &mut seen);
+                        }
                     }
-                    current = 0;
+                    // Anonymous page views make sessions of their visitor (signed-in ones
+                    // are the user's, counted in the user report).
+                    let (mut last, mut current) = (None::<i64>, 0u64);
+                    for i in 0..len {
+                        let r = row(i);
+                        if hits.user[r] != NONE {
+                            continue;
+                        }
+                        let t = hits.ts[r];
+                        if last.is_none_or(|l| t - l > SESSION_GAP_MS) {
+                            m.anon_sessions += 1;
+                            if current == 1 {
+                                m.anon_bounces += 1;
+                            }
+                            current = 0;
+                        }
+                        current += 1;
+                        last = Some(t);
+                    }
+                    if current == 1 {
+                        m.anon_bounces += 1;
+                    }
                 }
-                current += 1;
-                last = Some(t);
+                m
+            })
+            .collect();
+        let mut entry = Vec::with_capacity(n);
+        let mut exit = Vec::with_capacity(n);
+        let mut firsts = [(); 7].map(|()| Vec::with_capacity(n));
+        for m in marked {
+            entry.extend_from_slice(&m.entry);
+            exit.extend_from_slice(&m.exit);
+            for (all, part) in firsts.iter_mut().zip(&m.firsts) {
+                all.extend_from_slice(part);
             }
-            if current == 1 {
-                self.anon_bounces += 1;
-            }
+            self.anon_sessions += m.anon_sessions;
+            self.anon_bounces += m.anon_bounces;
         }
         self.visitors += (bounds.len() - 1) as u64;
         self.hits += n as u64;
         let [fv_path, fv_source, fv_campaign, fv_browser, fv_os, fv_device, fv_day] = firsts;
 
-        for (i, &r) in pv.iter().enumerate() {
-            let r = r as usize;
-            let t = hits.ts[r];
-            self.hourly[period.hour(t)] += 1;
-            let d = day[i] as usize;
-            self.daily_hits[d] += 1;
-            if fv_day[i] {
-                self.daily_visitors[d] += 1;
-            }
-            if let Some(class) = (hits.status[r] / 100).checked_sub(1) {
-                if let Some(slot) = self.status.get_mut(class as usize) {
-                    *slot += 1;
+        // Hours, days, status classes and the signed-in projection, in parallel chunks.
+        let days = period.days();
+        let tallies: Vec<Tally> = pv
+            .par_chunks(64 * 1024)
+            .enumerate()
+            .map(|(c, rows)| {
+                let mut t = Tally {
+                    hourly: [0; 24],
+                    daily_hits: vec![0; days],
+                    daily_visitors: vec![0; days],
+                    status: [0; 5],
+                    signed_in: SignedIn::default(),
+                };
+                for (k, &r) in rows.iter().enumerate() {
+                    let i = c * 64 * 1024 + k;
+                    let r = r as usize;
+                    let ts = hits.ts[r];
+                    t.hourly[period.hour(ts)] += 1;
+                    let d = day[i] as usize;
+                    t.daily_hits[d] += 1;
+                    if fv_day[i] {
+                        t.daily_visitors[d] += 1;
+                    }
+                    if let Some(class) = (hits.status[r] / 100).checked_sub(1) {
+                        if let Some(slot) = t.status.get_mut(class as usize) {
+                            *slot += 1;
+                        }
+                    }
+                    if hits.user[r] != NONE {
+                        let s = &mut t.signed_in;
+                        s.user.push(hits.user[r]);
+                        s.ts.push(ts);
+                        s.eid.push(hits.eid[r]);
+                        s.path.push(hits.path[r]);
+                    }
                 }
+                t
+            })
+            .collect();
+        for t in tallies {
+            for h in 0..24 {
+                self.hourly[h] += t.hourly[h];
             }
-            if hits.user[r] != NONE {
-                let s = &mut self.signed_in;
-                s.user.push(hits.user[r]);
-                s.ts.push(t);
-                s.eid.push(hits.eid[r]);
-                s.path.push(hits.path[r]);
+            for d in 0..days {
+                self.daily_hits[d] += t.daily_hits[d];
+                self.daily_visitors[d] += t.daily_visitors[d];
             }
+            for c in 0..5 {
+                self.status[c] += t.status[c];
+            }
+            let s = &mut self.signed_in;
+            s.user.extend_from_slice(&t.signed_in.user);
+            s.ts.extend_from_slice(&t.signed_in.ts);
+            s.eid.extend_from_slice(&t.signed_in.eid);
+            s.path.extend_from_slice(&t.signed_in.path);
         }
 
         let pick =
@@ -415,16 +527,28 @@ fn merge(parts: Vec<DataFrame>, key: &str, values: &[&str]) -> Result<Vec<(u32, 
     if parts.is_empty() {
         return Ok(Vec::new());
     }
-    let lazy: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
-    let sums: Vec<Expr> = values
-        .iter()
-        .map(|v| col(*v).cast(DataType::UInt64).sum().alias(*v))
-        .collect();
-    let df = pl(
-        concat(lazy, UnionArgs::default())
-            .and_then(|lf| lf.group_by([col(key)]).agg(sums).collect()),
-        "adding up the buckets",
-    )?;
+    let df = if parts.len() == 1 {
+        // One bucket: already one row per key.
+        let casts: Vec<Expr> = std::iter::once(col(key))
+            .chain(values.iter().map(|v| col(*v).cast(DataType::UInt64)))
+            .collect();
+        let part = parts.into_iter().next().expect("one part");
+        pl(
+            part.lazy().select(casts).collect(),
+            "reading a bucket's groups",
+        )?
+    } else {
+        let lazy: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
+        let sums: Vec<Expr> = values
+            .iter()
+            .map(|v| col(*v).cast(DataType::UInt64).sum().alias(*v))
+            .collect();
+        pl(
+            concat(lazy, UnionArgs::default())
+                .and_then(|lf| lf.group_by([col(key)]).agg(sums).collect()),
+            "adding up the buckets",
+        )?
+    };
     let keys: Vec<u32> = pl(
         df.column(key).and_then(|c| c.u32().cloned()),
         "reading keys",
@@ -520,7 +644,7 @@ impl Accumulator<'_> {
 
         let total = self.hits;
         let mut page_rows: Vec<(u32, PageRow)> = pages
-            .into_iter()
+            .into_par_iter()
             .map(|(code, v)| {
                 let row = PageRow {
                     path: names.path.name(code).to_string(),
@@ -709,54 +833,91 @@ fn users(s: SignedIn, period: &Period, names: &Names, top: Option<usize>) -> Res
         per_day: vec![0; period.days()],
     };
     let bounds = runs(&sorted, |r| u64::from(s.user[r as usize]));
-    let mut entry = vec![false; n];
-    let mut exit = vec![false; n];
     // (user, hits, pages, sessions, first, last, top page, name)
     type Row<'n> = (u32, u64, u64, u64, i64, i64, u32, &'n str);
+    struct Part<'n> {
+        rows: Vec<Row<'n>>,
+        sessions: u64,
+        bounces: u64,
+        per_page: HashMap<u32, u64>,
+        per_day: Vec<u64>,
+    }
+    let chunks = chunks_of_runs(&bounds, n / (8 * rayon::current_num_threads()) + 1);
+    let parts: Vec<Part<'_>> = chunks
+        .par_iter()
+        .map(|&(c0, c1)| {
+            let mut part = Part {
+                rows: Vec::with_capacity(c1 - c0),
+                sessions: 0,
+                bounces: 0,
+                per_page: HashMap::new(),
+                per_day: vec![0; period.days()],
+            };
+            let mut entry = Vec::new();
+            let mut exit = Vec::new();
+            let mut seen = hashbrown::HashSet::new();
+            let mut days = hashbrown::HashSet::new();
+            let mut counts: HashMap<u32, u64> = HashMap::new();
+            for w in bounds[c0..=c1].windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let len = b - a;
+                let row = |i: usize| sorted[a + i] as usize;
+                entry.clear();
+                entry.resize(len, false);
+                exit.clear();
+                exit.resize(len, false);
+                session_flags(|i| s.ts[row(i)], len, &mut entry, &mut exit);
+                let sessions = entry.iter().filter(|&&e| e).count() as u64;
+                part.sessions += sessions;
+                part.bounces += (0..len).filter(|&i| entry[i] && exit[i]).count() as u64;
+                seen.clear();
+                days.clear();
+                counts.clear();
+                for i in 0..len {
+                    let r = row(i);
+                    let path = s.path[r];
+                    if seen.insert(path) {
+                        *part.per_page.entry(path).or_default() += 1;
+                    }
+                    *counts.entry(path).or_default() += 1;
+                    let d = period.day_index(s.ts[r]);
+                    if days.insert(d) {
+                        part.per_day[d] += 1;
+                    }
+                }
+                // The most viewed path; ties go to the smallest path.
+                let top_page = counts
+                    .iter()
+                    .max_by(|x, y| {
+                        x.1.cmp(y.1)
+                            .then_with(|| names.path.name(*y.0).cmp(names.path.name(*x.0)))
+                    })
+                    .map_or(NONE, |(p, _)| *p);
+                part.rows.push((
+                    s.user[row(0)],
+                    len as u64,
+                    seen.len() as u64,
+                    sessions,
+                    s.ts[row(0)],
+                    s.ts[row(len - 1)],
+                    top_page,
+                    names.user.name(s.user[row(0)]),
+                ));
+            }
+            part
+        })
+        .collect();
     let mut rows: Vec<Row<'_>> = Vec::with_capacity(bounds.len());
-    let mut seen = hashbrown::HashSet::new();
-    let mut days = hashbrown::HashSet::new();
-    let mut counts: HashMap<u32, u64> = HashMap::new();
-    for w in bounds.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        let len = b - a;
-        let row = |i: usize| sorted[a + i] as usize;
-        session_flags(|i| s.ts[row(i)], len, &mut entry[a..b], &mut exit[a..b]);
-        let sessions = entry[a..b].iter().filter(|&&e| e).count() as u64;
-        out.sessions += sessions;
-        out.bounces += (a..b).filter(|&i| entry[i] && exit[i]).count() as u64;
-        seen.clear();
-        days.clear();
-        counts.clear();
-        for i in 0..len {
-            let r = row(i);
-            let path = s.path[r];
-            if seen.insert(path) {
-                *out.per_page.entry(path).or_default() += 1;
-            }
-            *counts.entry(path).or_default() += 1;
-            if days.insert(period.day_index(s.ts[r])) {
-                out.per_day[period.day_index(s.ts[r])] += 1;
-            }
+    for part in parts {
+        rows.extend(part.rows);
+        out.sessions += part.sessions;
+        out.bounces += part.bounces;
+        for (page, users) in part.per_page {
+            *out.per_page.entry(page).or_default() += users;
         }
-        // The most viewed path; ties go to the smallest path.
-        let top_page = counts
-            .iter()
-            .max_by(|x, y| {
-                x.1.cmp(y.1)
-                    .then_with(|| names.path.name(*y.0).cmp(names.path.name(*x.0)))
-            })
-            .map_or(NONE, |(p, _)| *p);
-        rows.push((
-            s.user[row(0)],
-            len as u64,
-            seen.len() as u64,
-            sessions,
-            s.ts[row(0)],
-            s.ts[row(len - 1)],
-            top_page,
-            names.user.name(s.user[row(0)]),
-        ));
+        for (d, users) in part.per_day.into_iter().enumerate() {
+            out.per_day[d] += users;
+        }
     }
     out.distinct = rows.len() as u64;
     sort_top(&mut rows, |r| r.1, |r| r.7, top);

@@ -108,10 +108,11 @@ impl Interner {
 
     /// The dictionary as it is now, for reading names without locks (outputs).
     pub fn snapshot(&self) -> Dict {
+        use rayon::prelude::*;
         Dict {
             shards: self
                 .shards
-                .iter()
+                .par_iter()
                 .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).names.clone())
                 .collect(),
         }
