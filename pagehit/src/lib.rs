@@ -251,6 +251,31 @@ impl PageHit {
 }
 
 impl<'a> HitRef<'a> {
+    /// The value of a text column by its name; `None` for `status`, `bot`, `origin_ms` and
+    /// names that are not columns.
+    pub fn text(&self, column: &str) -> Option<&'a str> {
+        Some(match column {
+            "event_id" => self.event_id,
+            "ts" => self.ts,
+            "host" => self.host,
+            "path" => self.path,
+            "action" => self.action,
+            "method" => self.method,
+            "user" => self.user,
+            "visitor" => self.visitor,
+            "referrer" => self.referrer,
+            "country" => self.country,
+            "user_agent" => self.user_agent,
+            "event" => self.event,
+            "utm_source" => self.utm_source,
+            "utm_medium" => self.utm_medium,
+            "utm_campaign" => self.utm_campaign,
+            "utm_term" => self.utm_term,
+            "utm_content" => self.utm_content,
+            _ => return None,
+        })
+    }
+
     /// Appends this hit as one CSV row (RFC 4180 quoting, LF terminated), in [`COLUMNS`] order.
     pub fn write_csv_row(&self, out: &mut String) {
         let status = self.status.to_string();
@@ -401,6 +426,18 @@ mod tests {
                 max: 256
             })
         );
+    }
+
+    #[test]
+    fn text_columns_by_name() {
+        let hit = sample();
+        let view = hit.view();
+        for column in COLUMNS {
+            let typed = matches!(column, "status" | "bot" | "origin_ms");
+            assert_eq!(view.text(column).is_none(), typed, "{column}");
+        }
+        assert_eq!(view.text("utm_campaign"), Some("winter sale, 2026"));
+        assert_eq!(view.text("nope"), None);
     }
 
     #[test]

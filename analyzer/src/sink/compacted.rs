@@ -20,25 +20,19 @@ use std::sync::Mutex;
 /// A worker's buffer for one bucket is compressed and appended when it reaches this size.
 const FLUSH: usize = 256 << 10;
 
-/// String fields of a spilled row, in this order.
-const STRINGS: [&str; 16] = [
-    "event_id",
-    "host",
-    "path",
-    "action",
-    "method",
-    "user",
-    "visitor",
-    "referrer",
-    "country",
-    "user_agent",
-    "event",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-];
+/// The record's columns that are not text: spilled (and written) with their own types.
+const TYPED: [&str; 4] = ["ts", "status", "bot", "origin_ms"];
+
+/// The record's text columns, in the order a spilled row holds them.
+fn strings() -> impl Iterator<Item = &'static str> {
+    pagehit::COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !TYPED.contains(c))
+}
+
+/// How many text columns a spilled row holds.
+const STRINGS: usize = pagehit::COLUMNS.len() - TYPED.len();
 
 /// The spill files of one compaction run.
 pub struct Spill {
@@ -191,8 +185,8 @@ struct Spilled {
     status: u16,
     bot: bool,
     origin_ms: u32,
-    /// Offsets of the 16 strings (start of each length prefix).
-    strings: [u32; 16],
+    /// Offsets of the text fields (start of each length prefix), in [`strings`] order.
+    strings: [u32; STRINGS],
 }
 
 fn parse_spilled(buf: &[u8]) -> Vec<Spilled> {
@@ -206,7 +200,7 @@ fn parse_spilled(buf: &[u8]) -> Vec<Spilled> {
         let bot = buf[p + 18] != 0;
         let origin_ms = u32::from_le_bytes(buf[p + 19..p + 23].try_into().expect("4 bytes"));
         p += 23;
-        let mut strings = [0u32; 16];
+        let mut strings = [0u32; STRINGS];
         for s in strings.iter_mut() {
             *s = p as u32;
             p += 2 + u16_at(p);
@@ -241,13 +235,15 @@ pub struct Written {
 /// Orders a bucket's spilled rows, drops repeats and writes them as Parquet to `file`.
 pub fn write_bucket(buf: &[u8], file: &Path) -> Result<Written> {
     let rows = parse_spilled(buf);
+    let at = |name: &str| strings().position(|c| c == name).expect("a text column");
+    let (visitor, event_id) = (at("visitor"), at("event_id"));
     let vis: Vec<u64> = rows
         .iter()
-        .map(|r| visitor_bits(string_at(buf, r.strings[6])))
+        .map(|r| visitor_bits(string_at(buf, r.strings[visitor])))
         .collect();
     let eid: Vec<u128> = rows
         .iter()
-        .map(|r| uuid_bits(string_at(buf, r.strings[0])))
+        .map(|r| uuid_bits(string_at(buf, r.strings[event_id])))
         .collect();
     // Ordered by (visitor, ts, event_id) and, among equal rows, the one read first first.
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
@@ -272,8 +268,8 @@ pub fn write_bucket(buf: &[u8], file: &Path) -> Result<Written> {
     }
     let n = kept.len();
     let mut columns: Vec<Column> = Vec::with_capacity(pagehit::COLUMNS.len());
-    let text = |k: usize| -> Column {
-        let mut b = StringChunkedBuilder::new(STRINGS[k].into(), n);
+    let text = |k: usize, name: &str| -> Column {
+        let mut b = StringChunkedBuilder::new(name.into(), n);
         for &i in &kept {
             b.append_value(string_at(buf, rows[i].strings[k]));
         }
@@ -298,12 +294,7 @@ pub fn write_bucket(buf: &[u8], file: &Path) -> Result<Written> {
                 kept.iter().map(|&i| i64::from(rows[i].origin_ms)).collect(),
             )
             .into_column(),
-            other => text(
-                STRINGS
-                    .iter()
-                    .position(|s| *s == other)
-                    .expect("every other column is a string column"),
-            ),
+            other => text(at(other), other),
         };
         columns.push(column);
     }

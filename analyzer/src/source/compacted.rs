@@ -13,26 +13,8 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use store::Store;
 
-/// The columns read (the record's, but `action`, `method` and `origin_ms`).
-const READ: [&str; 17] = [
-    "event_id",
-    "ts",
-    "host",
-    "path",
-    "status",
-    "user",
-    "visitor",
-    "referrer",
-    "country",
-    "user_agent",
-    "bot",
-    "event",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-];
+/// The record's columns the reports do not use.
+const UNREAD: [&str; 3] = ["action", "method", "origin_ms"];
 
 /// Rows converted to hit columns per task.
 const CHUNK: usize = 64 * 1024;
@@ -87,7 +69,13 @@ pub fn decode(
     dicts: &Dicts,
 ) -> Result<Hits> {
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
-        .with_columns(Some(READ.iter().map(|c| c.to_string()).collect()))
+        .with_columns(Some(
+            pagehit::COLUMNS
+                .iter()
+                .filter(|c| !UNREAD.contains(c))
+                .map(|c| c.to_string())
+                .collect(),
+        ))
         .finish()
         .map_err(|e| anyhow::anyhow!("decoding a compacted file: {e}"))?;
     let n = df.height();
