@@ -1,14 +1,22 @@
 //! `cargo xtask demo`: the pipeline on the local stack, end to end, one progress line a stage.
 //!
 //! moto (Kinesis + S3) -> `wrangler dev` (the edge worker) -> a burst of page views ->
-//! `aggregator consume` -> daily CSV objects in S3 -> `analyzer report --date today`. While the
-//! burst lands, a watcher polls S3 and times each hit from the worker to its row in S3.
+//! `aggregator consume` -> daily CSV objects in S3 -> `analyzer report` of the burst's day. While
+//! the burst lands, a watcher polls S3 and times each hit from the worker to its row in S3.
+//!
+//! A burst of seconds makes a dull report (one hourly bar, no bounces), so the demo then puts a
+//! labelled synthetic history ([`xtask::history`]: the 14 whole UTC days before, generated, on
+//! its own host) on the same stream with `PutRecords`, lands it with the same aggregator
+//! (`consume --once`, from the live consumer's checkpoints), compacts those days with
+//! `analyzer compact` and prints the dashboard of their last week compared with the week before.
 
 use anyhow::{bail, Context, Result};
-use std::collections::HashSet;
-use std::path::Path;
+use pagehit::time;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use xtask::history::{self, History, Plan};
 use xtask::kinesis;
 use xtask::moto::{self, Moto};
 use xtask::process::Service;
@@ -28,6 +36,19 @@ const WAVE_GAP: Duration = Duration::from_millis(500);
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 /// How long the pipeline may take to land the whole burst before the demo gives up.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
+/// The synthetic history: this many whole UTC days before today, so that its last week can
+/// be compared with the week before it.
+const HISTORY_DAYS: u32 = 14;
+/// Its organic sessions on a plain weekday: about 2,000 hits a day, 28,000 in all; small
+/// enough that putting, landing, compacting and reporting them takes well under a minute on
+/// 2 cores, big enough for every list of the dashboard to have a shape.
+const HISTORY_SESSIONS: u32 = 700;
+/// The same history every run (only its dates move with today).
+const HISTORY_SEED: u64 = 2026;
+/// Days in the dashboard's period, compared with as many before.
+const COMPARED_DAYS: u32 = 7;
+/// Rows of each list the history's table shows on the terminal (the files have them all).
+const TOP_ROWS: u32 = 10;
 
 /// Runs the demo; every service it starts is stopped when it returns, on success or failure.
 pub fn run() -> Result<()> {
@@ -184,36 +205,233 @@ async fn pipeline() -> Result<()> {
         );
     }
 
-    let out_dir = logs.join("reports");
-    let analyzer_log = logs.join("analyzer.log");
-    let report = moto::client_env(
-        &mut Command::new(paths::workspace_bin("analyzer")),
-        &moto.endpoint,
-    )
-    .args(["report", "--date", "today", "--source", &sink, "--out"])
-    .arg(&out_dir)
-    .args(["--format", "table"])
-    .output()
-    .context("demo stage failed: running analyzer report")?;
-    std::fs::write(&analyzer_log, &report.stderr)?;
-    if !report.status.success() {
-        bail!(
-            "{}: {}",
-            failed("analyzer report --date today", &analyzer_log),
-            report.status
-        );
-    }
-    println!("{}", String::from_utf8_lossy(&report.stdout));
-    let html: Vec<_> = std::fs::read_dir(&out_dir)?
-        .filter_map(|d| d.ok())
-        .map(|d| d.path().join("report.html"))
-        .filter(|p| p.exists())
-        .collect();
-    for p in html {
-        eprintln!("demo: HTML report written to {}", p.display());
-    }
+    let (live, burst_day) = live_report(&moto.endpoint, &sink, &watcher.days, &logs)?;
+    let t = Instant::now();
+    let history = put_history(&kin, &moto.endpoint, &sink, &logs, burst_day).await?;
+    let past = history_dashboard(&moto.endpoint, &sink, &history, &logs)?;
+    eprintln!(
+        "demo: {}; generated, put, landed, compacted and reported in {:.1}s",
+        history.label(),
+        t.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "demo: the live burst's report: {} (folder {})",
+        live.html.display(),
+        live.folder.display()
+    );
+    eprintln!(
+        "demo: the synthetic history's dashboard, {}: {} (folder {}: pages.csv, users.csv, summary.json)",
+        past.period,
+        past.html.display(),
+        past.folder.display()
+    );
     eprintln!("demo: done; stopping moto, wrangler dev and the aggregator");
     Ok(())
+}
+
+/// A report the demo wrote with `--out`.
+struct Written {
+    /// What it covers, in words.
+    period: String,
+    /// The folder `--out` wrote (`dt=DAY/` or `range=FROM_TO/`) and the dashboard in it.
+    folder: PathBuf,
+    html: PathBuf,
+}
+
+/// Prints the report of the live burst's UTC day (two, if it ran over midnight), named by the
+/// hits' own days rather than `today`, so a demo started at 23:59 still reports what it sent.
+/// Returns it and the burst's first day (days since the epoch).
+fn live_report(
+    endpoint: &str,
+    sink: &str,
+    days: &BTreeSet<i64>,
+    logs: &Path,
+) -> Result<(Written, i64)> {
+    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+        bail!("no hit of the burst was seen in S3");
+    };
+    let (from, to) = (time::format_date(first), time::format_date(last));
+    let period = if first == last {
+        vec!["--date", &from]
+    } else {
+        vec!["--from", &from, "--to", &to]
+    };
+    let out = logs.join("reports/live");
+    let mut args = period.clone();
+    args.extend(["--format", "table", "--out", path_str(&out)?]);
+    let table = analyzer_report(endpoint, sink, &args, &logs.join("analyzer-live.log"))
+        .with_context(|| format!("demo stage failed: analyzer report {}", period.join(" ")))?;
+    println!("== {from} (UTC): the live burst through the worker ==\n");
+    println!("{table}");
+    let folder = written(&out)?;
+    let written = Written {
+        period: from,
+        html: folder.join("report.html"),
+        folder,
+    };
+    Ok((written, first))
+}
+
+/// Generates the synthetic history of the days before `today` (days since the epoch), puts it
+/// on the stream as the worker puts hits, and lands it with the same aggregator, which drains
+/// the stream from the checkpoints where the live consumer stopped.
+async fn put_history(
+    kin: &aws_sdk_kinesis::Client,
+    endpoint: &str,
+    sink: &str,
+    logs: &Path,
+    today: i64,
+) -> Result<History> {
+    let t = Instant::now();
+    let history = history::generate(Plan::before(
+        today,
+        HISTORY_DAYS,
+        HISTORY_SESSIONS,
+        HISTORY_SEED,
+    ));
+    eprintln!(
+        "demo: {} ({:.1}s to generate)",
+        history.label(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    kinesis::put_hits(kin, STREAM, &history.hits, &[])
+        .await
+        .context("demo stage failed: putting the synthetic history on the stream")?;
+    eprintln!(
+        "demo: put the {} synthetic hits on {STREAM} like the worker does (PutRecords, JSON, partition key = visitor) in {:.1}s",
+        history.hits.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let log = logs.join("aggregator-history.log");
+    let landed = xtask::aggregator::command(endpoint)
+        .args(["consume", "--stream", STREAM, "--sink", sink, "--once"])
+        .output()
+        .context("demo stage failed: running aggregator consume --once")?;
+    std::fs::write(&log, [&landed.stdout[..], &landed.stderr[..]].concat())?;
+    if !landed.status.success() {
+        bail!(
+            "{}: {}",
+            failed("landing the synthetic history", &log),
+            landed.status
+        );
+    }
+    eprintln!(
+        "demo: {} ({:.1}s with start-up)",
+        last_line(&String::from_utf8_lossy(&landed.stdout)),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(history)
+}
+
+/// Compacts the history's days, writes the dashboard of its last week compared with the week
+/// before, and prints that report's top rows. Only whole UTC days of the history are in it, so
+/// both periods are complete and the live burst (another day, one hour) stays apart.
+fn history_dashboard(
+    endpoint: &str,
+    sink: &str,
+    history: &History,
+    logs: &Path,
+) -> Result<Written> {
+    let plan = &history.plan;
+    let (first, last) = (
+        time::format_date(plan.first_day),
+        time::format_date(plan.last_day()),
+    );
+    let t = Instant::now();
+    let log = logs.join("analyzer-compact.log");
+    let compacted = analyzer(endpoint)
+        .args(["compact", "--source", sink, "--from", &first, "--to", &last])
+        .output()
+        .context("demo stage failed: running analyzer compact")?;
+    std::fs::write(
+        &log,
+        [&compacted.stdout[..], &compacted.stderr[..]].concat(),
+    )?;
+    if !compacted.status.success() {
+        bail!("{}: {}", failed("analyzer compact", &log), compacted.status);
+    }
+    eprintln!(
+        "demo: analyzer compact --from {first} --to {last}: {} UTC days to Parquet under {sink}/compacted/ in {:.1}s; log {}",
+        plan.days,
+        t.elapsed().as_secs_f64(),
+        log.display()
+    );
+
+    let week = i64::from(plan.days.min(2 * COMPARED_DAYS) / 2);
+    let from = time::format_date(plan.last_day() - week + 1);
+    let period = ["--from", &from, "--to", &last, "--compare"];
+    let what = format!("analyzer report {}", period.join(" "));
+    let t = Instant::now();
+    let out = logs.join("reports/history");
+    let log = logs.join("analyzer-history.log");
+    // Every row goes to the files; the terminal gets the top rows, as the dashboard does.
+    analyzer_report(
+        endpoint,
+        sink,
+        &[&period[..], &["--out", path_str(&out)?]].concat(),
+        &log,
+    )
+    .with_context(|| format!("demo stage failed: {what} --out"))?;
+    let top = TOP_ROWS.to_string();
+    let table = analyzer_report(
+        endpoint,
+        sink,
+        &[&period[..], &["--format", "table", "--top", &top]].concat(),
+        &log,
+    )
+    .with_context(|| format!("demo stage failed: {what} --format table"))?;
+    eprintln!(
+        "demo: {what}: the dashboard and the top {TOP_ROWS} rows in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let title = format!("{from} to {last} (UTC) compared with the {week} days before");
+    println!(
+        "== {title}: SYNTHETIC HISTORY, generated, not real traffic (top {TOP_ROWS} rows) ==\n"
+    );
+    println!("{table}");
+    let folder = written(&out)?;
+    Ok(Written {
+        period: title,
+        html: folder.join("report.html"),
+        folder,
+    })
+}
+
+/// The analyzer binary pointed at moto.
+fn analyzer(endpoint: &str) -> Command {
+    let mut cmd = Command::new(paths::workspace_bin("analyzer"));
+    moto::client_env(&mut cmd, endpoint);
+    cmd
+}
+
+/// `analyzer report --source SINK ARGS`: its stdout; its stderr goes to `log`.
+fn analyzer_report(endpoint: &str, sink: &str, args: &[&str], log: &Path) -> Result<String> {
+    let run = analyzer(endpoint)
+        .args(["report", "--source", sink])
+        .args(args)
+        .output()
+        .context("running analyzer report")?;
+    std::fs::write(log, &run.stderr)?;
+    if !run.status.success() {
+        bail!("{} (log {})", run.status, log.display());
+    }
+    Ok(String::from_utf8_lossy(&run.stdout).into_owned())
+}
+
+/// The one folder `--out OUT` wrote: `dt=DAY/` or `range=FROM_TO/`, as the analyzer names it.
+fn written(out: &Path) -> Result<PathBuf> {
+    std::fs::read_dir(out)?
+        .filter_map(|d| d.ok())
+        .map(|d| d.path())
+        .find(|p| p.join("report.html").exists())
+        .with_context(|| format!("no report.html under {}", out.display()))
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str()
+        .with_context(|| format!("{} is not UTF-8", p.display()))
 }
 
 fn last_line(log: &str) -> &str {
@@ -232,6 +450,8 @@ struct Watcher {
     events: HashSet<String>,
     /// Per hit: the moment its object was seen minus the worker's timestamp on the hit.
     latencies_ms: Vec<i64>,
+    /// The UTC days of the hits (days since the epoch).
+    days: BTreeSet<i64>,
 }
 
 impl Watcher {
@@ -255,6 +475,7 @@ impl Watcher {
                     let ts = pagehit::time::parse_ts(&hit.ts)
                         .with_context(|| format!("ts of a row of {key}"))?;
                     self.latencies_ms.push(seen_at - ts);
+                    self.days.insert(ts.div_euclid(time::MS_PER_DAY));
                 }
             }
             self.objects.insert(key);

@@ -6,6 +6,7 @@ pub mod aggregator;
 pub mod chromium;
 pub mod edge_build;
 pub mod faults;
+pub mod history;
 pub mod kinesis;
 pub mod lambda_package;
 pub mod moto;
