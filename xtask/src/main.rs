@@ -43,7 +43,8 @@ enum Cmd {
         which: bench::Which,
     },
     /// Run the local stack end to end: moto, wrangler dev, a burst of page views, the
-    /// aggregator, the analyzer's report for today and the hit-to-S3 latency.
+    /// aggregator, the analyzer's report on the burst and the hit-to-S3 latency, then two weeks
+    /// of labelled synthetic history through the same stream, compacted, as a dashboard.
     Demo,
 }
 
