@@ -1,3 +1,4 @@
 //! Where hits leave the worker.
 
 pub mod kinesis;
+pub mod race;
