@@ -1,7 +1,8 @@
 //! The request flow: route, answer the client, then record the page view in the background.
 //!
 //! Analytics never breaks the site: missing settings, a bad beacon or a Kinesis outage change
-//! what is logged, never what the visitor gets.
+//! what is logged, never what the visitor gets. Hits Kinesis does not take go to the fallback
+//! queue when one is bound (`HITS_FALLBACK`), else to the log.
 
 use crate::config::{names, Collector, Config};
 use crate::route::{route, Route, Target};
@@ -9,7 +10,8 @@ use crate::sink::kinesis::batcher::{Batcher, Next, LINGER};
 use crate::sink::kinesis::config::KinesisConfig;
 use crate::sink::kinesis::record::Entry;
 use crate::sink::kinesis::service::{now_ms, FetchTransport};
-use crate::sink::kinesis::sink::{lost_record_line, put_records, RetryPolicy};
+use crate::sink::kinesis::sink::{lost_record_line, put_records, Failure, RetryPolicy};
+use crate::sink::queue::producer;
 use crate::source::beacon::{self, BeaconError, LimitedBody, OriginCheck, PerMinute};
 use crate::source::{cookie_value, demo, proxy};
 use crate::transform::day::{utc_day, IntlDay, MinuteCache};
@@ -20,7 +22,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{console_error, Context, Delay, Env, Headers, Request, Response, Result};
+use worker::{console_error, Context, Delay, Env, Headers, Queue, Request, Response, Result};
 
 /// Handles one request end to end.
 pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
@@ -78,7 +80,7 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Result<Response
             };
             if should_record {
                 if let Some((kinesis, hit)) = make_hit(&cfg, &facts) {
-                    record(&ctx, kinesis, &hit);
+                    record(&ctx, &env, kinesis, &hit);
                 }
             }
             Ok(response)
@@ -181,7 +183,7 @@ async fn accept_beacon(
     if !under_cap || !rate_limiter_allows(env, &hit.visitor).await {
         return Ok(Err(BeaconError::TooMany));
     }
-    record(ctx, kinesis, &hit);
+    record(ctx, env, kinesis, &hit);
     Ok(Ok(()))
 }
 
@@ -338,22 +340,31 @@ fn make_hit<'c>(cfg: &'c Config, facts: &RequestFacts) -> Option<(&'c KinesisCon
 
 /// Queues the hit for the next `PutRecords`; it is sent after the response, in a
 /// `ctx.wait_until`.
-fn record(ctx: &Context, kinesis: &KinesisConfig, hit: &PageHit) {
+fn record(ctx: &Context, env: &Env, kinesis: &KinesisConfig, hit: &PageHit) {
     let next = BATCH.with(|b| b.borrow_mut().push(Entry::from_hit(hit)));
     let kinesis = kinesis.clone();
+    // Looked up only when this request sends; without the binding, lost hits are only logged.
+    let fallback = || env.queue(names::FALLBACK_QUEUE).ok();
     match next {
         Next::Buffered => {}
-        Next::ScheduleFlush => ctx.wait_until(async move {
-            Delay::from(LINGER).await;
-            let entries = BATCH.with(|b| b.borrow_mut().take());
-            send(&kinesis, &entries).await;
-        }),
-        Next::FlushNow(entries) => ctx.wait_until(async move { send(&kinesis, &entries).await }),
+        Next::ScheduleFlush => {
+            let fallback = fallback();
+            ctx.wait_until(async move {
+                Delay::from(LINGER).await;
+                let entries = BATCH.with(|b| b.borrow_mut().take());
+                send(&kinesis, fallback.as_ref(), &entries).await;
+            })
+        }
+        Next::FlushNow(entries) => {
+            let fallback = fallback();
+            ctx.wait_until(async move { send(&kinesis, fallback.as_ref(), &entries).await })
+        }
     }
 }
 
-/// Puts `entries`; logs each one that never lands, whole.
-async fn send(kinesis: &KinesisConfig, entries: &[Entry]) {
+/// Puts `entries`; what does not land goes to the fallback queue when there is one; each hit
+/// that lands nowhere is logged, whole.
+async fn send(kinesis: &KinesisConfig, fallback: Option<&Queue>, entries: &[Entry]) {
     let transport = FetchTransport::new(kinesis);
     let failures = put_records(
         &transport,
@@ -362,7 +373,34 @@ async fn send(kinesis: &KinesisConfig, entries: &[Entry]) {
         &RetryPolicy::default(),
     )
     .await;
-    for failure in failures {
+    if failures.is_empty() {
+        return;
+    }
+    // A record Kinesis can never take would fail from the queue as well.
+    let (unfit, retriable): (Vec<Failure>, Vec<Failure>) =
+        failures.into_iter().partition(|f| f.unfit);
+    let mut lost = unfit;
+    match fallback {
+        Some(queue) if !retriable.is_empty() => {
+            let offered: Vec<&Entry> = retriable.iter().map(|f| &entries[f.index]).collect();
+            let refused = producer::offer(queue, &offered).await;
+            let queued = retriable.len() - refused.len();
+            if queued > 0 {
+                // By hand, not json!: each json! call site costs the Wasm about a kilobyte.
+                console_error!(
+                    r#"{{"level":"warn","event":"hits_queued","stream":{},"count":{queued},"error":{}}}"#,
+                    Value::from(kinesis.stream.as_str()),
+                    Value::from(retriable[0].error.as_str())
+                );
+            }
+            lost.extend(refused.into_iter().map(|(i, why)| Failure {
+                error: format!("{}; {why}", retriable[i].error),
+                ..retriable[i].clone()
+            }));
+        }
+        _ => lost.extend(retriable),
+    }
+    for failure in lost {
         console_error!(
             "{}",
             lost_record_line(&kinesis.stream, &entries[failure.index].data, &failure)
