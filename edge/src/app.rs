@@ -210,9 +210,9 @@ async fn read_limited(
         // Copy only what can still count: one byte past the limit tells it is too large.
         let take = (bytes.length() as usize).min(body.room()) as u32;
         if let Err(e) = body.push(&bytes.subarray(0, take).to_vec()) {
-            // Nothing more of the upload is read; the runtime discards the rest after the
-            // response. (Not `cancel()`: under wrangler dev that made the next request on the
-            // connection fail with 503.)
+            // Nothing more of the upload is read: the lock is released, not the stream
+            // cancelled, and the runtime drops the unread rest with the request. (Cancelling
+            // made wrangler dev's local proxy fail the next request with 503.)
             reader.release_lock();
             return Ok(Err(e));
         }

@@ -1011,7 +1011,7 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
     assert!(text.contains("1 to 64 characters"), "{text}");
 
     // A chunked body (no Content-Length) under the limit is read (another visitor: CHROME has
-    // sent this minute's 3 beacons)...
+    // sent this minute's 3 beacons).
     let (status, text) = post_chunked(
         base,
         "/collect",
@@ -1022,18 +1022,6 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
     .await;
     assert_eq!(status, 204, "{text}");
     expected.push(tagged("/chunked", "pageview", empty, ""));
-    // ...and one that never ends is cut at the limit: 413 while it is still being sent.
-    let (status, text) = post_chunked(
-        base,
-        "/collect",
-        &[("user-agent", FIREFOX)],
-        &[br#"{"path":"/"#],
-        true,
-    )
-    .await;
-    assert_eq!(status, 413, "{text}");
-    assert!(text.contains("4096-byte limit"), "{text}");
-
     // The per-visitor cap (3 a minute here): the 4th and 5th beacons are refused. (The
     // beacons above stayed within it, unless a minute turned between them, which only resets.)
     clear_of_minute_end(Duration::from_secs(5)).await;
@@ -1047,6 +1035,21 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
     for i in 0..3 {
         expected.push(tagged(&format!("/spa/{i}"), "pageview", empty, ""));
     }
+    // A chunked body that never ends is cut at the limit: 413 while it is still being sent.
+    // Last of the requests: after an upload cut mid-way, wrangler dev's local proxy sometimes
+    // answers the next request on its pooled connection with 503 (Cloudflare's edge does not
+    // share that proxy).
+    let (status, text) = post_chunked(
+        base,
+        "/collect",
+        &[("user-agent", FIREFOX)],
+        &[br#"{"path":"/"#],
+        true,
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("4096-byte limit"), "{text}");
+
     let finished = now_ms();
 
     wait_for_records(&kin, "safe", expected.len(), Duration::from_secs(30))
