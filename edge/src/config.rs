@@ -3,8 +3,14 @@
 
 use crate::sink::kinesis::config::KinesisConfig;
 use pagehit::rules::ActionMap;
+use std::fmt;
 
-/// Everything the worker reads from its environment, parsed once per request.
+/// Beacons one visitor may send per minute to one isolate unless `COLLECT_MAX_PER_MINUTE` says
+/// otherwise: far above what a person clicking through a single-page app sends.
+pub const DEFAULT_BEACONS_PER_MINUTE: u32 = 120;
+
+/// Everything the worker reads from its environment, parsed once per request. `Debug` never
+/// shows a secret (the salt, the AWS secret key, a session token).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Proxy mode when set: the origin that serves the real site.
@@ -13,6 +19,10 @@ pub struct Config {
     pub collect_origins: Vec<String>,
     /// Configured path -> action names.
     pub actions: ActionMap,
+    /// Beacons per visitor per minute and isolate (`0`: no cap).
+    pub beacons_per_minute: u32,
+    /// IANA zone whose calendar day the visitor salt follows; `None` for UTC.
+    pub visitor_tz: Option<String>,
     /// Where hits go, or why they are not recorded.
     pub collector: Collector,
     /// Problems that do not stop the site but that the operator must hear about.
@@ -20,7 +30,7 @@ pub struct Config {
 }
 
 /// Whether hits are recorded.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Collector {
     /// Hits go to Kinesis with this visitor salt.
     On {
@@ -31,6 +41,21 @@ pub enum Collector {
     Off,
     /// Settings are missing or wrong: pages are served and this reason is logged.
     Misconfigured(String),
+}
+
+// The salt keys every visitor id: with it, an IP and user agent can be tested against the ids.
+impl fmt::Debug for Collector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Collector::On { kinesis, .. } => f
+                .debug_struct("On")
+                .field("kinesis", kinesis)
+                .field("visitor_salt", &"<redacted>")
+                .finish(),
+            Collector::Off => f.write_str("Off"),
+            Collector::Misconfigured(why) => f.debug_tuple("Misconfigured").field(why).finish(),
+        }
+    }
 }
 
 /// Names of the variables and secrets, as in `wrangler.toml` and `wrangler secret put`.
@@ -46,6 +71,12 @@ pub mod names {
     pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
     pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
     pub const VISITOR_SALT: &str = "VISITOR_SALT";
+    pub const VISITOR_TZ: &str = "VISITOR_TZ";
+    pub const COLLECT_MAX_PER_MINUTE: &str = "COLLECT_MAX_PER_MINUTE";
+    /// Queue binding (producer) that takes the hits Kinesis did not; optional.
+    pub const FALLBACK_QUEUE: &str = "HITS_FALLBACK";
+    /// Workers Rate Limiting binding for beacons; optional.
+    pub const BEACON_LIMITER: &str = "BEACON_LIMITER";
 }
 
 impl Config {
@@ -89,6 +120,19 @@ impl Config {
             None => ActionMap::default(),
         };
 
+        let beacons_per_minute = match get(names::COLLECT_MAX_PER_MINUTE) {
+            Some(v) => v.parse::<u32>().unwrap_or_else(|_| {
+                warnings.push(format!(
+                    "COLLECT_MAX_PER_MINUTE {v:?} is not a whole number; using {DEFAULT_BEACONS_PER_MINUTE}"
+                ));
+                DEFAULT_BEACONS_PER_MINUTE
+            }),
+            None => DEFAULT_BEACONS_PER_MINUTE,
+        };
+
+        // Checked against the runtime's zone list where it is used (transform::day::IntlDay).
+        let visitor_tz = get(names::VISITOR_TZ).filter(|zone| !crate::transform::day::is_utc(zone));
+
         let collector = if get(names::COLLECTOR).is_some_and(|v| v.eq_ignore_ascii_case("off")) {
             Collector::Off
         } else {
@@ -128,6 +172,8 @@ impl Config {
             origin_url,
             collect_origins,
             actions,
+            beacons_per_minute,
+            visitor_tz,
             collector,
             warnings,
         }
@@ -213,6 +259,51 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let mut pairs = FULL.to_vec();
+        pairs.retain(|(k, _)| !matches!(*k, "AWS_SECRET_ACCESS_KEY" | "VISITOR_SALT"));
+        pairs.push(("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI-secret-key"));
+        pairs.push(("VISITOR_SALT", "pepper-salt-value"));
+        pairs.push(("AWS_SESSION_TOKEN", "FwoGZXIvYXdz-session"));
+        let cfg = parse(&pairs);
+        assert!(matches!(cfg.collector, Collector::On { .. }));
+        for shown in [
+            format!("{cfg:?}"),
+            format!("{cfg:#?}"),
+            format!("{:?}", cfg.collector),
+        ] {
+            for secret in [
+                "wJalrXUtnFEMI-secret-key",
+                "pepper-salt-value",
+                "FwoGZXIvYXdz-session",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(
+                shown.contains("AKID"),
+                "the key id is not a secret: {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn beacon_cap_and_visitor_zone() {
+        let cfg = parse(&[]);
+        assert_eq!(cfg.beacons_per_minute, DEFAULT_BEACONS_PER_MINUTE);
+        assert_eq!(cfg.visitor_tz, None);
+        let cfg = parse(&[
+            ("COLLECT_MAX_PER_MINUTE", "0"),
+            ("VISITOR_TZ", "America/New_York"),
+        ]);
+        assert_eq!(cfg.beacons_per_minute, 0);
+        assert_eq!(cfg.visitor_tz.as_deref(), Some("America/New_York"));
+        let cfg = parse(&[("COLLECT_MAX_PER_MINUTE", "lots"), ("VISITOR_TZ", "UTC")]);
+        assert_eq!(cfg.beacons_per_minute, DEFAULT_BEACONS_PER_MINUTE);
+        assert_eq!(cfg.visitor_tz, None, "UTC needs no zone lookup");
+        assert!(cfg.warnings[0].contains("COLLECT_MAX_PER_MINUTE"));
     }
 
     #[test]

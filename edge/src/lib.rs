@@ -2,7 +2,8 @@
 //! sends one [`pagehit::PageHit`] per page view to Kinesis, after the response has gone out.
 //!
 //! Flow: [`route`] -> [`source`] (proxy, demo or beacon) -> [`transform`] (facts -> hit) ->
-//! [`sink`] (signed `PutRecords`), orchestrated by [`app`].
+//! [`sink`] (signed `PutRecords`; the fallback queue for what Kinesis did not take),
+//! orchestrated by [`app`]. The queue's consumer ([`source::queue`]) runs in this worker too.
 
 pub mod app;
 pub mod config;
@@ -11,9 +12,15 @@ pub mod sink;
 pub mod source;
 pub mod transform;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, MessageBatch, Request, Response, Result};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     app::handle(req, env, ctx).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
+    source::queue::consume(batch, &env).await;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod aggregator;
 pub mod chromium;
+pub mod deny;
 pub mod edge_build;
 pub mod faults;
 pub mod history;

@@ -35,6 +35,8 @@ enum Cmd {
     E2e,
     /// Report the worker's upload size from `wrangler deploy --dry-run`.
     Size,
+    /// Check the dependency graph with cargo-deny: advisories, bans, licenses, sources.
+    Deny,
     /// Build the aggregator's AWS Lambda package (arm64 bootstrap.zip) with cargo-lambda.
     PackageLambda,
     /// Benchmarks (not tests): `edge` compares throughput with the collector on and off.
@@ -51,7 +53,8 @@ enum Cmd {
 fn main() -> Result<()> {
     forget_cargo_run_env();
     match Cli::parse().command {
-        Cmd::Setup => setup::ensure_tools(),
+        Cmd::Setup => setup::ensure_tools().and_then(|()| setup::ensure_cargo_deny()),
+        Cmd::Deny => xtask::deny::run_checks(),
         Cmd::BuildEdge => edge_build::build(),
         Cmd::Test => test(),
         Cmd::E2e => {

@@ -15,6 +15,8 @@ pub const WORKER_BUILD: &str = "0.8.7";
 pub const WASM_BINDGEN: &str = "0.2.130";
 /// moto version for the Kinesis and S3 emulator.
 pub const MOTO: &str = "5.2.5";
+/// cargo-deny version for `cargo xtask deny` (advisories, bans, licenses, sources).
+pub const CARGO_DENY: &str = "0.20.2";
 
 fn installed_version(bin: &std::path::Path, arg: &str) -> Option<String> {
     let out = Command::new(bin).arg(arg).output().ok()?;
@@ -102,6 +104,27 @@ pub fn ensure_tools() -> Result<()> {
 
     crate::chromium::ensure()?;
     crate::spark::ensure()?;
+    Ok(())
+}
+
+/// Installs cargo-deny when it is missing or another version. Apart from [`ensure_tools`]:
+/// only the dependency check needs it, and it takes minutes to build cold.
+pub fn ensure_cargo_deny() -> Result<()> {
+    let installed = installed_version(&paths::cargo_bin("cargo-deny"), "--version");
+    if !installed.as_deref().is_some_and(|v| v.contains(CARGO_DENY)) {
+        eprintln!("setup: cargo install cargo-deny {CARGO_DENY} --locked (~6 min cold)");
+        install(
+            "installing cargo-deny",
+            Command::new("cargo").args([
+                "install",
+                "cargo-deny",
+                "--version",
+                CARGO_DENY,
+                "--locked",
+                "--force",
+            ]),
+        )?;
+    }
     Ok(())
 }
 

@@ -18,10 +18,48 @@ const OFFLINE_ENV: [(&str, &str); 5] = [
     ("FORCE_COLOR", "0"),
 ];
 
+/// What a test or demo instance binds besides the root `wrangler.toml`'s settings.
+#[derive(Debug, Clone, Default)]
+pub struct DevOptions {
+    /// Bind the fallback queue (`HITS_FALLBACK`) and consume it in the same worker, as the
+    /// commented-out `[[queues.*]]` tables in `wrangler.toml` do, with a 1 s batch window so
+    /// tests need not wait.
+    pub fallback_queue: bool,
+    /// Override the `BEACON_LIMITER` rate limit (beacons per visitor a minute).
+    pub beacon_limit: Option<u32>,
+}
+
+/// Queue name of the fallback queue in test instances.
+pub const FALLBACK_QUEUE: &str = "hits-fallback";
+
+/// The fallback queue's producer and consumer tables: the deployed settings of
+/// `wrangler.toml` except the batch window (1 s instead of 5 s) and fewer retries.
+fn fallback_queue_config() -> toml::Table {
+    let text = format!(
+        r#"
+[[producers]]
+binding = "HITS_FALLBACK"
+queue = "{FALLBACK_QUEUE}"
+
+[[consumers]]
+queue = "{FALLBACK_QUEUE}"
+max_batch_size = 100
+max_batch_timeout = 1
+max_retries = 10
+dead_letter_queue = "{FALLBACK_QUEUE}-dlq"
+"#
+    );
+    text.parse().expect("a valid table")
+}
+
 /// Writes a wrangler config for a test or demo instance: the root `wrangler.toml` without its
-/// build step (the worker is built once, before), `main` made absolute, and `vars` as given.
-/// Secrets and vars go to `.dev.vars` beside it, as `wrangler dev` expects.
-fn write_config(dir: &Path, vars: &[(&str, String)]) -> Result<std::path::PathBuf> {
+/// build step (the worker is built once, before), `main` made absolute, `vars` as given and
+/// `options` applied. Secrets and vars go to `.dev.vars` beside it, as `wrangler dev` expects.
+fn write_config(
+    dir: &Path,
+    vars: &[(&str, String)],
+    options: &DevOptions,
+) -> Result<std::path::PathBuf> {
     let root_config = std::fs::read_to_string(paths::root().join("wrangler.toml"))?;
     let mut config: toml::Table = root_config.parse().context("parsing wrangler.toml")?;
     config.remove("build");
@@ -30,6 +68,20 @@ fn write_config(dir: &Path, vars: &[(&str, String)]) -> Result<std::path::PathBu
         "main".into(),
         toml::Value::String(worker_module().to_string_lossy().into_owned()),
     );
+    if options.fallback_queue {
+        config.insert("queues".into(), fallback_queue_config().into());
+    }
+    if let Some(limit) = options.beacon_limit {
+        let limiter = config
+            .get_mut("ratelimits")
+            .and_then(|r| r.as_array_mut())
+            .and_then(|r| {
+                r.iter_mut()
+                    .find(|l| l.get("name").and_then(|n| n.as_str()) == Some("BEACON_LIMITER"))
+            })
+            .context("wrangler.toml has no [[ratelimits]] named BEACON_LIMITER")?;
+        limiter["simple"]["limit"] = toml::Value::Integer(i64::from(limit));
+    }
     let path = dir.join("wrangler.toml");
     std::fs::write(&path, toml::to_string(&config)?)?;
     let mut dev_vars = String::new();
@@ -79,6 +131,15 @@ impl WranglerDev {
     /// Starts the built worker with `vars` (vars and secrets alike) on a free port and waits for
     /// `/healthz`. `edge_build::build()` must have run.
     pub async fn start(tag: &str, vars: &[(&str, String)]) -> Result<WranglerDev> {
+        Self::start_with(tag, vars, &DevOptions::default()).await
+    }
+
+    /// [`WranglerDev::start`] with extra bindings.
+    pub async fn start_with(
+        tag: &str,
+        vars: &[(&str, String)],
+        options: &DevOptions,
+    ) -> Result<WranglerDev> {
         if !worker_module().exists() {
             bail!(
                 "{} is missing: run `cargo xtask build-edge`",
@@ -86,14 +147,18 @@ impl WranglerDev {
             );
         }
         start_on_free_ports(&format!("wrangler dev ({tag})"), || {
-            Self::start_once(tag, vars)
+            Self::start_once(tag, vars, options)
         })
         .await
     }
 
-    async fn start_once(tag: &str, vars: &[(&str, String)]) -> Result<WranglerDev> {
+    async fn start_once(
+        tag: &str,
+        vars: &[(&str, String)],
+        options: &DevOptions,
+    ) -> Result<WranglerDev> {
         let dir = paths::scratch(&format!("wrangler-{tag}"));
-        let config = write_config(&dir, vars)?;
+        let config = write_config(&dir, vars, options)?;
         let port = free_port();
         let mut cmd = Command::new(paths::node_bin("wrangler"));
         cmd.arg("dev")
@@ -177,7 +242,47 @@ pub fn version() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_upload_size;
+    use super::*;
+
+    #[test]
+    fn dev_config_binds_the_fallback_queue_and_overrides_the_beacon_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(
+            dir.path(),
+            &[("A", "1".into())],
+            &DevOptions {
+                fallback_queue: true,
+                beacon_limit: Some(5),
+            },
+        )
+        .unwrap();
+        let config: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+        assert!(config.get("build").is_none() && config.get("vars").is_none());
+        let queues = &config["queues"];
+        assert_eq!(
+            queues["producers"][0]["binding"].as_str(),
+            Some("HITS_FALLBACK")
+        );
+        assert_eq!(
+            queues["consumers"][0]["queue"].as_str(),
+            Some(FALLBACK_QUEUE)
+        );
+        assert_eq!(
+            queues["consumers"][0]["dead_letter_queue"].as_str(),
+            Some("hits-fallback-dlq")
+        );
+        let limiter = &config["ratelimits"][0];
+        assert_eq!(limiter["name"].as_str(), Some("BEACON_LIMITER"));
+        assert_eq!(limiter["simple"]["limit"].as_integer(), Some(5));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(".dev.vars")).unwrap(),
+            "A='1'\n"
+        );
+
+        let plain = write_config(dir.path(), &[], &DevOptions::default()).unwrap();
+        let plain: toml::Table = std::fs::read_to_string(plain).unwrap().parse().unwrap();
+        assert!(plain.get("queues").is_none(), "no queue unless asked for");
+    }
 
     #[test]
     fn reads_wrangler_size_line() {

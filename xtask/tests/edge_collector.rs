@@ -15,6 +15,8 @@ use xtask::wrangler::{self, WranglerDev};
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+/// The address `wrangler dev` reports as `cf-connecting-ip` for these local clients.
+const CLIENT_IP: &str = "127.0.0.1";
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -151,6 +153,8 @@ async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields()
         } else {
             ""
         };
+        // Stored without its query: search terms and tokens stay out of the data.
+        let stored_referrer = referrer.trim_end_matches("?q=shop");
         let mut req = http
             .get(format!("{base}{page}"))
             .header("user-agent", FIREFOX);
@@ -163,7 +167,7 @@ async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields()
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 200, "{page}");
         responses.push(resp);
-        expected.push(seen(page, 200, user, referrer, action, false));
+        expected.push(seen(page, 200, user, stored_referrer, action, false));
     }
 
     // A second visitor (other user agent), a user name with CSV-special characters.
@@ -433,8 +437,10 @@ fn start_origin() -> u16 {
                         "200 OK",
                         String::new(),
                         format!(
-                            "origin saw {method} {target} host={} body={}",
+                            "origin saw {method} {target} host={} xff={} user={} body={}",
                             headers.get("x-forwarded-host").cloned().unwrap_or_default(),
+                            headers.get("x-forwarded-for").map_or("-", String::as_str),
+                            headers.get("x-analytics-user").map_or("-", String::as_str),
                             String::from_utf8_lossy(&body)
                         ),
                     ),
@@ -471,10 +477,14 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
         .unwrap();
     let started = now_ms();
 
+    // A client claiming a user and an address: neither claim reaches the origin.
     let resp = http
-        .get(format!("{base}/account?tab=1"))
+        .get(format!("{base}/account?tab=1&utm_source=newsletter"))
         .header("user-agent", FIREFOX)
         .header("cookie", "session=bob")
+        .header("x-analytics-user", "admin")
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("referer", "https://mail.example/reset?token=s3cret")
         .send()
         .await
         .unwrap();
@@ -487,7 +497,10 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
     let host = base.trim_start_matches("http://");
     assert_eq!(
         resp.text().await.unwrap(),
-        format!("origin saw GET /account?tab=1 host={host} body=")
+        format!(
+            "origin saw GET /account?tab=1&utm_source=newsletter host={host} xff={CLIENT_IP} user=- body="
+        ),
+        "X-Forwarded-For is the address the edge saw, and the client's user header is gone"
     );
 
     let resp = http
@@ -500,7 +513,7 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
         .unwrap();
     assert_eq!(
         resp.text().await.unwrap(),
-        format!("origin saw POST /form host={host} body=a=1&b=2")
+        format!("origin saw POST /form host={host} xff={CLIENT_IP} user=- body=a=1&b=2")
     );
 
     let resp = http
@@ -532,7 +545,14 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
     let finished = now_ms();
 
     let expected = vec![
-        seen("/account", 200, "bob", "", "account", false),
+        seen(
+            "/account",
+            200,
+            "bob",
+            "https://mail.example/reset",
+            "account",
+            false,
+        ),
         Seen {
             method: "POST".into(),
             ..seen("/form", 200, "bob", "", "form", false)
@@ -548,6 +568,9 @@ async fn proxy_mode_forwards_streams_back_and_strips_the_user_header() {
     let hits = decode_all(&records, host, started, finished);
     let got = multiset(hits.iter().map(seen_of));
     assert_eq!(got, multiset(expected));
+    let account = hits.iter().find(|h| h.path == "/account").unwrap();
+    assert_eq!(account.utm_source, "newsletter");
+    assert!(hits.iter().all(|h| h.event == pagehit::PAGEVIEW));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -704,5 +727,493 @@ async fn throttled_calls_and_failed_entries_are_resent_until_every_hit_lands_onc
     assert!(
         !dev.service.log().contains("hit_not_delivered"),
         "nothing given up on"
+    );
+}
+
+/// Sends `POST path` with a chunked body (no `Content-Length`) of `chunks`, then, when
+/// `endless`, 1 KiB chunks for as long as the connection takes them; returns the status line's
+/// code and the response. The request is written by hand: an HTTP client would not let a test
+/// keep a body going while it reads the answer.
+async fn post_chunked(
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    chunks: &[&[u8]],
+    endless: bool,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let chunks: Vec<Vec<u8>> = chunks.iter().map(|c| c.to_vec()).collect();
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        for c in &chunks {
+            writer
+                .write_all(format!("{:x}\r\n", c.len()).as_bytes())
+                .await?;
+            writer.write_all(c).await?;
+            writer.write_all(b"\r\n").await?;
+        }
+        let mut sent = chunks.iter().map(Vec::len).sum::<usize>();
+        while endless && sent < 64 << 20 {
+            writer.write_all(b"400\r\n").await?;
+            writer.write_all(&[b'a'; 1024]).await?;
+            writer.write_all(b"\r\n").await?;
+            sent += 1024;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        writer.write_all(b"0\r\n\r\n").await?;
+        std::io::Result::Ok(sent)
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if let Some(end) = find(&answer, b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok());
+                        if len.is_some_and(|len| answer.len() >= end + 4 + len) {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    writing.abort();
+    assert!(read.is_ok(), "no answer within 20 s: the body was not cut");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The visitor id as the edge computes it, written out here from the definition: HMAC-SHA256
+/// keyed by HMAC(secret, "visitor-salt:" + day), of "ip\nua\nhost", first 8 bytes in hex.
+fn expected_visitor(secret: &str, day: &str, ip: &str, ua: &str, host: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    type H = Hmac<sha2::Sha256>;
+    let mut mac = H::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("visitor-salt:{day}").as_bytes());
+    let daily = mac.finalize().into_bytes();
+    let mut mac = H::new_from_slice(&daily).unwrap();
+    mac.update(format!("{ip}\n{ua}\n{host}").as_bytes());
+    mac.finalize().into_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Waits until at least `margin` is left before the next minute starts, so that per-minute
+/// caps counted from now see one window.
+async fn clear_of_minute_end(margin: Duration) {
+    let into = now_ms().rem_euclid(60_000) as u64;
+    if 60_000 - into < margin.as_millis() as u64 {
+        tokio::time::sleep(Duration::from_millis(60_000 - into + 200)).await;
+    }
+}
+
+/// One beacon from `ua` to `/collect` with `origin` (when given); returns status and text.
+async fn beacon(
+    http: &reqwest::Client,
+    base: &str,
+    ua: &str,
+    origin: Option<&str>,
+    body: &str,
+) -> (u16, String, Option<String>) {
+    let mut req = http
+        .post(format!("{base}/collect"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("user-agent", ua)
+        .body(body.to_string());
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let cors = resp
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, resp.text().await.unwrap(), cors)
+}
+
+/// What these tests predict about a hit beyond [`Seen`]: campaign and event.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Tagged {
+    path: String,
+    event: String,
+    utm: [String; 5],
+    referrer: String,
+}
+
+fn tagged(path: &str, event: &str, utm: [&str; 5], referrer: &str) -> Tagged {
+    Tagged {
+        path: path.into(),
+        event: event.into(),
+        utm: utm.map(str::to_string),
+        referrer: referrer.into(),
+    }
+}
+
+fn tagged_of(h: &PageHit) -> Tagged {
+    Tagged {
+        path: h.path.clone(),
+        event: h.event.clone(),
+        utm: [
+            h.utm_source.clone(),
+            h.utm_medium.clone(),
+            h.utm_campaign.clone(),
+            h.utm_term.clone(),
+            h.utm_content.clone(),
+        ],
+        referrer: h.referrer.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "safe", 1).await.unwrap();
+    // A zone whose date differs from UTC's right now (for the next hour at least), so a salt
+    // that still followed UTC could not give the ids checked below.
+    let utc_hour = now_ms().rem_euclid(86_400_000) / 3_600_000;
+    let (zone, offset_ms) = if utc_hour < 11 {
+        ("Etc/GMT+12", -12 * 3_600_000) // UTC-12: still yesterday
+    } else {
+        ("Pacific/Kiritimati", 14 * 3_600_000) // UTC+14: already tomorrow
+    };
+    let mut vars = collector_vars(&moto.endpoint, "safe");
+    vars.push(("COLLECT_MAX_PER_MINUTE", "3".to_string()));
+    vars.push(("VISITOR_TZ", zone.to_string()));
+    let dev = WranglerDev::start("safe", &vars).await.unwrap();
+    let base = &dev.url;
+    let http = reqwest::Client::new();
+    let started = now_ms();
+    let empty = [""; 5];
+    let mut expected = Vec::new();
+
+    // A control character in the path: stored percent-encoded, the row stays one row.
+    let resp = http
+        .get(format!("{base}/x%0A%3Ctr%3E"))
+        .header("user-agent", FIREFOX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    expected.push(tagged("/x%0A<tr>", "pageview", empty, ""));
+
+    // A page view keeps its campaign, drops the rest of its query and the referrer's query.
+    let resp = http
+        .get(format!(
+            "{base}/products?utm_source=news&utm_medium=email&utm_campaign=black+friday&token=s3cret"
+        ))
+        .header("user-agent", FIREFOX)
+        .header("referer", "https://ann:pw@mail.example/reset?token=abc#x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    expected.push(tagged(
+        "/products",
+        "pageview",
+        ["news", "email", "black friday", "", ""],
+        "https://mail.example/reset",
+    ));
+
+    // Another site's page: refused, no CORS, nothing recorded.
+    let (status, text, cors) = beacon(
+        &http,
+        base,
+        CHROME,
+        Some("https://evil.example"),
+        r#"{"path":"/inflated"}"#,
+    )
+    .await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("https://evil.example"), "{text}");
+    assert_eq!(cors, None);
+
+    // The site's own pages and COLLECT_ORIGINS: allowed, with CORS.
+    let (status, _, cors) = beacon(&http, base, CHROME, Some(base), r#"{"path":"/own"}"#).await;
+    assert_eq!(status, 204);
+    assert_eq!(cors.as_deref(), Some(base.as_str()));
+    expected.push(tagged("/own", "pageview", empty, ""));
+    let (status, _, cors) = beacon(
+        &http,
+        base,
+        CHROME,
+        Some("https://app.example"),
+        r#"{"path":"/app/cart?utm_source=ads&utm_term=shoes&session=s3cret","event":"cart:add"}"#,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(cors.as_deref(), Some("https://app.example"));
+    expected.push(tagged(
+        "/app/cart",
+        "cart:add",
+        ["ads", "", "", "shoes", ""],
+        "",
+    ));
+
+    // No Origin (not a page in a browser): recorded; a custom event without a campaign.
+    let (status, _, _) = beacon(
+        &http,
+        base,
+        CHROME,
+        None,
+        r#"{"path":"/signup","event":"signup","referrer":"https://app.example/pricing?plan=pro"}"#,
+    )
+    .await;
+    assert_eq!(status, 204);
+    expected.push(tagged(
+        "/signup",
+        "signup",
+        empty,
+        "https://app.example/pricing",
+    ));
+
+    // A bad event name: 400 saying what a name may be, nothing recorded.
+    let (status, text, _) = beacon(
+        &http,
+        base,
+        CHROME,
+        None,
+        r#"{"path":"/x","event":"sign up!"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(text.contains("1 to 64 characters"), "{text}");
+
+    // A chunked body (no Content-Length) under the limit is read (another visitor: CHROME has
+    // sent this minute's 3 beacons).
+    let (status, text) = post_chunked(
+        base,
+        "/collect",
+        &[("user-agent", FIREFOX)],
+        &[br#"{"path":"/chun"#, br#"ked"}"#],
+        false,
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    expected.push(tagged("/chunked", "pageview", empty, ""));
+    // The per-visitor cap (3 a minute here): the 4th and 5th beacons are refused. (The
+    // beacons above stayed within it, unless a minute turned between them, which only resets.)
+    clear_of_minute_end(Duration::from_secs(5)).await;
+    let capped_ua = "Mozilla/5.0 (X11; Linux x86_64) capped-visitor Firefox/140.0";
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let body = format!(r#"{{"path":"/spa/{i}"}}"#);
+        statuses.push(beacon(&http, base, capped_ua, None, &body).await.0);
+    }
+    assert_eq!(statuses, [204, 204, 204, 429, 429]);
+    for i in 0..3 {
+        expected.push(tagged(&format!("/spa/{i}"), "pageview", empty, ""));
+    }
+    // A chunked body that never ends is cut at the limit: 413 while it is still being sent.
+    // Last of the requests: after an upload cut mid-way, wrangler dev's local proxy sometimes
+    // answers the next request on its pooled connection with 503 (Cloudflare's edge does not
+    // share that proxy).
+    let (status, text) = post_chunked(
+        base,
+        "/collect",
+        &[("user-agent", FIREFOX)],
+        &[br#"{"path":"/"#],
+        true,
+    )
+    .await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("4096-byte limit"), "{text}");
+
+    let finished = now_ms();
+
+    wait_for_records(&kin, "safe", expected.len(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = kinesis::read_all(&kin, "safe").await.unwrap();
+    let host = base.trim_start_matches("http://");
+    let hits = decode_all(&records, host, started, finished);
+    let mut got: Vec<Tagged> = hits.iter().map(tagged_of).collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected, "exactly these hits, with these fields");
+
+    // Every CSV row is one row: no raw control character anywhere.
+    for hit in &hits {
+        let mut row = String::new();
+        hit.write_csv_row(&mut row);
+        assert_eq!(row.matches('\n').count(), 1, "{row:?}");
+        assert!(!hit.to_json().contains("s3cret"), "{hit:?}");
+    }
+
+    // The visitor id follows VISITOR_TZ's day, not UTC's.
+    for hit in &hits {
+        let ts = pagehit::time::parse_ts(&hit.ts).unwrap();
+        let local_day = &pagehit::time::format_ts(ts + offset_ms)[..10];
+        let utc_day = &hit.ts[..10];
+        assert_ne!(local_day, utc_day, "the test's zone must differ from UTC");
+        assert_eq!(
+            hit.visitor,
+            expected_visitor(
+                "integration-test-salt",
+                local_day,
+                CLIENT_IP,
+                &hit.user_agent,
+                host
+            ),
+            "{zone}: {hit:?}"
+        );
+    }
+    assert!(!dev.service.log().contains("hit_not_delivered"));
+    assert!(
+        !dev.service.log().contains("is not a time zone"),
+        "the runtime knows the zone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn the_rate_limiting_binding_refuses_beacons_over_its_limit() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "limited", 1).await.unwrap();
+    let mut vars = collector_vars(&moto.endpoint, "limited");
+    // The per-isolate cap off: only the binding (4 a minute here) limits.
+    vars.push(("COLLECT_MAX_PER_MINUTE", "0".to_string()));
+    let options = wrangler::DevOptions {
+        beacon_limit: Some(4),
+        ..Default::default()
+    };
+    let dev = WranglerDev::start_with("limited", &vars, &options)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    clear_of_minute_end(Duration::from_secs(5)).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let body = format!(r#"{{"path":"/limited/{i}"}}"#);
+        statuses.push(beacon(&http, &dev.url, FIREFOX, None, &body).await.0);
+    }
+    assert_eq!(statuses, [204, 204, 204, 204, 429, 429]);
+    let other = beacon(&http, &dev.url, CHROME, None, r#"{"path":"/other"}"#).await;
+    assert_eq!(other.0, 204, "another visitor has its own count");
+    let records = wait_for_records(&kin, "limited", 5, Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        kinesis::read_all(&kin, "limited").await.unwrap().len(),
+        5,
+        "refused beacons are not recorded ({} seen first)",
+        records.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
+async fn no_page_view_is_lost_while_kinesis_is_down_with_the_fallback_queue() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "fallback", 2).await.unwrap();
+    // Kinesis behind a switch: off, every connection is refused or cut.
+    let switch = xtask::faults::TcpSwitch::start(&moto.endpoint)
+        .await
+        .unwrap();
+    let vars = collector_vars(&switch.endpoint, "fallback");
+    let options = wrangler::DevOptions {
+        fallback_queue: true,
+        ..Default::default()
+    };
+    let dev = WranglerDev::start_with("fallback", &vars, &options)
+        .await
+        .unwrap();
+
+    // Page views before, during and after the outage.
+    let mut visits = Vec::new();
+    let before = xtask::traffic::burst(60, 11);
+    assert!(xtask::traffic::send(&dev.url, &before, 8)
+        .await
+        .unwrap()
+        .iter()
+        .all(|(s, _)| *s == 200));
+    visits.extend(before);
+    switch.set_up(false);
+    for wave in 0..3 {
+        let during = xtask::traffic::burst(60, 100 + wave);
+        let answers = xtask::traffic::send(&dev.url, &during, 8).await.unwrap();
+        assert!(
+            answers.iter().all(|(s, _)| *s == 200),
+            "the site is served while Kinesis is down"
+        );
+        visits.extend(during);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    dev.wait_for_log("hits_queued", Duration::from_secs(30))
+        .await
+        .unwrap();
+    // The consumer tries while Kinesis is still down, and retries.
+    dev.wait_for_log("\"messages_retried\":", Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    switch.set_up(true);
+    let after = xtask::traffic::burst(60, 12);
+    xtask::traffic::send(&dev.url, &after, 8).await.unwrap();
+    visits.extend(after);
+
+    let views = visits.iter().filter(|v| v.page_view).count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let distinct = loop {
+        let records = kinesis::read_all(&kin, "fallback").await.unwrap();
+        let ids: HashSet<String> = records
+            .iter()
+            .map(|r| PageHit::from_json(&r.data).unwrap().event_id)
+            .collect();
+        if ids.len() >= views || std::time::Instant::now() > deadline {
+            break ids.len();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let log = dev.service.log();
+    assert_eq!(
+        distinct,
+        views,
+        "every page view landed (repeats allowed); worker log: {}",
+        dev.service.log_path().display()
+    );
+    assert!(!log.contains("hit_not_delivered"), "nothing given up on");
+    assert!(
+        log.contains(r#""event":"queue_consumed""#) && log.contains(r#""records_failed":0"#),
+        "the queue consumer landed the queued hits"
+    );
+    assert!(
+        !log.contains("dead letter"),
+        "nothing went to the dead-letter queue"
     );
 }

@@ -1,9 +1,11 @@
-//! What answers the client: the proxied origin, the built-in demo site, or the beacon endpoint.
-//! Each returns the response and the facts a hit is built from.
+//! What comes in: requests, answered by the proxied origin, the built-in demo site or the beacon
+//! endpoint (each returns the response and the facts a hit is built from), and the fallback
+//! queue's messages.
 
 pub mod beacon;
 pub mod demo;
 pub mod proxy;
+pub mod queue;
 
 /// The value of cookie `name` in a `Cookie` header.
 pub fn cookie_value(header: &str, name: &str) -> Option<String> {

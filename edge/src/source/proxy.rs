@@ -1,5 +1,10 @@
 //! Proxy mode: forward the request to `ORIGIN_URL`, stream the answer back, and take the
 //! signed-in user from the origin's `x-analytics-user` header, which never reaches the client.
+//!
+//! The origin trusts what the worker tells it, so the worker never passes on a client's word
+//! for what only the worker knows: a client-sent `x-analytics-user` is dropped (it could make
+//! an origin that echoes it name any user), and `X-Forwarded-For` is the client address
+//! Cloudflare saw (`cf-connecting-ip`), never the client's own value.
 
 use crate::route::Target;
 use wasm_bindgen::JsValue;
@@ -30,16 +35,37 @@ pub fn target_url(origin: &str, path: &str, query: Option<&str>) -> String {
     }
 }
 
+/// The headers the origin gets for a client request with `headers` (lowercase names, as the
+/// runtime gives them): all of them except `host`, a client's `x-analytics-user` and
+/// `x-forwarded-*`, then `X-Forwarded-For` from `client_ip` (none when unknown) and the host
+/// and scheme the client addressed.
+pub fn forward_headers(
+    headers: impl IntoIterator<Item = (String, String)>,
+    client_ip: Option<&str>,
+    url: &Target<'_>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = headers
+        .into_iter()
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            name != "host" && name != USER_HEADER && !name.starts_with("x-forwarded-")
+        })
+        .collect();
+    if let Some(ip) = client_ip.map(str::trim).filter(|ip| !ip.is_empty()) {
+        out.push(("x-forwarded-for".into(), ip.to_string()));
+    }
+    out.push(("x-forwarded-host".into(), url.host.to_string()));
+    out.push(("x-forwarded-proto".into(), url.scheme.to_string()));
+    out
+}
+
 /// Forwards `req` (method, headers, body) to `origin`; redirects are passed back, not followed.
 pub async fn forward(req: &Request, url: &Target<'_>, origin: &str) -> Result<Proxied> {
     let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if name != "host" {
-            headers.append(&name, &value)?;
-        }
+    let client_ip = req.headers().get("cf-connecting-ip")?;
+    for (name, value) in forward_headers(req.headers().entries(), client_ip.as_deref(), url) {
+        headers.append(&name, &value)?;
     }
-    headers.set("x-forwarded-host", url.host)?;
-    headers.set("x-forwarded-proto", url.scheme)?;
     let method = req.method();
     let mut init = RequestInit::new();
     init.with_method(method.clone())
@@ -76,6 +102,42 @@ pub async fn forward(req: &Request, url: &Target<'_>, origin: &str) -> Result<Pr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(h: &[(String, String)], name: &str) -> Vec<String> {
+        h.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    #[test]
+    fn client_claims_are_dropped_and_forwarded_for_is_the_edge_s() {
+        let url = Target::parse("https://shop.example/a?b=1").unwrap();
+        let client = [
+            ("host", "shop.example"),
+            ("cookie", "session=bob"),
+            ("x-analytics-user", "admin"),
+            ("X-Analytics-User", "root"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("accept", "text/html"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let out = forward_headers(client.clone(), Some("203.0.113.9"), &url);
+        assert!(names(&out, "x-analytics-user").is_empty());
+        assert!(names(&out, "host").is_empty());
+        assert_eq!(names(&out, "x-forwarded-for"), ["203.0.113.9"]);
+        assert_eq!(names(&out, "x-forwarded-host"), ["shop.example"]);
+        assert_eq!(names(&out, "x-forwarded-proto"), ["https"]);
+        assert_eq!(names(&out, "cookie"), ["session=bob"]);
+        assert_eq!(names(&out, "accept"), ["text/html"]);
+
+        let unknown = forward_headers(client, None, &url);
+        assert!(
+            names(&unknown, "x-forwarded-for").is_empty(),
+            "no client value passes when the edge does not know the address"
+        );
+    }
 
     #[test]
     fn target_keeps_path_and_query() {

@@ -1,10 +1,14 @@
-//! Request facts -> [`PageHit`]: event id, timestamp, visitor id, action, bot flag, caps.
+//! Request facts -> [`PageHit`]: event id, timestamp, visitor id, action, bot flag, campaign
+//! (`utm_*`), caps.
 //!
-//! Pure: the clock and randomness come in as arguments, so every rule is a unit test.
+//! Pure: the clock, the salt's day and randomness come in as arguments, so every rule is a
+//! unit test.
 
 use hmac::{Hmac, KeyInit, Mac};
-use pagehit::rules::{escape_controls, is_bot, path_only, percent_decode, ActionMap};
-use pagehit::{time, Limits, PageHit};
+use pagehit::rules::{
+    escape_controls, is_bot, path_only, percent_decode, trim_referrer, ActionMap, Utm,
+};
+use pagehit::{time, Limits, PageHit, PAGEVIEW};
 use sha2::Sha256;
 
 /// What the edge knows about one page view once it has answered it.
@@ -14,8 +18,11 @@ pub struct RequestFacts {
     pub received_ms: i64,
     /// Host the client addressed.
     pub host: String,
-    /// Request target path, percent-encoded as it came (a query string is dropped here).
+    /// Request target: the path, percent-encoded as it came, with its query when it had one.
+    /// Only the query's `utm_*` parameters are kept; the rest of it is dropped here.
     pub path: String,
+    /// [`PAGEVIEW`], or a custom event's name from a beacon (already checked).
+    pub event: String,
     /// HTTP method.
     pub method: String,
     /// Status the client got.
@@ -34,11 +41,25 @@ pub struct RequestFacts {
     pub origin_ms: u32,
 }
 
-/// Builds the record for one page view. `random` seeds the UUIDv7's random bits.
+impl RequestFacts {
+    /// Facts of a page view with nothing known yet; the caller fills in what it knows.
+    pub fn page_view(received_ms: i64) -> RequestFacts {
+        RequestFacts {
+            received_ms,
+            status: 200,
+            event: PAGEVIEW.to_string(),
+            ..RequestFacts::default()
+        }
+    }
+}
+
+/// Builds the record for one page view. `salt_day` is the day (`YYYY-MM-DD`, in the zone the
+/// reports are cut in) whose salt keys the visitor id; `random` seeds the UUIDv7's random bits.
 pub fn build_hit(
     facts: &RequestFacts,
     actions: &ActionMap,
     salt: &str,
+    salt_day: &str,
     random: [u8; 10],
 ) -> PageHit {
     // Decoded for readable reports; control characters stay encoded, never stored raw.
@@ -49,7 +70,7 @@ pub fn build_hit(
         format!("/{path}")
     };
     let path = Limits::clamp(&path, Limits::PATH).to_string();
-    let day = time::format_ts(facts.received_ms);
+    let ts = time::format_ts(facts.received_ms);
     let user_agent = escape_controls(&facts.user_agent);
     let user_agent = Limits::clamp(&user_agent, Limits::USER_AGENT).to_string();
     let host = Limits::clamp(&facts.host, Limits::HOST).to_string();
@@ -64,10 +85,22 @@ pub fn build_hit(
         String::new()
     };
     let method = facts.method.to_ascii_uppercase();
+    // The campaign is the one part of a query worth keeping; the rest often holds tokens.
+    let query = facts
+        .path
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(q))
+        .unwrap_or("");
+    let utm = Utm::from_query(query);
+    let event = if facts.event.is_empty() {
+        PAGEVIEW.to_string()
+    } else {
+        facts.event.clone()
+    };
     PageHit {
         event_id: uuid_v7(facts.received_ms, random),
-        ts: day.clone(),
-        visitor: visitor_id(salt, &day[..10], &facts.client_ip, &facts.user_agent, &host),
+        ts,
+        visitor: visitor_id(salt, salt_day, &facts.client_ip, &facts.user_agent, &host),
         action: actions.action_for(&path),
         bot: is_bot(&facts.user_agent),
         host,
@@ -75,11 +108,16 @@ pub fn build_hit(
         method: Limits::clamp(&method, Limits::METHOD).to_string(),
         status: facts.status.clamp(100, 599),
         user: Limits::clamp(&escape_controls(facts.user.trim()), Limits::USER).to_string(),
-        referrer: Limits::clamp(&escape_controls(&facts.referrer), Limits::REFERRER).to_string(),
+        referrer: Limits::clamp(&trim_referrer(&facts.referrer), Limits::REFERRER).to_string(),
         country,
         user_agent,
         origin_ms: facts.origin_ms,
-        ..PageHit::default()
+        event: Limits::clamp(&event, Limits::EVENT).to_string(),
+        utm_source: utm.source,
+        utm_medium: utm.medium,
+        utm_campaign: utm.campaign,
+        utm_term: utm.term,
+        utm_content: utm.content,
     }
 }
 
@@ -104,7 +142,7 @@ pub fn uuid_v7(ms: i64, random: [u8; 10]) -> String {
 }
 
 /// The pseudonymous visitor id: HMAC-SHA256 of (client IP, user agent, host) under a salt that
-/// changes every UTC day and is derived from the secret. Without the secret it cannot be linked
+/// changes every day (in the configured zone) and is derived from the secret. Without the secret it cannot be linked
 /// back to an IP; across days it cannot be linked at all. 16 hex chars.
 pub fn visitor_id(
     secret: &str,
@@ -171,12 +209,15 @@ mod tests {
                 .into(),
             client_ip: "203.0.113.7".into(),
             origin_ms: 42,
+            event: PAGEVIEW.into(),
         }
     }
 
+    const DAY: &str = "2026-11-25";
+
     #[test]
     fn builds_a_valid_hit() {
-        let hit = build_hit(&facts(), &ActionMap::default(), "s3cret", [7; 10]);
+        let hit = build_hit(&facts(), &ActionMap::default(), "s3cret", DAY, [7; 10]);
         hit.validate().unwrap();
         assert_eq!(hit.ts, "2026-11-25T21:10:22.123Z");
         assert_eq!(hit.method, "GET");
@@ -185,6 +226,7 @@ mod tests {
         assert!(!hit.bot);
         assert_eq!(hit.origin_ms, 42);
         assert_eq!(hit.country, "DE");
+        assert_eq!(hit.event, PAGEVIEW);
         assert!(
             !hit.to_json().contains("203.0.113.7"),
             "the raw IP is never stored"
@@ -197,7 +239,7 @@ mod tests {
         f.path = "/p/a,b%22c/caf%C3%A9?token=secret".into();
         f.user_agent = "Googlebot/2.1 ".to_string() + &"x".repeat(600);
         f.country = "unknown".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
         assert_eq!(hit.path, "/p/a,b\"c/café");
         assert_eq!(hit.action, "p");
         assert!(hit.bot);
@@ -206,9 +248,81 @@ mod tests {
         hit.validate().unwrap();
 
         f.path = format!("/{}", "é".repeat(2000));
-        let hit = build_hit(&f, &ActionMap::default(), "s", [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
         assert!(hit.path.len() <= Limits::PATH);
         hit.validate().unwrap();
+    }
+
+    #[test]
+    fn the_referrer_keeps_scheme_host_and_path_only() {
+        let mut f = facts();
+        f.referrer =
+            "HTTPS://ann:pw@mail.example:8443/reset?token=s3cret&email=a@b.example#top".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert_eq!(hit.referrer, "https://mail.example:8443/reset");
+        f.referrer = "android-app://com.example/\n".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert_eq!(hit.referrer, "android-app://com.example/%0A");
+        f.referrer = "not a url".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert_eq!(hit.referrer, "");
+        hit.validate().unwrap();
+    }
+
+    #[test]
+    fn the_query_gives_the_campaign_and_nothing_else() {
+        let mut f = facts();
+        f.path = "/landing?token=s3cret&utm_source=news+letter&utm_medium=email&utm_campaign=black%20friday&utm_term=bo%0Aots&utm_content=a#frag".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert_eq!(hit.path, "/landing");
+        assert_eq!(hit.utm_source, "news letter");
+        assert_eq!(hit.utm_medium, "email");
+        assert_eq!(hit.utm_campaign, "black friday");
+        assert_eq!(hit.utm_term, "bo%0Aots", "control characters stay encoded");
+        assert_eq!(hit.utm_content, "a");
+        assert!(!hit.to_json().contains("s3cret"));
+        hit.validate().unwrap();
+
+        f.path = "/plain".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert!(hit.utm_source.is_empty() && hit.utm_campaign.is_empty());
+    }
+
+    #[test]
+    fn custom_events_are_kept_and_page_views_are_pageview() {
+        let mut f = facts();
+        f.event = "cart:add".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert_eq!(hit.event, "cart:add");
+        hit.validate().unwrap();
+        f.event = String::new();
+        assert_eq!(
+            build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]).event,
+            PAGEVIEW
+        );
+        assert_eq!(RequestFacts::page_view(5).event, PAGEVIEW);
+    }
+
+    #[test]
+    fn control_characters_in_the_path_are_stored_encoded() {
+        let mut f = facts();
+        f.path = "/x%0A%3Ctr%3E".into();
+        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        assert_eq!(hit.path, "/x%0A<tr>");
+        hit.validate().unwrap();
+    }
+
+    #[test]
+    fn the_visitor_is_salted_with_the_day_given() {
+        let f = facts();
+        let a = build_hit(&f, &ActionMap::default(), "s", "2026-11-25", [0; 10]);
+        let b = build_hit(&f, &ActionMap::default(), "s", "2026-11-24", [0; 10]);
+        assert_eq!(
+            a.visitor,
+            visitor_id("s", "2026-11-25", &f.client_ip, &f.user_agent, &f.host)
+        );
+        assert_ne!(a.visitor, b.visitor);
+        assert_eq!(a.ts, b.ts, "the day of the salt never moves ts");
     }
 
     #[test]

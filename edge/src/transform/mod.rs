@@ -1,3 +1,4 @@
 //! From request facts to a record.
 
+pub mod day;
 pub mod hit;

@@ -13,8 +13,9 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// SigV4 service name of Kinesis.
 pub const SERVICE: &str = "kinesis";
 
-/// Everything `fetch` needs: URL, headers (signature included) and body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything `fetch` needs: URL, headers (signature included) and body. `Debug` hides the
+/// session token a request of temporary credentials carries.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SignedRequest {
     /// Where to POST.
     pub url: String,
@@ -22,6 +23,31 @@ pub struct SignedRequest {
     pub headers: Vec<(String, String)>,
     /// The JSON body.
     pub body: Vec<u8>,
+}
+
+/// The header that carries a session token: a credential, never shown.
+const TOKEN_HEADER: &str = "x-amz-security-token";
+
+impl std::fmt::Debug for SignedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let shown = if k.eq_ignore_ascii_case(TOKEN_HEADER) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("SignedRequest")
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// The `host` header value of a URL: its authority, port included when present.
@@ -257,6 +283,20 @@ mod tests {
                 "fetch sets host"
             );
         }
+    }
+
+    #[test]
+    fn debug_hides_the_session_token() {
+        let req = build(
+            &cfg("http://127.0.0.1:4567", Some("FwoGZXIvYXdzEXAMPLEtoken")),
+            b"{}".to_vec(),
+            suite_time(),
+        )
+        .unwrap();
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("FwoGZXIvYXdzEXAMPLEtoken"), "{shown}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains("x-amz-target"), "{shown}");
     }
 
     #[test]

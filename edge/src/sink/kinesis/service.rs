@@ -4,7 +4,7 @@ use super::config::KinesisConfig;
 use super::request_builder;
 use super::sink::Transport;
 use std::time::{Duration, UNIX_EPOCH};
-use worker::{js_sys, Date, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{js_sys, AbortController, Date, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 /// Sends `PutRecords` calls for one stream from inside a worker.
 pub struct FetchTransport<'a> {
@@ -34,8 +34,12 @@ impl Transport for FetchTransport<'_> {
                 js_sys::Uint8Array::from(signed.body.as_slice()).into(),
             ));
         let request = Request::new_with_init(&signed.url, &init).map_err(|e| e.to_string())?;
+        // `put_records` drops this future when a try times out: the guard then aborts the
+        // fetch, so a hanging connection does not live on beside the next try.
+        let abort = AbortOnDrop(Some(AbortController::default()));
+        let signal = abort.0.as_ref().expect("set above").signal();
         let mut response = Fetch::Request(request)
-            .send()
+            .send_with_signal(&signal)
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status_code();
@@ -49,6 +53,17 @@ impl Transport for FetchTransport<'_> {
 
     fn random(&self) -> f64 {
         crate::transform::hit::random_unit()
+    }
+}
+
+/// Aborts its controller's fetch when dropped (after a finished fetch, aborting does nothing).
+struct AbortOnDrop(Option<AbortController>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(controller) = self.0.take() {
+            controller.abort();
+        }
     }
 }
 
