@@ -447,10 +447,11 @@ fn a_bad_sink_is_a_clear_error() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // A sink that is neither a folder nor s3:// is a usage error, found while parsing.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("only s3:// URLs and folders are supported"),
+        err.contains("only s3:// URLs and local folders are supported"),
         "{err}"
     );
     let out = Command::new(xtask::aggregator::binary())
