@@ -17,9 +17,14 @@ pub const SECRET_ACCESS_KEY: &str = "test";
 /// A client for the Kinesis emulator at `endpoint` with test credentials (never the metadata
 /// service, which this sandbox refuses).
 pub fn client(endpoint: &str) -> Client {
+    client_in(endpoint, REGION)
+}
+
+/// [`client`] for streams in `region` (a deployed stack's).
+pub fn client_in(endpoint: &str, region: &str) -> Client {
     let config = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
             ACCESS_KEY_ID,
