@@ -177,7 +177,11 @@ pub async fn run(args: Args) -> Result<()> {
     let out = deploy(&endpoint, &args.region, &args.stack, &params)?;
     println!(
         "stack {} in {} at {}: {} in {} s",
-        args.stack, args.region, endpoint, out["status"], out["seconds"]
+        args.stack,
+        args.region,
+        endpoint,
+        out["status"].as_str().unwrap_or_default(),
+        out["seconds"]
     );
     let outputs = out["outputs"].as_object().context("outputs")?;
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
@@ -187,7 +191,11 @@ pub async fn run(args: Args) -> Result<()> {
     if let Some(emulated) = out["emulated"].as_object().filter(|e| !e.is_empty()) {
         println!("created through moto's service APIs (its CloudFormation lacks the type):");
         for (k, v) in emulated {
-            println!("  {k:width$}  {} {}", v["type"], v["physical_id"]);
+            println!(
+                "  {k:width$}  {} {}",
+                v["type"].as_str().unwrap_or_default(),
+                v["physical_id"].as_str().unwrap_or_default()
+            );
         }
     }
     if let Some(mut moto) = started {

@@ -737,8 +737,8 @@ fn run_nightly(stack: &Stack, moto: &Moto, now: &str) {
         assert_eq!(
             code,
             Some(0),
-            "container {name}: `analyzer {}` exited {:?} (2: the template's command does not \
-             match the analyzer's CLI):\n{}",
+            "container {name}: `analyzer {}` ended with {} (exit 2: the template's command does \
+             not match the analyzer's CLI):\n{}",
             command.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stderr)
