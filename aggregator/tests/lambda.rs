@@ -1,11 +1,11 @@
 //! The Lambda handler with events shaped like AWS's sample Kinesis event, landing in a folder.
 
 use aggregator::cmd::lambda::handle;
-use aggregator::sink::store::Store;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use base64::Engine;
 use lambda_runtime::{Context, LambdaEvent};
 use pagehit::PageHit;
+use store::{Location, Store};
 
 fn hit(n: u32, ts: &str) -> String {
     PageHit {
@@ -84,7 +84,9 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn lands_a_batch_and_a_redelivery_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+    let store = Store::open(&Location::Dir(dir.path().to_path_buf()))
+        .await
+        .unwrap();
     let (a, b, c) = (
         hit(1, "2026-11-26T23:59:59.900Z"),
         hit(2, "2026-11-27T00:00:00.100Z"),
@@ -136,7 +138,9 @@ async fn lands_a_batch_and_a_redelivery_duplicates_nothing() {
 #[tokio::test]
 async fn a_day_that_cannot_be_written_is_reported_from_its_first_record() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().to_str().unwrap()).unwrap();
+    let store = Store::open(&Location::Dir(dir.path().to_path_buf()))
+        .await
+        .unwrap();
     // A file where the 27th's folder must go: every write for that day fails.
     std::fs::create_dir_all(dir.path().join("hits")).unwrap();
     std::fs::write(dir.path().join("hits/dt=2026-11-27"), "in the way").unwrap();

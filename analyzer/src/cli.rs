@@ -1,10 +1,10 @@
 //! The command line (clap derive). Values are checked while parsing, so every usage mistake
 //! exits 2 through clap.
 
-use crate::day::DateArg;
-use crate::location::Location;
+use crate::period::DateArg;
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use store::Location;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -17,31 +17,69 @@ Examples:
   # Top 20 pages and users as Markdown, bots included
   analyzer report --date today --format markdown --top 20 --include-bots
 
+  # November in Berlin, compared with October, as a dashboard
+  analyzer report --from 2026-11-01 --to 2026-11-30 --tz Europe/Berlin --compare --format html > nov.html
+
+  # The nightly job: compact yesterday's UTC day, then report on it
+  analyzer compact --source s3://my-bucket/analytics
+  analyzer report --source s3://my-bucket/analytics --out s3://my-bucket/analytics/reports
+
   # crontab on a UTC server: yesterday's Tokyo report at 00:30 Tokyo time (15:30 UTC)
   ANALYZER_SOURCE=s3://my-bucket/analytics
   30 15 * * * analyzer report --tz Asia/Tokyo --out s3://my-bucket/analytics/reports
 
-Exit codes: 0 done, 2 usage error, 3 no data for that day (no hit files), 1 anything else.";
+Exit codes: 0 done, 2 usage error, 3 no data (no hit files at all), 1 anything else.";
 
 const REPORT_DETAILS: &str = "\
-Reads <SOURCE>/hits/dt=YYYY-MM-DD/*.csv for every UTC date the local day touches and keeps the
-hits whose ts is in that day. Duplicate event_ids are dropped; bot hits are left out unless
---include-bots (they are counted in the summary either way). A row is malformed when event_id,
-path or visitor is empty, ts is not YYYY-MM-DDTHH:MM:SS.mmmZ, status is not a number from 100 to
-599 or bot is not true/false; malformed rows in the files read are counted (--strict: exit 1).
+Reads every UTC partition the period touches: <SOURCE>/compacted/dt=YYYY-MM-DD/ when its current
+compaction run covers every landed object of that day, else <SOURCE>/hits/dt=YYYY-MM-DD/*.csv
+(with one line on stderr saying why, when a run exists but no longer covers the day). Keeps the
+hits whose ts is in the period. Repeated rows are dropped; bot hits are left out unless
+--include-bots (they are counted in the summary either way). A row is malformed when it is not a
+valid hit by pagehit's rules; a file whose first line is not a page-hit header is not read; both
+are counted (--strict: exit 1).
 
-Sessions end after more than 30 minutes without a hit. Page entries, exits and bounces come from
-visitor sessions (every hit has a visitor): an entry is a session's first hit, an exit its last, a
-bounce a one-hit session. The user report counts sessions per signed-in user across devices. The
-summary's sessions count people: per user for signed-in hits, per visitor for anonymous hits;
-its bounce_rate is the share of those sessions with one hit.
+Page views (event = pageview) make the page, user, source, campaign, browser, OS, device and
+time reports; custom events are listed apart with their conversion rate. Sessions end after more
+than 30 minutes without a page view. Page entries, exits and bounces come from visitor sessions;
+the user report counts sessions per signed-in user across devices; the summary's sessions count
+people: per user for signed-in page views, per visitor for anonymous ones.
 
---out writes pages.csv, users.csv, summary.json and report.html to <OUT>/dt=YYYY-MM-DD/, each
-file complete or not at all. Text cells of CSV files that start with = + - @ tab or CR get a
-leading ' so spreadsheets do not run them as formulas; JSON keeps every value exactly as recorded.
+--out writes pages.csv, users.csv, summary.json and report.html to <OUT>/dt=YYYY-MM-DD/ (one
+day) or <OUT>/range=FROM_TO/ (a period), each file complete or not at all. Text cells of CSV
+files that start with = + - @ tab or CR get a leading ' so spreadsheets do not run them as
+formulas; JSON keeps every value exactly as recorded.
 
-S3 access uses the usual AWS variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and
-AWS_ENDPOINT_URL (for S3-compatible stores and emulators).";
+S3 access uses the AWS SDK's settings: credentials from the environment, a profile or SSO login
+(AWS_PROFILE), or a role; AWS_REGION; AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 for S3-compatible
+stores and emulators.";
+
+const COMPACT_DETAILS: &str = "\
+Compacts UTC days (hit partitions are UTC: --date yesterday is the UTC day before today). Reads
+<SOURCE>/hits/dt=YYYY-MM-DD/*.csv, drops repeated rows and malformed ones (counted), and writes
+the day as plain Parquet (zstd) under <SOURCE>/compacted/dt=YYYY-MM-DD/run=<id>/, one file per
+bucket of visitors, rows sorted by visitor and time; then <SOURCE>/compacted/dt=.../_current.json,
+written last, makes the run current, and older runs are deleted. The landed CSVs are not touched.
+A day whose current run already covers every landed object is left as it is.
+
+Memory stays bounded whatever the day's size: rows are spilled by bucket to --tmp first (about
+a fifth of the day's CSV size, zstd), then each bucket is sorted and written alone.";
+
+/// The day or days a command covers: `--date`, or `--from` and `--to`.
+#[derive(Debug, Clone, Args)]
+pub struct PeriodArgs {
+    /// The day: YYYY-MM-DD, today or yesterday.
+    #[arg(long, value_parser = clap::value_parser!(DateArg), conflicts_with_all = ["from", "to"])]
+    pub date: Option<DateArg>,
+
+    /// The first day of a period (with --to): YYYY-MM-DD, today or yesterday.
+    #[arg(long, value_parser = clap::value_parser!(DateArg), requires = "to")]
+    pub from: Option<DateArg>,
+
+    /// The last day of a period, inclusive (with --from); at most 366 days in all.
+    #[arg(long, value_parser = clap::value_parser!(DateArg), requires = "from")]
+    pub to: Option<DateArg>,
+}
 
 /// `analyzer`: daily page and user reports from page-hit CSVs in a folder or on S3.
 #[derive(Debug, Parser)]
@@ -55,9 +93,28 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Report on one local day: pages, signed-in users and a summary.
+    /// Report on a local day or period: pages, users, sources, devices, events and a summary.
     #[command(after_help = EXAMPLES, after_long_help = format!("{REPORT_DETAILS}\n\n{EXAMPLES}"))]
     Report(ReportArgs),
+    /// Compact UTC days of landed CSVs into Parquet, for reports that read less and scale.
+    #[command(after_help = EXAMPLES, after_long_help = format!("{COMPACT_DETAILS}\n\n{EXAMPLES}"))]
+    Compact(CompactArgs),
+}
+
+/// Options of `compact`.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// The UTC days [default: --date yesterday].
+    #[command(flatten)]
+    pub period: PeriodArgs,
+
+    /// Where the hits are: s3://BUCKET/PREFIX or a folder (holding hits/dt=YYYY-MM-DD/).
+    #[arg(long, env = "ANALYZER_SOURCE", value_parser = clap::value_parser!(Location))]
+    pub source: Location,
+
+    /// A local folder for the spill files [default: the system's temporary folder].
+    #[arg(long, env = "ANALYZER_TMP")]
+    pub tmp: Option<std::path::PathBuf>,
 }
 
 /// Output formats of `report`.
@@ -78,9 +135,9 @@ pub enum Format {
 /// Options of `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The local day: YYYY-MM-DD, today or yesterday (in --tz).
-    #[arg(long, default_value = "yesterday", value_parser = clap::value_parser!(DateArg))]
-    pub date: DateArg,
+    /// The local day or days, in --tz [default: --date yesterday].
+    #[command(flatten)]
+    pub period: PeriodArgs,
 
     /// Where the hits are: s3://BUCKET/PREFIX or a folder (holding hits/dt=YYYY-MM-DD/).
     #[arg(long, env = "ANALYZER_SOURCE", value_parser = clap::value_parser!(Location))]
@@ -95,12 +152,16 @@ pub struct ReportArgs {
     pub format: Option<Format>,
 
     /// Also write pages.csv, users.csv, summary.json and report.html to DIR|s3://BUCKET/PREFIX,
-    /// under dt=YYYY-MM-DD/.
+    /// under dt=YYYY-MM-DD/ (or range=FROM_TO/).
     #[arg(long, value_parser = clap::value_parser!(Location))]
     pub out: Option<Location>,
 
-    /// Keep only the first N pages, users, referrer hosts and countries [default: all pages and
-    /// users, 10 referrer hosts and countries].
+    /// Also compute the period of equal length just before, and the change.
+    #[arg(long)]
+    pub compare: bool,
+
+    /// Keep only the first N rows of every list [default: all, but 10 referrer hosts and
+    /// countries in the summary].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub top: Option<u64>,
 
@@ -108,9 +169,29 @@ pub struct ReportArgs {
     #[arg(long)]
     pub include_bots: bool,
 
-    /// Fail (exit 1) when any row in the files read is malformed.
+    /// Fail (exit 1) when any row in the files read is malformed or any file has an unknown
+    /// header.
     #[arg(long)]
     pub strict: bool,
+}
+
+impl PeriodArgs {
+    /// The local days these arguments name, in `tz` at instant `now`.
+    pub fn resolve(
+        &self,
+        tz: Tz,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::period::Period, String> {
+        let (from, to) = match (self.date, self.from, self.to) {
+            (_, Some(from), Some(to)) => (from.resolve(tz, now), to.resolve(tz, now)),
+            (Some(date), _, _) => (date.resolve(tz, now), date.resolve(tz, now)),
+            _ => {
+                let day = DateArg::Yesterday.resolve(tz, now);
+                (day, day)
+            }
+        };
+        crate::period::Period::new(from, to, tz)
+    }
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
@@ -147,7 +228,9 @@ mod tests {
             "--strict",
         ])
         .unwrap();
-        let Command::Report(args) = cli.command;
+        let Command::Report(args) = cli.command else {
+            panic!("a report")
+        };
         assert_eq!(args.tz, chrono_tz::Asia::Tokyo);
         assert_eq!(args.format, Some(Format::Json));
         assert_eq!(args.top, Some(5));
@@ -161,9 +244,22 @@ mod tests {
             ["--tz", "Mars/Olympus"],
             ["--top", "0"],
             ["--format", "xml"],
-        ] {
+        ]
+        .iter()
+        .map(|b| b.to_vec())
+        .chain([
+            vec!["--from", "2026-01-01"],
+            vec![
+                "--date",
+                "2026-01-01",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-01-02",
+            ],
+        ]) {
             let mut argv = vec!["analyzer", "report", "--source", "/d"];
-            argv.extend(bad);
+            argv.extend(bad.iter().copied());
             let err = Cli::try_parse_from(argv).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
         }

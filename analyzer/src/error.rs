@@ -11,13 +11,12 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for a usage error (clap uses the same number).
 pub const EXIT_USAGE: u8 = 2;
 
-/// No hit files were found for the day: a scheduler may retry later rather than page someone.
+/// No hit files were found for what was asked: a scheduler may retry later rather than page
+/// someone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoData {
-    /// The local day that was asked for.
-    pub date: String,
-    /// The time zone of that day.
-    pub tz: String,
+    /// What was asked for (`2026-11-25 (UTC)`, a period, a UTC date to compact).
+    pub what: String,
     /// Every partition location that was looked at.
     pub looked_at: Vec<String>,
 }
@@ -26,9 +25,8 @@ impl fmt::Display for NoData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "no data for {} ({}): no hit files under {}",
-            self.date,
-            self.tz,
+            "no data for {}: no hit files under {}",
+            self.what,
             self.looked_at.join(" or ")
         )
     }
@@ -67,8 +65,7 @@ mod tests {
     #[test]
     fn codes_survive_context() {
         let no_data: anyhow::Error = NoData {
-            date: "2026-11-25".into(),
-            tz: "UTC".into(),
+            what: "2026-11-25 (UTC)".into(),
             looked_at: vec!["/d/hits/dt=2026-11-25/".into()],
         }
         .into();

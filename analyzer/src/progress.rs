@@ -30,6 +30,11 @@ impl Progress {
         }
     }
 
+    /// Clears the line before another line is printed on stderr.
+    pub fn clear(&self) {
+        self.finish();
+    }
+
     /// Clears the line so that the report (or an error) starts on a clean line.
     pub fn finish(&self) {
         if self.enabled {

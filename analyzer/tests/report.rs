@@ -5,8 +5,6 @@
 mod common;
 
 use common::*;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -18,6 +16,8 @@ fn src(root: &Path) -> &str {
 fn expected_utc() -> Value {
     json!({
         "date": "2026-11-25",
+        "from": "2026-11-25",
+        "to": "2026-11-25",
         "tz": "UTC",
         "summary": {
             "hits": 12,
@@ -32,8 +32,11 @@ fn expected_utc() -> Value {
             "bots_included": false,
             "duplicates": 3,
             "malformed_rows": 3,
+            "unknown_header_files": 0,
             "files": 3,
             "partitions": ["2026-11-25"],
+            "missing_partitions": [],
+            "events": 0,
             "referrers": [
                 {"host": "news.example", "hits": 2},
                 {"host": "search.example", "hits": 2}
@@ -68,7 +71,20 @@ fn expected_utc() -> Value {
              "first_seen": "2026-11-25T12:00:00.000+00:00",
              "last_seen": "2026-11-25T12:00:00.000+00:00", "top_page": "/"}
         ],
-        "hourly": [0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 3, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+        "hourly": [0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 3, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
+        "daily": [{"date": "2026-11-25", "hits": 12, "users": 3, "visitors": 6}],
+        // Hit 2's referrer is its own host; hit 8's news.example:8080 is news.example.
+        "sources": [
+            {"source": "(direct)", "hits": 7, "visitors": 6},
+            {"source": "news.example", "hits": 2, "visitors": 2},
+            {"source": "search.example", "hits": 2, "visitors": 2},
+            {"source": "(internal)", "hits": 1, "visitors": 1}
+        ],
+        "campaigns": [],
+        "browsers": [{"browser": "Firefox", "hits": 12, "visitors": 6}],
+        "os": [{"os": "Linux", "hits": 12, "visitors": 6}],
+        "devices": [{"device": "desktop", "hits": 12, "visitors": 6}],
+        "events": []
     })
 }
 
@@ -76,6 +92,8 @@ fn expected_utc() -> Value {
 fn expected_tokyo() -> Value {
     json!({
         "date": "2026-11-25",
+        "from": "2026-11-25",
+        "to": "2026-11-25",
         "tz": "Asia/Tokyo",
         "summary": {
             "hits": 11,
@@ -87,8 +105,11 @@ fn expected_tokyo() -> Value {
             "bots_included": false,
             "duplicates": 3,
             "malformed_rows": 3,
+            "unknown_header_files": 0,
             "files": 4,
             "partitions": ["2026-11-24", "2026-11-25"],
+            "missing_partitions": [],
+            "events": 0,
             "referrers": [
                 {"host": "news.example", "hits": 2},
                 {"host": "search.example", "hits": 1}
@@ -122,7 +143,19 @@ fn expected_tokyo() -> Value {
              "first_seen": "2026-11-25T21:00:00.000+09:00",
              "last_seen": "2026-11-25T21:00:00.000+09:00", "top_page": "/"}
         ],
-        "hourly": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 3, 0, 1, 0, 0]
+        "hourly": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 3, 0, 1, 0, 0],
+        "daily": [{"date": "2026-11-25", "hits": 11, "users": 3, "visitors": 5}],
+        "sources": [
+            {"source": "(direct)", "hits": 7, "visitors": 5},
+            {"source": "news.example", "hits": 2, "visitors": 2},
+            {"source": "(internal)", "hits": 1, "visitors": 1},
+            {"source": "search.example", "hits": 1, "visitors": 1}
+        ],
+        "campaigns": [],
+        "browsers": [{"browser": "Firefox", "hits": 11, "visitors": 5}],
+        "os": [{"os": "Linux", "hits": 11, "visitors": 5}],
+        "devices": [{"device": "desktop", "hits": 11, "visitors": 5}],
+        "events": []
     })
 }
 
@@ -262,7 +295,7 @@ fn check_out_files(get: impl Fn(&str) -> String) {
     assert_eq!(summary, expected_summary_json());
     let html = get("report.html");
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
-    assert!(html.contains("<td>@admin</td>"), "{html}");
+    assert!(html.contains(">@admin</th>"), "{html}");
 }
 
 #[test]
@@ -351,7 +384,7 @@ fn markdown_has_the_numbers_and_escapes_markup() {
         "| / | 5 | 3 | 4 | 41.7% | 4 | 3 | 2 | 0 | 1 |",
         "| /about | 3 | 1 | 3 | 25.0% | 3 | 3 | 3 | 1 | 0 |",
         "| /café/日本 | 3 | 2 | 2 | 25.0% | 1 | 1 | 0 | 0 | 0 |",
-        "| /a,b\"c\\\\r\\\\nd | 1 | 0 | 1 | 8.3% | 0 | 1 | 0 | 0 | 1 |",
+        "| /a,b\"c%0D%0Ad | 1 | 0 | 1 | 8.3% | 0 | 1 | 0 | 0 | 1 |",
         "| zoë | 4 | 3 | 1 | 2026-11-25T08:00:00.000+00:00 | 2026-11-25T08:40:00.001+00:00 | /about |",
         "| bob, \"the builder\" | 3 | 2 | 1 | 2026-11-25T10:00:00.000+00:00 | 2026-11-25T10:06:00.000+00:00 | /café/日本 |",
         "| @admin | 1 | 1 | 1 | 2026-11-25T12:00:00.000+00:00 | 2026-11-25T12:00:00.000+00:00 | / |",
@@ -361,7 +394,7 @@ fn markdown_has_the_numbers_and_escapes_markup() {
 }
 
 #[test]
-fn table_has_the_numbers_and_shows_control_characters_escaped() {
+fn table_has_the_numbers() {
     let root = temp_dir("table");
     write_source(&root);
     // No --format and no --out: a table.
@@ -372,34 +405,32 @@ fn table_has_the_numbers_and_shows_control_characters_escaped() {
     for line in [
         "Page-hit report for 2026-11-25 (UTC)",
         "hits            12",
-        "sessions        6",
-        "bounce rate     50.0%",
-        "bots left out   2",
-        "duplicates      3",
-        "malformed rows  3",
-        "files           3 (dt=2026-11-25)",
+        "sessions         6",
+        "bounce rate  50.0%",
+        "bots (left out)       2",
+        "duplicates            3",
+        "malformed rows        3",
+        "files                 3 (dt=2026-11-25)",
         "08       4  ########################################",
         "23       1  ##########",
         "news.example       2",
-        "PATH         HITS  USERS  VISITORS  SHARE  ENTRIES  EXITS  BOUNCES  4XX  5XX",
-        "/               5      3         4  41.7%        4      3        2    0    1",
-        "/about          3      1         3  25.0%        3      3        3    1    0",
-        "/café/日本      3      2         2  25.0%        1      1        0    0    0",
-        "/a,b\"c\\r\\nd     1      0         1   8.3%        0      1        0    0    1",
+        "PATH           HITS  USERS  VISITORS  SHARE  ENTRIES  EXITS  BOUNCES  4XX  5XX",
+        "/                 5      3         4  41.7%        4      3        2    0    1",
+        "/about            3      1         3  25.0%        3      3        3    1    0",
+        "/café/日本        3      2         2  25.0%        1      1        0    0    0",
+        "/a,b\"c%0D%0Ad     1      0         1   8.3%        0      1        0    0    1",
         "USER                HITS  PAGES  SESSIONS  FIRST SEEN                     LAST SEEN                      TOP PAGE",
         "zoë                    4      3         1  2026-11-25T08:00:00.000+00:00  2026-11-25T08:40:00.001+00:00  /about",
         "@admin                 1      1         1  2026-11-25T12:00:00.000+00:00  2026-11-25T12:00:00.000+00:00  /",
     ] {
         assert!(table.lines().any(|l| l == line), "missing {line:?} in\n{table}");
     }
-    assert!(
-        !table.contains('\r'),
-        "a raw CR from a path reached the terminal"
-    );
 }
 
+/// The page's design is tested where it is made (`output::html`, and in a real browser by
+/// `tests/dashboard.rs`); here: what reaches it from the data is escaped and nothing is fetched.
 #[test]
-fn html_is_self_contained_with_both_charts_and_escaped_values() {
+fn html_is_self_contained_with_escaped_values() {
     let root = temp_dir("html");
     write_source(&root);
     let html = ok(&analyzer(
@@ -414,27 +445,24 @@ fn html_is_self_contained_with_both_charts_and_escaped_values() {
         ],
         &[],
     ));
-    for needle in [
-        "<title>Page-hit report for 2026-11-25 (UTC)</title>",
-        "<svg id=\"hourly-chart\"",
-        "<title>08:00 4 hits</title>",
-        "<title>23:00 1 hits</title>",
-        "<svg id=\"pages-chart\"",
-        "<title>/: 5 hits</title>",
-        "<title>/café/日本: 3 hits</title>",
-        "<tr><td>hits</td><td class=\"n\">12</td></tr>",
-        "<tr><td>bounce rate</td><td class=\"n\">50.0%</td></tr>",
-        "<tr><td>malformed rows</td><td class=\"n\">3</td></tr>",
-        "<tr><td>/</td><td class=\"n\">5</td><td class=\"n\">3</td><td class=\"n\">4</td><td class=\"n\">41.7%</td><td class=\"n\">4</td><td class=\"n\">3</td><td class=\"n\">2</td><td class=\"n\">0</td><td class=\"n\">1</td></tr>",
-        "<tr><td>/a,b&quot;c\\r\\nd</td><td class=\"n\">1</td>",
-        "<tr><td>bob, &quot;the builder&quot;</td><td class=\"n\">3</td><td class=\"n\">2</td><td class=\"n\">1</td>",
-        "<tr><td>zoë</td><td class=\"n\">4</td><td class=\"n\">3</td><td class=\"n\">1</td><td>2026-11-25T08:00:00.000+00:00</td><td>2026-11-25T08:40:00.001+00:00</td><td>/about</td></tr>",
-        "<tr><td>news.example</td><td class=\"n\">2</td></tr>",
-        "<tr><td>5xx</td><td class=\"n\">2</td></tr>",
-    ] {
-        assert!(html.contains(needle), "missing {needle:?} in\n{html}");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    for recorded in [BOB, ODD] {
+        assert!(
+            !html.contains(recorded),
+            "{recorded:?} unescaped in\n{html}"
+        );
     }
-    for external in ["<script", "src=", "href=", "url(", "@import"] {
+    assert!(
+        html.contains("bob, &quot;the builder&quot;")
+            || html.contains("bob, &#34;the builder&#34;")
+    );
+    for external in [
+        "<script src",
+        "src=\"http",
+        "href=\"http",
+        "url(",
+        "@import",
+    ] {
         assert!(
             !html.contains(external),
             "{external} in a self-contained page"
@@ -547,8 +575,9 @@ fn strict_makes_malformed_rows_fatal() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "");
     assert!(
-        stderr(&out)
-            .contains("3 malformed rows in the 3 files read for 2026-11-25 (UTC) (--strict)"),
+        stderr(&out).contains(
+            "3 malformed rows and 0 files with an unknown header in the 3 files read for 2026-11-25 (UTC) (--strict); the first: "
+        ) && stderr(&out).contains("shardId-000000000000-200.csv line 7: status is not a whole number"),
         "{}",
         stderr(&out)
     );
@@ -583,52 +612,33 @@ fn help_shows_examples_with_a_cron_line() {
     assert!(long.contains("30 minutes"), "{long}");
 }
 
-fn upload(moto: &Moto, bucket: &str, prefix: &str) {
-    let store = moto.store(bucket);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        for (rel, content) in files() {
-            let key = StorePath::from(format!("{prefix}/{rel}").as_str());
-            store
-                .put(&key, PutPayload::from(content.into_bytes()))
-                .await
-                .unwrap();
-        }
-    });
+fn upload(moto: &Moto, location: &str) {
+    let store = moto.store(location);
+    for (rel, content) in files() {
+        block_on(store.put(&rel, content)).unwrap();
+    }
 }
 
-fn get_object(moto: &Moto, bucket: &str, key: &str) -> String {
-    let store = moto.store(bucket);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let got = store.get(&StorePath::from(key)).await.unwrap();
-        String::from_utf8(got.bytes().await.unwrap().to_vec()).unwrap()
-    })
+fn get_object(moto: &Moto, location: &str, rel: &str) -> String {
+    let store = moto.store(location);
+    let bytes = block_on(store.get(rel)).unwrap().unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-fn list_keys(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
-    let store = moto.store(bucket);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let listed = store
-            .list_with_delimiter(Some(&StorePath::from(prefix)))
-            .await
-            .unwrap();
-        let mut keys: Vec<String> = listed
-            .objects
-            .iter()
-            .map(|o| o.location.to_string())
-            .collect();
-        keys.sort();
-        keys
-    })
+fn list_keys(moto: &Moto, location: &str, dir: &str) -> Vec<String> {
+    let store = moto.store(location);
+    block_on(store.list(dir))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
 }
 
 #[test]
 fn reads_from_and_writes_to_s3() {
     let moto = Moto::start();
     moto.create_bucket("hits-bucket");
-    upload(&moto, "hits-bucket", "analytics");
+    upload(&moto, "s3://hits-bucket/analytics");
     let env_owned = moto.env();
     let env: Vec<(&str, &str)> = env_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
@@ -665,19 +675,23 @@ fn reads_from_and_writes_to_s3() {
     );
     assert_eq!(ok(&out), "");
     assert_eq!(
-        list_keys(&moto, "hits-bucket", "analytics/reports/dt=2026-11-25"),
+        list_keys(
+            &moto,
+            "s3://hits-bucket/analytics/reports",
+            "dt=2026-11-25/"
+        ),
         [
-            "analytics/reports/dt=2026-11-25/pages.csv",
-            "analytics/reports/dt=2026-11-25/report.html",
-            "analytics/reports/dt=2026-11-25/summary.json",
-            "analytics/reports/dt=2026-11-25/users.csv",
+            "dt=2026-11-25/pages.csv",
+            "dt=2026-11-25/report.html",
+            "dt=2026-11-25/summary.json",
+            "dt=2026-11-25/users.csv",
         ]
     );
     check_out_files(|name| {
         get_object(
             &moto,
-            "hits-bucket",
-            &format!("analytics/reports/dt=2026-11-25/{name}"),
+            "s3://hits-bucket/analytics/reports",
+            &format!("dt=2026-11-25/{name}"),
         )
     });
 

@@ -292,6 +292,55 @@ pub fn url_host(url: &str) -> Option<String> {
     Some(host.to_lowercase())
 }
 
+/// Where a hit came from, by its referrer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Referral<'a> {
+    /// No referrer, or one that is not an absolute URL.
+    Direct,
+    /// A referrer on the hit's own host (port ignored, case-insensitive): internal navigation.
+    Internal,
+    /// Another site: its host, lowercase, without port or user info.
+    External(std::borrow::Cow<'a, str>),
+}
+
+impl Referral<'_> {
+    /// The report's name for it: the host, `(internal)` or `(direct)`.
+    pub fn label(&self) -> &str {
+        match self {
+            Referral::Direct => "(direct)",
+            Referral::Internal => "(internal)",
+            Referral::External(host) => host,
+        }
+    }
+}
+
+/// Classifies a hit's `referrer` against the hit's own `host` (both as recorded).
+pub fn referral<'a>(referrer: &'a str, host: &str) -> Referral<'a> {
+    let Some((authority, _)) = url_authority_and_path(referrer) else {
+        return Referral::Direct;
+    };
+    let ref_host = authority.split(':').next().unwrap_or("");
+    let own = host.split(':').next().unwrap_or("");
+    let lower = if ref_host
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        std::borrow::Cow::Owned(ref_host.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(ref_host)
+    };
+    let same = if own.is_ascii() && lower.is_ascii() {
+        own.eq_ignore_ascii_case(&lower)
+    } else {
+        own.to_lowercase() == *lower
+    };
+    if same {
+        Referral::Internal
+    } else {
+        Referral::External(lower)
+    }
+}
+
 /// The campaign parameters of a page's URL ([`crate::PageHit`]'s `utm_*` fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Utm {
@@ -528,5 +577,29 @@ mod tests {
         assert!(Utm::from_query("a=1&b").is_empty());
         let long = Utm::from_query(&format!("utm_term={}", "x".repeat(300)));
         assert_eq!(long.term.len(), Limits::UTM);
+    }
+
+    #[test]
+    fn referrals() {
+        assert_eq!(referral("", "shop.example"), Referral::Direct);
+        assert_eq!(referral("not a url", "shop.example"), Referral::Direct);
+        assert_eq!(
+            referral("https://Shop.Example:8443/a?b", "shop.example:443"),
+            Referral::Internal
+        );
+        assert_eq!(
+            referral("https://News.Example/x", "shop.example"),
+            Referral::External("news.example".into())
+        );
+        assert_eq!(
+            referral("https://BÜCHER.example/", "bücher.example"),
+            Referral::Internal
+        );
+        assert_eq!(
+            referral("https://a.example/", "b.example").label(),
+            "a.example"
+        );
+        assert_eq!(Referral::Direct.label(), "(direct)");
+        assert_eq!(Referral::Internal.label(), "(internal)");
     }
 }

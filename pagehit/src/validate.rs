@@ -401,7 +401,8 @@ mod tests {
 
     #[test]
     fn control_characters_are_invalid_in_every_text_field() {
-        let setters: [(fn(&mut PageHit, &str), Field); 10] = [
+        type Setter = fn(&mut PageHit, &str);
+        let setters: [(Setter, Field); 10] = [
             (|h, c| h.host.push_str(c), Field::Host),
             (|h, c| h.path.push_str(c), Field::Path),
             (|h, c| h.action.push_str(c), Field::Action),

@@ -108,7 +108,7 @@ async fn pipeline() -> Result<()> {
         consume_log.display()
     );
 
-    let store = moto.store(&sink)?;
+    let store = moto.store(&sink).await?;
     let mut watcher = Watcher::default();
     watcher.poll(&store).await?; // nothing yet: a fresh bucket
 
@@ -241,11 +241,11 @@ impl Watcher {
 
     /// Lists the objects once and reads the new ones. A hit's `ts` is stamped by the worker as
     /// the request arrives, before it answers, so the figure is at least the true one.
-    async fn poll(&mut self, store: &aggregator::sink::store::Store) -> Result<()> {
-        let keys = store.list("hits").await?;
+    async fn poll(&mut self, store: &store::Store) -> Result<()> {
+        let objects = store.list(pagehit::layout::HITS).await?;
         let seen_at = now_ms();
-        for key in keys {
-            if !key.ends_with(".csv") || self.objects.contains(&key) {
+        for key in objects.into_iter().map(|o| o.key) {
+            if !pagehit::layout::is_hit_object(&key) || self.objects.contains(&key) {
                 continue;
             }
             let body = store.get(&key).await?.unwrap_or_default();

@@ -2,7 +2,6 @@
 //! reading every shard back.
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kinesis::types::{ShardIteratorType, StreamStatus};
 use aws_sdk_kinesis::Client;
 use std::time::{Duration, Instant};
@@ -17,22 +16,13 @@ pub const SECRET_ACCESS_KEY: &str = "test";
 /// A client for the Kinesis emulator at `endpoint` with test credentials (never the metadata
 /// service, which this sandbox refuses).
 pub fn client(endpoint: &str) -> Client {
-    client_in(endpoint, REGION)
+    Client::new(&crate::moto::sdk_config(endpoint))
 }
 
 /// [`client`] for streams in `region` (a deployed stack's).
 pub fn client_in(endpoint: &str, region: &str) -> Client {
-    let config = aws_sdk_kinesis::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            ACCESS_KEY_ID,
-            SECRET_ACCESS_KEY,
-            None,
-            None,
-            "xtask",
-        ))
+    let config = aws_sdk_kinesis::config::Builder::from(&crate::moto::sdk_config(endpoint))
+        .region(aws_sdk_kinesis::config::Region::new(region.to_string()))
         .build();
     Client::from_conf(config)
 }

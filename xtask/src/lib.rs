@@ -3,6 +3,7 @@
 //! `wrangler dev`) on 127.0.0.1 with free ports, stopped by PID.
 
 pub mod aggregator;
+pub mod chromium;
 pub mod deploy_local;
 pub mod edge_build;
 pub mod faults;
@@ -12,5 +13,6 @@ pub mod moto;
 pub mod paths;
 pub mod process;
 pub mod setup;
+pub mod spark;
 pub mod traffic;
 pub mod wrangler;

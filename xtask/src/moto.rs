@@ -7,10 +7,10 @@
 
 use crate::paths;
 use crate::process::{free_port, start_on_free_ports, wait_ready, Service};
-use aggregator::sink::store::Store;
 use anyhow::{bail, ensure, Result};
 use std::process::Command;
 use std::time::Duration;
+use store::{Location, Store};
 
 /// A running moto server.
 pub struct Moto {
@@ -78,14 +78,31 @@ impl Moto {
         Ok(())
     }
 
-    /// The aggregator's store at `location` (`s3://BUCKET[/PREFIX]`) in this emulator.
-    pub fn store(&self, location: &str) -> Result<Store> {
-        Store::open_s3_at(
-            location,
-            &self.endpoint,
-            crate::kinesis::REGION,
-            crate::kinesis::ACCESS_KEY_ID,
-            crate::kinesis::SECRET_ACCESS_KEY,
-        )
+    /// A store at `location` (`s3://BUCKET[/PREFIX]`) in this emulator, opened the way the
+    /// programs open theirs, with [`sdk_config`].
+    pub async fn store(&self, location: &str) -> Result<Store> {
+        let location: Location = location.parse().map_err(anyhow::Error::msg)?;
+        Store::open_with(&location, Some(&sdk_config(&self.endpoint))).await
     }
+}
+
+/// The AWS configuration of a program pointed at the emulator at `endpoint`: its region, its
+/// endpoint and its test credentials (never the metadata service, which this sandbox refuses).
+pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(crate::kinesis::REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    crate::kinesis::ACCESS_KEY_ID,
+                    crate::kinesis::SECRET_ACCESS_KEY,
+                    None,
+                    None,
+                    "xtask",
+                ),
+            ),
+        )
+        .build()
 }

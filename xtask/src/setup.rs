@@ -1,6 +1,8 @@
 //! Installs what the build and the tests need, when it is missing: the wasm target, pinned
-//! worker-build and wasm-bindgen-cli, the npm packages, and moto (with aws-sam-translator and
-//! libfaketime for `cargo xtask deploy-local` and its test) in a project-local venv.
+//! worker-build and wasm-bindgen-cli, the npm packages, moto in a project-local venv (with
+//! aws-sam-translator and libfaketime for `cargo xtask deploy-local` and its test), Debian's
+//! chromium (the dashboard's browser test) and pyspark with a Java 17 check (the Spark job's
+//! cluster test).
 //! Every step is a no-op when its tool is already there, so it runs before every test.
 
 use crate::paths;
@@ -129,6 +131,9 @@ pub fn ensure_tools() -> Result<()> {
             ]),
         )?;
     }
+
+    crate::chromium::ensure()?;
+    crate::spark::ensure()?;
     Ok(())
 }
 

@@ -393,14 +393,20 @@ async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
         "{summary}"
     );
 
-    let store = moto.store("s3://analytics-bucket/site-a").unwrap();
-    let keys = store.list("hits").await.unwrap();
+    let store = moto.store("s3://analytics-bucket/site-a").await.unwrap();
+    let keys: Vec<String> = store
+        .list("hits")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(
-        keys[0].starts_with("site-a/hits/dt=2026-11-27/shardId-000000000000-"),
+        keys[0].starts_with("hits/dt=2026-11-27/shardId-000000000000-"),
         "{keys:?}"
     );
-    let body = String::from_utf8(store.get(&keys[0]).await.unwrap().unwrap()).unwrap();
+    let body = String::from_utf8(store.get(&keys[0]).await.unwrap().unwrap().to_vec()).unwrap();
     let read = pagehit::csv::read_all(body.as_bytes()).unwrap();
     assert_eq!((read.hits.len(), read.malformed), (25, 0));
     let mut got: Vec<PageHit> = read.hits;

@@ -32,7 +32,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use xtask::deploy_local;
@@ -47,11 +47,6 @@ use xtask::wrangler::{self, WranglerDev};
 const DEPLOY_REGION: &str = "eu-west-3";
 /// The stack's name (the template's names derive from it).
 const STACK: &str = "pagehit-it";
-
-/// `analyzer` subcommands the template already schedules but this branch's analyzer does not
-/// have yet (issue 11 brings `compact` to main). Their containers are reported and skipped, and
-/// their `SUCCESS` dependents run; any other unknown subcommand or flag fails the test.
-const PENDING_SUBCOMMANDS: &[&str] = &["compact"];
 
 // ------------------------------------------------------------------ the stack as moto has it
 
@@ -533,15 +528,20 @@ fn split_s3(location: &str) -> (String, String) {
 /// Keys under `location` (signed requests: moto refuses anonymous ones to this bucket).
 async fn list(moto: &Moto, location: &str) -> Vec<String> {
     let (bucket, prefix) = split_s3(location);
-    let store = moto.store(&format!("s3://{bucket}")).unwrap();
-    store.list(prefix.trim_end_matches('/')).await.unwrap()
+    let store = moto.store(&format!("s3://{bucket}")).await.unwrap();
+    let objects = store.list(&prefix).await.unwrap();
+    objects.into_iter().map(|o| o.key).collect()
 }
 
 async fn get(moto: &Moto, location: &str) -> String {
     let (bucket, key) = split_s3(location);
-    let store = moto.store(&format!("s3://{bucket}")).unwrap();
+    let store = moto.store(&format!("s3://{bucket}")).await.unwrap();
     let body = store.get(&key).await.unwrap();
-    String::from_utf8(body.unwrap_or_else(|| panic!("{location} does not exist"))).unwrap()
+    String::from_utf8(
+        body.unwrap_or_else(|| panic!("{location} does not exist"))
+            .to_vec(),
+    )
+    .unwrap()
 }
 
 // ------------------------------------------------------------------ the nightly task
@@ -588,18 +588,6 @@ fn check_entrypoint() {
     );
 }
 
-/// `analyzer --help`'s subcommands.
-fn analyzer_subcommands(analyzer: &Path) -> Vec<String> {
-    let help = Command::new(analyzer).arg("--help").output().unwrap();
-    let text = String::from_utf8_lossy(&help.stdout).into_owned();
-    text.lines()
-        .skip_while(|l| !l.starts_with("Commands:"))
-        .skip(1)
-        .take_while(|l| !l.trim().is_empty())
-        .filter_map(|l| l.split_whitespace().next().map(String::from))
-        .collect()
-}
-
 /// libfaketime's library in the project venv (`cargo xtask setup`).
 fn libfaketime() -> PathBuf {
     let lib = paths::venv().join("lib");
@@ -627,7 +615,6 @@ fn run_nightly(stack: &Stack, moto: &Moto, now: &str) {
         "{} is missing: cargo build -p analyzer",
         analyzer.display()
     );
-    let subcommands = analyzer_subcommands(&analyzer);
     let image = stack.parameter("AnalyzerImageUri");
     let scratch = paths::scratch("deploy-task");
     let volumes: BTreeMap<String, PathBuf> = task["volumes"]
@@ -661,8 +648,7 @@ fn run_nightly(stack: &Stack, moto: &Moto, now: &str) {
         for d in c["dependsOn"].as_array().into_iter().flatten() {
             let dep = &exits[d["containerName"].as_str().unwrap()];
             let holds = match d["condition"].as_str().unwrap() {
-                // `None`: a container skipped below because its subcommand is pending.
-                "SUCCESS" => matches!(dep, Some(0) | None),
+                "SUCCESS" => *dep == Some(0),
                 "COMPLETE" | "START" => true,
                 other => panic!("{name}: DependsOn condition {other} is not emulated"),
             };
@@ -677,16 +663,6 @@ fn run_nightly(stack: &Stack, moto: &Moto, now: &str) {
             .iter()
             .map(|a| a.as_str().unwrap().to_string())
             .collect();
-        if !subcommands.contains(&command[0]) && PENDING_SUBCOMMANDS.contains(&command[0].as_str())
-        {
-            eprintln!(
-                "deploy test: container {name}: `analyzer {}` is not in this analyzer yet \
-                 (pending on main); not run",
-                command[0]
-            );
-            exits.insert(name, None);
-            continue;
-        }
 
         let mounts: Vec<(String, PathBuf)> = c["mountPoints"]
             .as_array()
@@ -784,6 +760,15 @@ async fn nightly_reports(
     let mut pages = BTreeMap::new();
     for day in days {
         run_nightly(stack, moto, &firing_after(stack.schedule(), day));
+        // The compact container published the day where the report looks for it.
+        let compacted = format!("{}/compacted/dt={day}/", stack.output("DataLocation"));
+        assert!(
+            list(moto, &compacted)
+                .await
+                .iter()
+                .any(|k| k.ends_with("/_current.json")),
+            "no compaction run published under {compacted}"
+        );
         for (p, n) in report_pages(stack, moto, day).await {
             *pages.entry(p).or_default() += n;
         }

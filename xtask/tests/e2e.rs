@@ -5,10 +5,10 @@
 //!
 //! Run with `cargo xtask e2e` (or as part of `cargo xtask test`).
 
-use aggregator::sink::store::Store;
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use store::Store;
 use xtask::faults::{KinesisFaults, TcpSwitch};
 use xtask::kinesis;
 use xtask::moto::{self, Moto};
@@ -42,7 +42,8 @@ fn start_consumer(moto: &Moto, s3: &TcpSwitch, log: &std::path::Path) -> Service
 
 /// Objects under the site's hits/ prefix, read through moto directly.
 async fn hit_objects(site: &Store) -> Vec<String> {
-    site.list("hits").await.unwrap_or_default()
+    let objects = site.list(pagehit::layout::HITS).await.unwrap_or_default();
+    objects.into_iter().map(|o| o.key).collect()
 }
 
 async fn send_all(base: &str, visits: &[Visit]) {
@@ -86,7 +87,7 @@ async fn every_accepted_page_view_is_counted_exactly_once_through_faults() {
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, STREAM, 2).await.unwrap();
     moto.create_bucket(BUCKET).await.unwrap();
-    let site = moto.store(&format!("s3://{BUCKET}/site")).unwrap();
+    let site = moto.store(&format!("s3://{BUCKET}/site")).await.unwrap();
 
     // Throttle every 4th PutRecords call, fail every 5th new entry: the worker must resend.
     let faults = KinesisFaults::start(&moto.endpoint, 4, 5).await.unwrap();

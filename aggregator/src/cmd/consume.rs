@@ -5,8 +5,8 @@
 //! A batch that cannot land is retried in place with backoff until it lands or the process is
 //! asked to stop; its checkpoint is never written before it lands.
 
+use crate::sink::checkpoint::{self, Checkpoint};
 use crate::sink::land::land;
-use crate::sink::store::{Checkpoint, Store};
 use crate::source::kinesis::{self, Read, Start};
 use crate::transform::batch::StreamRecord;
 use anyhow::{bail, Result};
@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::{Location, Store};
 
 /// Arguments of `aggregator consume`.
 #[derive(Debug, clap::Args)]
@@ -22,8 +23,8 @@ pub struct Args {
     #[arg(long)]
     pub stream: String,
     /// Where to land objects and checkpoints: s3://BUCKET/PREFIX or a folder.
-    #[arg(long, env = "AGGREGATOR_SINK")]
-    pub sink: String,
+    #[arg(long, env = "AGGREGATOR_SINK", value_parser = clap::value_parser!(Location))]
+    pub sink: Location,
     /// Where a shard without a checkpoint starts (children of a resharded shard always start
     /// at their beginning).
     #[arg(long, value_enum, default_value = "trim-horizon")]
@@ -60,9 +61,11 @@ struct ShardState {
 
 /// Runs the consumer until drained (`--once`) or stopped (SIGTERM / Ctrl-C).
 pub async fn run(args: Args) -> Result<()> {
-    let store = Store::open(&args.sink)?;
+    // One AWS configuration for both clients: S3 and Kinesis see the same region, endpoint
+    // and credentials.
     let config = aws_config::load_from_env().await;
     let client = aws_sdk_kinesis::Client::new(&config);
+    let store = crate::sink::open(&args.sink, &config).await?;
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone());
 
@@ -116,7 +119,7 @@ pub async fn run(args: Args) -> Result<()> {
             }
             if state.iterator.is_none() {
                 let cp = persist(&stop, "reading a checkpoint", || {
-                    store.checkpoint(&args.stream, shard)
+                    checkpoint::read(&store, &args.stream, shard)
                 })
                 .await?;
                 if cp.as_ref().is_some_and(|c| c.shard_end) {
@@ -173,7 +176,7 @@ pub async fn run(args: Args) -> Result<()> {
                             shard_end: false,
                         };
                         persist(&stop, "writing a checkpoint", || {
-                            store.set_checkpoint(&args.stream, shard, &cp)
+                            checkpoint::write(&store, &args.stream, shard, &cp)
                         })
                         .await?;
                         state.last_sequence = Some(last);
@@ -234,7 +237,7 @@ pub async fn run(args: Args) -> Result<()> {
         args.stream,
         totals.objects,
         totals.retried_objects,
-        store.display(),
+        store.location(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -264,7 +267,7 @@ async fn mark_finished(
         shard_end: true,
     };
     persist(stop, "writing a checkpoint", || {
-        store.set_checkpoint(stream, shard, &cp)
+        checkpoint::write(store, stream, shard, &cp)
     })
     .await?;
     state.iterator = None;

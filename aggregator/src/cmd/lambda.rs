@@ -5,11 +5,11 @@
 //! first record it could not land; Lambda retries from there. Checkpoints are the mapping's.
 
 use crate::sink::land::land;
-use crate::sink::store::Store;
 use crate::transform::batch::StreamRecord;
 use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use store::{Location, Store};
 
 /// Environment variable naming where to land objects (`s3://BUCKET/PREFIX`).
 pub const SINK_ENV: &str = "AGGREGATOR_SINK";
@@ -18,7 +18,11 @@ pub const SINK_ENV: &str = "AGGREGATOR_SINK";
 pub async fn run() -> anyhow::Result<()> {
     let sink = std::env::var(SINK_ENV)
         .map_err(|_| anyhow::anyhow!("{SINK_ENV} is not set (e.g. s3://my-bucket/analytics)"))?;
-    let store = Store::open(&sink)?;
+    let sink: Location = sink
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{SINK_ENV}: {e}"))?;
+    let config = aws_config::load_from_env().await;
+    let store = crate::sink::open(&sink, &config).await?;
     let store = &store;
     lambda_runtime::run(service_fn(move |event| handle(store, event)))
         .await

@@ -1,8 +1,8 @@
 //! Landing one batch of one shard: build its objects and write each with a create-only put.
 //! Shared by the Lambda and the polling consumer, so both name and write objects the same way.
 
-use super::store::{Put, Store};
 use crate::transform::batch::{build, StreamRecord};
+use store::{Put, Store};
 
 /// What landing a batch did.
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ pub async fn land(store: &Store, shard: &str, records: &[StreamRecord<'_>]) -> L
         ..Landed::default()
     };
     for object in batch.objects {
-        let key = object.key(store.prefix(), shard, first.sequence, last.sequence);
+        let key = object.key(shard, first.sequence, last.sequence);
         match store.put_new(&key, object.body).await {
             Ok(Put::Created) => landed.created += 1,
             Ok(Put::AlreadyThere) => landed.already_there += 1,

@@ -26,24 +26,6 @@ pub enum Kind {
     Rejected,
 }
 
-impl Kind {
-    /// The folder under the sink's prefix.
-    pub fn folder(self) -> &'static str {
-        match self {
-            Kind::Hits => "hits",
-            Kind::Rejected => "rejected",
-        }
-    }
-
-    /// The object's file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Kind::Hits => "csv",
-            Kind::Rejected => "jsonl",
-        }
-    }
-}
-
 /// One object to write for a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayObject {
@@ -61,32 +43,16 @@ pub struct DayObject {
 }
 
 impl DayObject {
-    /// `PREFIX/hits/dt=DATE/SHARD-FIRSTSEQ-LASTSEQ.csv` (or `rejected/…jsonl`): one immutable
-    /// object per batch and day, named by the batch's first and last sequence numbers.
-    ///
-    /// Both ends, not just the first: a batch re-read after a crash starts at the same record
-    /// but may be longer. Under a first-only name its create-only put would find the key taken
-    /// and drop the new records; with both ends an identical retry finds its own object (no
-    /// duplicate) and a longer one gets a new object (repeated rows, which the analyzer drops by
-    /// `event_id`, never a loss).
-    pub fn key(
-        &self,
-        prefix: &str,
-        shard: &str,
-        first_sequence: &str,
-        last_sequence: &str,
-    ) -> String {
-        let file = format!(
-            "{}/dt={}/{shard}-{first_sequence}-{last_sequence}.{}",
-            self.kind.folder(),
-            self.date,
-            self.kind.extension()
-        );
-        if prefix.is_empty() {
-            file
-        } else {
-            format!("{}/{file}", prefix.trim_end_matches('/'))
-        }
+    /// Its key under the sink (`pagehit::layout::batch_object`): one immutable object per
+    /// batch and day, named by the batch's first and last sequence numbers.
+    pub fn key(&self, shard: &str, first_sequence: &str, last_sequence: &str) -> String {
+        pagehit::layout::batch_object(
+            self.kind == Kind::Rejected,
+            &self.date,
+            shard,
+            first_sequence,
+            last_sequence,
+        )
     }
 }
 
@@ -231,10 +197,10 @@ mod tests {
         assert_eq!(read.hits[0].path, "/a");
         assert_eq!(read.hits[1].path, "/c");
         assert_eq!(
-            d26.key("bucket-prefix/", "shardId-000000000001", "4960", "4962"),
-            "bucket-prefix/hits/dt=2026-11-26/shardId-000000000001-4960-4962.csv"
+            d26.key("shardId-000000000001", "4960", "4962"),
+            "hits/dt=2026-11-26/shardId-000000000001-4960-4962.csv"
         );
-        assert_eq!(d27.key("", "s", "1", "3"), "hits/dt=2026-11-27/s-1-3.csv");
+        assert_eq!(d27.key("s", "1", "3"), "hits/dt=2026-11-27/s-1-3.csv");
     }
 
     #[test]

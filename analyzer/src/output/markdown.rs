@@ -1,6 +1,9 @@
 //! `--format markdown`: GitHub-flavoured Markdown to paste into a ticket.
 
-use super::{country_label, page_cells, percent, user_cells, visible};
+use super::{
+    browsers, campaigns, compared_with, countries, daily, devices, events, headlines, hourly, os,
+    pages, plain_int, read_rows, referrers, sources, status, title, users, visible, Section, Style,
+};
 use crate::report::Report;
 use std::fmt::Write;
 
@@ -32,117 +35,144 @@ fn table(out: &mut String, headers: &[&str], right: &[bool], rows: &[Vec<String>
     }
 }
 
+/// Markdown's cell style: markup escaped, plain counts.
+const STYLE: Style = Style {
+    text: escape,
+    int: plain_int,
+};
+
+/// A section under its own heading; an empty one says so instead of showing a bare header.
+fn section(out: &mut String, s: &Section) {
+    let _ = writeln!(out, "\n## {}\n", s.title);
+    if s.rows.is_empty() {
+        out.push_str("None.\n");
+    } else {
+        table(out, &s.headers, &s.numeric, &s.rows);
+    }
+}
+
+/// A two-column section turned on its side (names as headers, one row of counts): short
+/// fixed lists read better across.
+fn across(out: &mut String, s: &Section) {
+    let _ = writeln!(out, "\n## {}\n", s.title);
+    let names: Vec<&str> = s.rows.iter().map(|r| r[0].as_str()).collect();
+    let counts: Vec<String> = s.rows.iter().map(|r| r[1].clone()).collect();
+    table(out, &names, &vec![true; names.len()], &[counts]);
+}
+
 /// The report as Markdown.
 pub fn render(r: &Report) -> String {
-    let s = &r.summary;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Page-hit report for {} ({})\n",
-        r.date,
-        escape(&r.tz)
-    );
-    let bots = if s.bots_included {
-        "bots (included)"
-    } else {
-        "bots (left out)"
-    };
-    let partitions: Vec<String> = s.partitions.iter().map(|p| format!("dt={p}")).collect();
-    let rows = vec![
-        vec!["hits".into(), s.hits.to_string()],
-        vec!["users".into(), s.users.to_string()],
-        vec!["visitors".into(), s.visitors.to_string()],
-        vec!["sessions".into(), s.sessions.to_string()],
-        vec!["bounce rate".into(), percent(s.bounce_rate)],
-        vec![bots.into(), s.bots.to_string()],
-        vec!["duplicates".into(), s.duplicates.to_string()],
-        vec!["malformed rows".into(), s.malformed_rows.to_string()],
-        vec![
-            "files".into(),
-            format!("{} ({})", s.files, partitions.join(", ")),
-        ],
-    ];
+    let _ = writeln!(out, "# {}\n", escape(&title(r)));
+    if let Some(compared) = compared_with(r) {
+        let _ = writeln!(out, "{}\n", escape(&compared));
+    }
+
     out.push_str("## Summary\n\n");
-    table(&mut out, &["metric", "value"], &[false, true], &rows);
-
-    out.push_str("\n## Hits per hour\n\n");
-    let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
-    let counts: Vec<String> = r.hourly.iter().map(u64::to_string).collect();
-    let hour_refs: Vec<&str> = hours.iter().map(String::as_str).collect();
-    table(&mut out, &hour_refs, &[true; 24], &[counts]);
-
-    out.push_str("\n## Status classes\n\n");
-    let c = &s.status_classes;
-    table(
-        &mut out,
-        &["1xx", "2xx", "3xx", "4xx", "5xx"],
-        &[true; 5],
-        &[vec![
-            c.c1xx.to_string(),
-            c.c2xx.to_string(),
-            c.c3xx.to_string(),
-            c.c4xx.to_string(),
-            c.c5xx.to_string(),
-        ]],
-    );
-
-    out.push_str("\n## Top referrer hosts\n\n");
-    let rows: Vec<Vec<String>> = s
-        .referrers
-        .iter()
-        .map(|x| vec![escape(&x.host), x.hits.to_string()])
+    let compared = r.previous.is_some();
+    let mut rows: Vec<Vec<String>> = headlines(r, plain_int)
+        .into_iter()
+        .map(|h| {
+            let mut row = vec![h.key.to_string(), h.value];
+            if let Some((before, change)) = h.previous {
+                row.extend([before, change.text]);
+            }
+            row
+        })
         .collect();
-    table(&mut out, &["host", "hits"], &[false, true], &rows);
+    let blank = if compared { 2 } else { 0 };
+    rows.extend(read_rows(&r.summary, plain_int).into_iter().map(|(k, v)| {
+        let mut row = vec![escape(k), escape(&v)];
+        row.extend(std::iter::repeat_n(String::new(), blank));
+        row
+    }));
+    if compared {
+        table(
+            &mut out,
+            &["metric", "value", "previous", "change"],
+            &[false, true, true, true],
+            &rows,
+        );
+    } else {
+        table(&mut out, &["metric", "value"], &[false, true], &rows);
+    }
 
-    out.push_str("\n## Countries\n\n");
-    let rows: Vec<Vec<String>> = s
-        .countries
-        .iter()
-        .map(|x| vec![escape(country_label(&x.country)), x.hits.to_string()])
-        .collect();
-    table(&mut out, &["country", "hits"], &[false, true], &rows);
-
-    out.push_str("\n## Pages\n\n");
-    let rows = page_cells(r, escape);
-    let mut right = vec![false];
-    right.extend([true; 9]);
-    table(
-        &mut out,
-        &[
-            "path", "hits", "users", "visitors", "share", "entries", "exits", "bounces", "4xx",
-            "5xx",
-        ],
-        &right,
-        &rows,
-    );
-
-    out.push_str("\n## Users\n\n");
-    let rows = user_cells(r, escape);
-    table(
-        &mut out,
-        &[
-            "user",
-            "hits",
-            "pages",
-            "sessions",
-            "first seen",
-            "last seen",
-            "top page",
-        ],
-        &[false, true, true, true, false, false, false],
-        &rows,
-    );
+    let all = usize::MAX;
+    across(&mut out, &hourly(r, STYLE));
+    section(&mut out, &daily(r, STYLE));
+    across(&mut out, &status(r, STYLE));
+    for s in [
+        referrers(r, all, STYLE),
+        countries(r, all, STYLE),
+        sources(r, all, STYLE),
+        campaigns(r, all, STYLE),
+        browsers(r, all, STYLE),
+        os(r, all, STYLE),
+        devices(r, all, STYLE),
+        events(r, all, STYLE),
+        pages(r, all, STYLE),
+        users(r, all, STYLE),
+    ] {
+        section(&mut out, &s);
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::fixture;
 
     #[test]
     fn escapes_cells() {
         assert_eq!(escape("/a|b_c*d"), "/a\\|b\\_c\\*d");
         assert_eq!(escape("x\ny"), "x\\\\ny");
         assert_eq!(escape("/日本"), "/日本");
+    }
+
+    #[test]
+    fn every_section_with_the_comparison() {
+        let md = render(&fixture::report(true));
+        for line in [
+            "# Page-hit report for 2026-11-23 to 2026-11-25 (Europe/Berlin)",
+            "compared with 2026-11-20 to 2026-11-22",
+            "| metric | value | previous | change |",
+            "| hits | 1204 | 1070 | +134 (+12.5%) |",
+            "| bounce rate | 43.2% | 45.0% | -1.8 pp |",
+            "| events | 52 | 0 | new |",
+            "| files | 9 (dt=2026-11-23 to dt=2026-11-25) |  |  |",
+            "| bots (left out) | 55 |  |  |",
+            "| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 300 | 404 | 0 | 0 | 0 | 0 | 500 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |",
+            "## Days",
+            "| 2026-11-24 | 404 | 21 | 160 |",
+            "| 1xx | 2xx | 3xx | 4xx | 5xx |",
+            "| 0 | 1100 | 50 | 44 | 10 |",
+            "| news.example | 400 |",
+            "| (unknown) | 504 |",
+            "| newsletter | 304 | 62 |",
+            "| campaign | source | medium | hits | visitors |",
+            "| winter | newsletter | email | 250 | 50 |",
+            "| (not set) | newsletter | email | 54 | 12 |",
+            "| Firefox | 504 | 162 |",
+            "| Mac OS X | 604 | 200 |",
+            "| mobile | 204 | 112 |",
+            "| signup | 52 | 30 | 7.3% |",
+            "| path | hits | previous | change | users | visitors | share | entries | exits | bounces | 4xx | 5xx |",
+            "| /pricing | 300 | 0 | new | 15 | 150 | 24.9% | 100 | 75 | 60 | 1 | 0 |",
+            "| /a\\<b\\>\\&\"c'\\|\\*\\_ | 200 | 250 | -50 (-20.0%) | 10 | 100 | 16.6% | 66 | 50 | 40 | 1 | 0 |",
+            "| /日本\\\\n | 104 | 104 | no change | 5 | 52 | 8.6% | 34 | 26 | 20 | 1 | 0 |",
+            "| \\<admin\\> \\& \"co\" | 7 | 1 | 1 | 2026-11-24T09:00:00.000+01:00 | 2026-11-24T09:20:00.000+01:00 | / |",
+        ] {
+            assert!(md.lines().any(|l| l == line), "missing {line:?} in\n{md}");
+        }
+    }
+
+    #[test]
+    fn an_empty_section_says_none() {
+        let mut r = fixture::report(false);
+        r.campaigns.clear();
+        let md = render(&r);
+        assert!(md.contains("## Campaigns\n\nNone.\n"), "{md}");
+        assert!(!md.contains("previous"), "{md}");
     }
 }

@@ -1,6 +1,9 @@
 //! `--format table`: aligned plain text for a terminal.
 
-use super::{country_label, page_cells, percent, user_cells, visible};
+use super::{
+    browsers, campaigns, compared_with, countries, daily, devices, events, headlines, hourly, os,
+    pages, plain_int, read_rows, referrers, sources, status, title, users, visible, Section, Style,
+};
 use crate::report::Report;
 use std::fmt::Write;
 use unicode_width::UnicodeWidthStr;
@@ -47,142 +50,98 @@ fn grid(headers: &[&str], aligns: &[Align], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The report as aligned text.
+/// The terminal's cell style: control characters escaped, plain counts.
+const STYLE: Style = Style {
+    text: |s| visible(s).into_owned(),
+    int: plain_int,
+};
+
+/// A section under its capitalised headers (an empty one shows its headers alone).
+fn section(out: &mut String, s: &Section) {
+    let headers: Vec<String> = s.headers.iter().map(|h| h.to_uppercase()).collect();
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let aligns: Vec<Align> = s
+        .numeric
+        .iter()
+        .map(|&n| if n { Align::Right } else { Align::Left })
+        .collect();
+    out.push('\n');
+    out.push_str(&grid(&headers, &aligns, &s.rows));
+}
+
+/// The report as aligned text: the summary, hours, then every list in full.
 pub fn render(r: &Report) -> String {
-    let s = &r.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "Page-hit report for {} ({})", r.date, r.tz);
+    let _ = writeln!(out, "{}", title(r));
+    if let Some(compared) = compared_with(r) {
+        let _ = writeln!(out, "{compared}");
+    }
     out.push('\n');
-    let bots = if s.bots_included {
-        "bots included"
+
+    // Headline numbers (with the previous period and the change when compared), then what
+    // reading the files found, apart so long partition lists do not widen the numbers' column.
+    let compared = r.previous.is_some();
+    let rows: Vec<Vec<String>> = headlines(r, plain_int)
+        .into_iter()
+        .map(|h| {
+            let mut row = vec![h.key.to_string(), h.value];
+            if let Some((before, change)) = h.previous {
+                row.extend([before, change.text]);
+            }
+            row
+        })
+        .collect();
+    let (headers, aligns): (&[&str], &[Align]) = if compared {
+        (
+            &["SUMMARY", "", "PREVIOUS", "CHANGE"],
+            &[Align::Left, Align::Right, Align::Right, Align::Left],
+        )
     } else {
-        "bots left out"
+        (&["SUMMARY", ""], &[Align::Left, Align::Right])
     };
-    let partitions: Vec<String> = s.partitions.iter().map(|p| format!("dt={p}")).collect();
-    let summary_rows = vec![
-        vec!["hits".to_string(), s.hits.to_string()],
-        vec!["users".to_string(), s.users.to_string()],
-        vec!["visitors".to_string(), s.visitors.to_string()],
-        vec!["sessions".to_string(), s.sessions.to_string()],
-        vec!["bounce rate".to_string(), percent(s.bounce_rate)],
-        vec![bots.to_string(), s.bots.to_string()],
-        vec!["duplicates".to_string(), s.duplicates.to_string()],
-        vec!["malformed rows".to_string(), s.malformed_rows.to_string()],
-        vec![
-            "files".to_string(),
-            format!("{} ({})", s.files, partitions.join(", ")),
-        ],
-    ];
-    out.push_str(&grid(
-        &["SUMMARY", ""],
-        &[Align::Left, Align::Left],
-        &summary_rows,
-    ));
+    out.push_str(&grid(headers, aligns, &rows));
 
     out.push('\n');
-    let max = r.hourly.iter().copied().max().unwrap_or(0).max(1);
-    let hour_rows: Vec<Vec<String>> = r
-        .hourly
-        .iter()
-        .enumerate()
-        .map(|(h, &n)| {
-            // Bars of up to 40 characters; any hit shows at least one.
-            let len = ((n * 40).div_ceil(max)) as usize;
-            vec![format!("{h:02}"), n.to_string(), "#".repeat(len)]
-        })
+    let input: Vec<Vec<String>> = read_rows(&r.summary, plain_int)
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
         .collect();
-    out.push_str(&grid(
-        &["HOUR", "HITS", ""],
-        &[Align::Left, Align::Right, Align::Left],
-        &hour_rows,
-    ));
+    out.push_str(&grid(&["INPUT", ""], &[Align::Left, Align::Left], &input));
 
-    out.push('\n');
-    let status = &s.status_classes;
-    let status_rows = vec![
-        vec!["1xx".to_string(), status.c1xx.to_string()],
-        vec!["2xx".to_string(), status.c2xx.to_string()],
-        vec!["3xx".to_string(), status.c3xx.to_string()],
-        vec!["4xx".to_string(), status.c4xx.to_string()],
-        vec!["5xx".to_string(), status.c5xx.to_string()],
-    ];
-    out.push_str(&grid(
-        &["STATUS", "HITS"],
-        &[Align::Left, Align::Right],
-        &status_rows,
-    ));
+    // Hours with a bar of up to 40 characters each; any hit shows at least one.
+    let mut hours = hourly(r, STYLE);
+    let max = hours.weights.iter().copied().max().unwrap_or(0).max(1);
+    for (row, &n) in hours.rows.iter_mut().zip(&hours.weights) {
+        row.push("#".repeat((n * 40).div_ceil(max) as usize));
+    }
+    hours.headers.push("");
+    hours.numeric.push(false);
+    section(&mut out, &hours);
 
-    out.push('\n');
-    let ref_rows: Vec<Vec<String>> = s
-        .referrers
-        .iter()
-        .map(|x| vec![visible(&x.host).into_owned(), x.hits.to_string()])
-        .collect();
-    out.push_str(&grid(
-        &["REFERRER HOST", "HITS"],
-        &[Align::Left, Align::Right],
-        &ref_rows,
-    ));
-
-    out.push('\n');
-    let country_rows: Vec<Vec<String>> = s
-        .countries
-        .iter()
-        .map(|x| {
-            vec![
-                visible(country_label(&x.country)).into_owned(),
-                x.hits.to_string(),
-            ]
-        })
-        .collect();
-    out.push_str(&grid(
-        &["COUNTRY", "HITS"],
-        &[Align::Left, Align::Right],
-        &country_rows,
-    ));
-
-    out.push('\n');
-    let page_rows = page_cells(r, |s| visible(s).into_owned());
-    let mut aligns = vec![Align::Left];
-    aligns.extend([Align::Right; 9]);
-    out.push_str(&grid(
-        &[
-            "PATH", "HITS", "USERS", "VISITORS", "SHARE", "ENTRIES", "EXITS", "BOUNCES", "4XX",
-            "5XX",
-        ],
-        &aligns,
-        &page_rows,
-    ));
-
-    out.push('\n');
-    let user_rows = user_cells(r, |s| visible(s).into_owned());
-    out.push_str(&grid(
-        &[
-            "USER",
-            "HITS",
-            "PAGES",
-            "SESSIONS",
-            "FIRST SEEN",
-            "LAST SEEN",
-            "TOP PAGE",
-        ],
-        &[
-            Align::Left,
-            Align::Right,
-            Align::Right,
-            Align::Right,
-            Align::Left,
-            Align::Left,
-            Align::Left,
-        ],
-        &user_rows,
-    ));
+    let all = usize::MAX;
+    for s in [
+        daily(r, STYLE),
+        status(r, STYLE),
+        referrers(r, all, STYLE),
+        countries(r, all, STYLE),
+        sources(r, all, STYLE),
+        campaigns(r, all, STYLE),
+        browsers(r, all, STYLE),
+        os(r, all, STYLE),
+        devices(r, all, STYLE),
+        events(r, all, STYLE),
+        pages(r, all, STYLE),
+        users(r, all, STYLE),
+    ] {
+        section(&mut out, &s);
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::fixture;
 
     #[test]
     fn grid_aligns_by_display_width() {
@@ -192,5 +151,70 @@ mod tests {
         ];
         let text = grid(&["PATH", "HITS"], &[Align::Left, Align::Right], &rows);
         assert_eq!(text, "PATH   HITS\n/日本     5\n/ab      12\n");
+    }
+
+    fn has_lines(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(
+                text.lines().any(|l| l == *line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_section_with_the_comparison() {
+        let text = render(&fixture::report(true));
+        has_lines(
+            &text,
+            &[
+                "Page-hit report for 2026-11-23 to 2026-11-25 (Europe/Berlin)",
+                "compared with 2026-11-20 to 2026-11-22",
+                "SUMMARY             PREVIOUS  CHANGE",
+                "hits          1204      1070  +134 (+12.5%)",
+                "bounce rate  43.2%     45.0%  -1.8 pp",
+                "events          52         0  new",
+                "files                 9 (dt=2026-11-23 to dt=2026-11-25)",
+                "missing partitions    dt=2026-11-22",
+                "unknown header files  1",
+                "bots (left out)       55",
+                "14     500  ########################################",
+                "DATE        HITS  USERS  VISITORS",
+                "2026-11-24   404     21       160",
+                "5xx       10",
+                "news.example    400",
+                "(unknown)   504",
+                "newsletter     304        62",
+                "CAMPAIGN   SOURCE      MEDIUM  HITS  VISITORS",
+                "(not set)  newsletter  email     54        12",
+                "Firefox   504       162",
+                "Mac OS X   604       200",
+                "mobile    204       112",
+                "EVENT   HITS  VISITORS  CONVERSION",
+                "signup    52        30        7.3%",
+                "PATH          HITS  PREVIOUS         CHANGE  USERS  VISITORS  SHARE  ENTRIES  EXITS  BOUNCES  4XX  5XX",
+                "/pricing       300         0            new     15       150  24.9%      100     75       60    1    0",
+                "/a<b>&\"c'|*_   200       250   -50 (-20.0%)     10       100  16.6%       66     50       40    1    0",
+                "/日本\\n        104       104      no change      5        52   8.6%       34     26       20    1    0",
+                "<admin> & \"co\"     7      1         1  2026-11-24T09:00:00.000+01:00  2026-11-24T09:20:00.000+01:00  /",
+            ],
+        );
+        assert!(
+            !text.contains("/日本\n"),
+            "a raw newline reached the terminal"
+        );
+    }
+
+    #[test]
+    fn without_comparison_no_previous_columns() {
+        let text = render(&fixture::report(false));
+        has_lines(
+            &text,
+            &[
+                "hits          1204",
+                "PATH          HITS  USERS  VISITORS  SHARE  ENTRIES  EXITS  BOUNCES  4XX  5XX",
+            ],
+        );
+        assert!(!text.contains("compared with") && !text.contains("PREVIOUS"));
     }
 }

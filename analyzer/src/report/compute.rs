@@ -1,334 +1,123 @@
-//! The page report, the user report and the summary, from the loaded hits.
+//! From hits to the report, one bucket of visitors at a time.
 //!
-//! Sessions: a session is a run of hits of one key in time order with no gap of more than 30
-//! minutes; a gap of more than 30 minutes (30:00.001 or longer) starts a new one.
-//! - Page entries, exits and bounces use **visitor** sessions: every hit has a visitor, so
-//!   every hit belongs to exactly one of them, and the sums over pages add up (sum of entries =
-//!   sum of exits = visitor sessions). A session's entry is its first hit, its exit its last,
-//!   a bounce a session of one hit.
-//! - The user report uses **user** sessions: all hits of a signed-in user, across their
-//!   visitors (devices).
-//! - The summary's `sessions` counts people: user sessions for signed-in hits plus visitor
-//!   sessions over the anonymous hits; its `bounce_rate` is the share of those with one hit.
+//! Everything about a visitor (sessions, entries, exits, bounces, distinct visitors of a page,
+//! a source or a day) lies inside the bucket that holds all of that visitor's hits, so each
+//! bucket is worked out alone and only small partial aggregates are kept: a compacted day is
+//! read bucket by bucket in bounded memory, and the landed CSVs of a period are one bucket.
+//! Signed-in users span buckets (one user, several devices); for them a projection of the
+//! signed-in page views (user, time, id, path) is kept and worked out at the end.
+//!
+//! Per bucket: rows ordered by (visitor, ts, event_id) [`sessions::order`], repeated rows
+//! dropped, bots counted (and dropped unless included), then one pass over each visitor's
+//! page views marks session entries and exits and the first hit of each page, source,
+//! campaign, browser, OS, device and day; polars then groups the bucket by each of those.
+//! At the end polars adds the buckets' partial groups up.
 
-use super::load::{Dict, Loaded};
+use super::agents::{Agents, Device};
 use super::model::{
-    round6, CountryCount, PageRow, ReferrerCount, Report, StatusClasses, Summary, UserRow,
+    ratio, BrowserRow, CampaignRow, CountryCount, DayRow, DeviceRow, EventRow, OsRow, PageRow,
+    Previous, ReferrerCount, Report, SourceRow, StatusClasses, Summary, UserRow,
 };
 use super::pl;
-use crate::day::Day;
+use super::sessions::{first_of_value, order, runs, session_flags, SESSION_GAP_MS};
+use crate::period::Period;
+use crate::transform::hits::{campaign_parts, Hits, BOT, PAGEVIEW};
+use crate::transform::intern::{Dict, NONE};
+use anyhow::Result;
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::HashMap;
-
-/// Inactivity that ends a session, in milliseconds.
-pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
-
-/// What the report is asked for beyond the data itself.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Keep only the first N pages, users, referrer hosts and countries.
-    pub top: Option<usize>,
-    /// Whether bots were included when loading (reported in the summary).
-    pub include_bots: bool,
-    /// Number of files read.
-    pub files: u64,
-    /// The UTC partitions read.
-    pub partitions: Vec<String>,
-}
 
 /// How many referrer hosts and countries the summary lists when `--top` is not given.
 pub const DEFAULT_SUMMARY_TOP: usize = 10;
 
-/// Adds `entry` and `exit` flags to a frame sorted by (`key`, `ts`, `eid`).
-fn with_session_flags(lf: LazyFrame, key: &str) -> LazyFrame {
-    let entry = col(key)
-        .neq(col(key).shift(lit(1)))
-        .or((col("ts") - col("ts").shift(lit(1))).gt(lit(SESSION_GAP_MS)))
-        .fill_null(lit(true));
-    lf.with_column(entry.alias("entry")).with_column(
-        col("entry")
-            .shift(lit(-1))
-            .fill_null(lit(true))
-            .alias("exit"),
-    )
+/// What the report is asked for beyond the data itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Keep only the first N rows of every list.
+    pub top: Option<usize>,
+    /// Whether bots are counted in.
+    pub include_bots: bool,
 }
 
-fn sort_by_key_then_time(lf: LazyFrame, key: &str) -> LazyFrame {
-    // `eid` breaks ties between hits of the same millisecond, so entries and exits are
-    // the same on every run.
-    lf.sort([key, "ts", "eid"], SortMultipleOptions::default())
+/// What reading found besides the hits.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    /// Hit objects of the period (a compacted day counts the objects it covers).
+    pub files: u64,
+    /// Lines that are not valid hits.
+    pub malformed_rows: u64,
+    /// Objects refused for their header.
+    pub unknown_header_files: u64,
+    /// Duplicates already dropped by compaction, within the period.
+    pub duplicates: u64,
+    /// Partitions with hit objects.
+    pub partitions: Vec<String>,
+    /// Partitions without.
+    pub missing_partitions: Vec<String>,
+    /// The first malformed row or refused file, for messages.
+    pub first_problem: Option<String>,
 }
 
-fn u64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<u64>> {
-    let s = df.column(name)?.cast(&DataType::UInt64)?;
-    Ok(s.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
+/// Signed-in page views, kept for the user report.
+#[derive(Default)]
+struct SignedIn {
+    user: Vec<u32>,
+    ts: Vec<i64>,
+    eid: Vec<u128>,
+    path: Vec<u32>,
 }
 
-fn i64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<i64>> {
-    let s = df.column(name)?.cast(&DataType::Int64)?;
-    Ok(s.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+/// A period's report in the making: fed buckets with [`Accumulator::add`].
+pub struct Accumulator<'p> {
+    period: &'p Period,
+    include_bots: bool,
+    pages: Vec<DataFrame>,
+    sources: Vec<DataFrame>,
+    campaigns: Vec<DataFrame>,
+    browsers: Vec<DataFrame>,
+    os: Vec<DataFrame>,
+    devices: Vec<DataFrame>,
+    countries: Vec<DataFrame>,
+    referrers: Vec<DataFrame>,
+    events: Vec<DataFrame>,
+    hourly: [u64; 24],
+    daily_hits: Vec<u64>,
+    daily_visitors: Vec<u64>,
+    status: [u64; 5],
+    hits: u64,
+    visitors: u64,
+    anon_sessions: u64,
+    anon_bounces: u64,
+    bots: u64,
+    events_total: u64,
+    duplicates: u64,
+    signed_in: SignedIn,
 }
 
-/// The strings of a coded column (nulls as `""`).
-fn strings(df: &DataFrame, name: &str, dict: &Dict) -> anyhow::Result<Vec<String>> {
-    Ok(codes(df, name)?
-        .into_iter()
-        .map(|c| c.map_or("", |c| dict.name(c)).to_string())
-        .collect())
+fn u32_col(name: &str, values: Vec<u32>) -> Column {
+    UInt32Chunked::from_vec(name.into(), values).into_column()
 }
 
-fn codes(df: &DataFrame, name: &str) -> anyhow::Result<Vec<Option<u32>>> {
-    let s = df.column(name)?.cast(&DataType::UInt32)?;
-    Ok(s.u32()?.iter().collect())
+fn bool_col(name: &str, values: &[bool]) -> Column {
+    BooleanChunked::from_slice(name.into(), values).into_column()
 }
 
-fn count(df: &DataFrame, name: &str) -> anyhow::Result<u64> {
-    Ok(u64s(df, name)?.first().copied().unwrap_or(0))
-}
-
-/// Builds the report from the loaded hits.
-pub fn compute(loaded: Loaded, day: &Day, opts: &Options) -> anyhow::Result<Report> {
-    // Sorting once by visitor and time serves the page report and the anonymous sessions.
-    let by_visitor = super::timed("sort vis", || {
-        pl(
-            with_session_flags(sort_by_key_then_time(loaded.hits.lazy(), "vis"), "vis").collect(),
-            "computing visitor sessions",
-        )
-    })?;
-    let total = by_visitor.height() as u64;
-
-    let dicts = &loaded.dicts;
-    let pages = super::timed("pages", || pages(&by_visitor, total, opts.top, &dicts.path))?;
-    let (users, user_sessions, user_bounces) =
-        super::timed("users", || users(&by_visitor, day, opts.top, dicts))?;
-
-    let anon = pl(
-        with_session_flags(
-            by_visitor
-                .clone()
-                .lazy()
-                .filter(col("user").is_null())
-                .select([col("vis"), col("ts")]),
-            "vis",
-        )
-        .select([
-            col("entry").sum().alias("sessions"),
-            col("entry").and(col("exit")).sum().alias("bounces"),
-        ])
-        .collect(),
-        "computing anonymous sessions",
-    )?;
-    let sessions = user_sessions + count(&anon, "sessions")?;
-    let bounces = user_bounces + count(&anon, "bounces")?;
-
-    let totals = pl(
-        by_visitor
-            .clone()
-            .lazy()
-            .select([
-                col("user").drop_nulls().n_unique().alias("users"),
-                col("vis").n_unique().alias("visitors"),
-            ])
-            .collect(),
-        "counting users and visitors",
-    )?;
-
-    let summary_top = opts.top.unwrap_or(DEFAULT_SUMMARY_TOP);
-    let referrers = super::timed("referrers", || {
-        top_referrers(&by_visitor, summary_top, dicts)
-    })?;
-    let countries = top_counts(&by_visitor, "country", summary_top, &dicts.country)?
-        .into_iter()
-        .map(|(country, hits)| CountryCount { country, hits })
-        .collect();
-
-    let summary = Summary {
-        hits: total,
-        users: count(&totals, "users")?,
-        visitors: count(&totals, "visitors")?,
-        sessions,
-        bounce_rate: if sessions == 0 {
-            0.0
-        } else {
-            round6(bounces as f64 / sessions as f64)
-        },
-        bots: loaded.bots,
-        bots_included: opts.include_bots,
-        duplicates: loaded.duplicates,
-        malformed_rows: loaded.malformed,
-        files: opts.files,
-        partitions: opts.partitions.clone(),
-        referrers,
-        countries,
-        status_classes: status_classes(&by_visitor)?,
-    };
-    Ok(Report {
-        date: day.date(),
-        tz: day.tz.name().to_string(),
-        summary,
-        pages,
-        users,
-        hourly: hourly(&by_visitor, day)?,
-    })
-}
-
-fn status_between(lo: i32, hi: i32) -> Expr {
-    col("status")
-        .gt_eq(lit(lo))
-        .and(col("status").lt_eq(lit(hi)))
-}
-
-fn pages(
-    by_visitor: &DataFrame,
-    total: u64,
-    top: Option<usize>,
-    paths: &Dict,
-) -> anyhow::Result<Vec<PageRow>> {
-    let plan = by_visitor
-        .clone()
-        .lazy()
-        .group_by([col("path")])
-        .agg([
-            len().alias("hits"),
-            col("user").drop_nulls().n_unique().alias("users"),
-            col("vis").n_unique().alias("visitors"),
-            col("entry").sum().alias("entries"),
-            col("exit").sum().alias("exits"),
-            col("entry").and(col("exit")).sum().alias("bounces"),
-            status_between(400, 499).sum().alias("errors_4xx"),
-            status_between(500, 599).sum().alias("errors_5xx"),
-        ])
-        .sort(
-            ["hits", "path"],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        );
-    let df = pl(limit(plan, top).collect(), "computing the page report")?;
-    // Codes are in byte order of the paths, so sorting by code sorted by path.
-    let path = strings(&df, "path", paths)?;
-    let hits = u64s(&df, "hits")?;
-    let users = u64s(&df, "users")?;
-    let visitors = u64s(&df, "visitors")?;
-    let entries = u64s(&df, "entries")?;
-    let exits = u64s(&df, "exits")?;
-    let bounces = u64s(&df, "bounces")?;
-    let e4 = u64s(&df, "errors_4xx")?;
-    let e5 = u64s(&df, "errors_5xx")?;
-    Ok((0..df.height())
-        .map(|i| PageRow {
-            path: path[i].clone(),
-            hits: hits[i],
-            users: users[i],
-            visitors: visitors[i],
-            share: if total == 0 {
-                0.0
-            } else {
-                round6(hits[i] as f64 / total as f64)
-            },
-            entries: entries[i],
-            exits: exits[i],
-            bounces: bounces[i],
-            errors_4xx: e4[i],
-            errors_5xx: e5[i],
-        })
-        .collect())
-}
-
-/// The user report, plus the total user sessions and one-hit user sessions for the summary.
-fn users(
-    hits: &DataFrame,
-    day: &Day,
-    top: Option<usize>,
-    dicts: &super::load::Dicts,
-) -> anyhow::Result<(Vec<UserRow>, u64, u64)> {
-    let signed_in = hits
-        .clone()
-        .lazy()
-        .filter(col("user").is_not_null())
-        .select([col("user"), col("ts"), col("eid"), col("path")]);
-    let per_user = with_session_flags(sort_by_key_then_time(signed_in.clone(), "user"), "user")
-        .group_by([col("user")])
-        .agg([
-            len().alias("hits"),
-            col("path").n_unique().alias("pages"),
-            col("entry").sum().alias("sessions"),
-            col("entry").and(col("exit")).sum().alias("bounces"),
-            col("ts").min().alias("first"),
-            col("ts").max().alias("last"),
-        ]);
-    let totals = per_user.clone().select([
-        col("sessions").sum().alias("sessions"),
-        col("bounces").sum().alias("bounces"),
-    ]);
-    let listed = limit(
-        per_user.sort(
-            ["hits", "user"],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        ),
-        top,
-    );
-    // Most hit path per user; ties go to the smallest path so the answer is stable.
-    let top_pages = signed_in
-        .group_by([col("user"), col("path")])
-        .agg([len().alias("n")])
-        .group_by([col("user")])
-        .agg([col("path")
-            .sort_by(
-                [col("n"), col("path")],
-                SortMultipleOptions::default().with_order_descending_multi([true, false]),
-            )
-            .first()
-            .alias("top_page")]);
-    let mut frames = pl(
-        collect_all([listed, totals, top_pages]),
-        "computing the user report",
-    )?;
-    let top_pages = frames.pop().expect("three frames");
-    let totals = frames.pop().expect("three frames");
-    let listed = frames.pop().expect("three frames");
-
-    let top_page: HashMap<Option<u32>, Option<u32>> = codes(&top_pages, "user")?
-        .into_iter()
-        .zip(codes(&top_pages, "top_page")?)
-        .collect();
-    let user = codes(&listed, "user")?;
-    let hits = u64s(&listed, "hits")?;
-    let pages = u64s(&listed, "pages")?;
-    let sessions = u64s(&listed, "sessions")?;
-    let first = i64s(&listed, "first")?;
-    let last = i64s(&listed, "last")?;
-    let rows = (0..listed.height())
-        .map(|i| UserRow {
-            top_page: top_page
-                .get(&user[i])
-                .copied()
-                .flatten()
-                .map_or("", |p| dicts.path.name(p))
-                .to_string(),
-            user: user[i].map_or("", |u| dicts.user.name(u)).to_string(),
-            hits: hits[i],
-            pages: pages[i],
-            sessions: sessions[i],
-            first_seen: day.format_local(first[i]),
-            last_seen: day.format_local(last[i]),
-        })
-        .collect();
-    Ok((
-        rows,
-        count(&totals, "sessions")?,
-        count(&totals, "bounces")?,
-    ))
-}
-
-/// Keeps the first `top` rows, or all of them. (Not "limit to the maximum" for all rows: the
-/// streaming engine turns a sort + limit into a top-k that allocates for the whole limit.)
-fn limit(lf: LazyFrame, top: Option<usize>) -> LazyFrame {
-    match top {
-        Some(n) => lf.limit(IdxSize::try_from(n).unwrap_or(IdxSize::MAX)),
-        None => lf,
+/// Groups `df` by `key` (rows where it is not [`NONE`]) into `hits` and, when `first` is given,
+/// `visitors` (the sum of the first-of-visitor marks).
+fn group(df: &DataFrame, key: &str, first: Option<&str>) -> LazyFrame {
+    let mut aggs = vec![len().alias("hits")];
+    if let Some(first) = first {
+        aggs.push(col(first).sum().alias("visitors"));
     }
+    df.clone()
+        .lazy()
+        .filter(col(key).neq(lit(NONE)))
+        .group_by([col(key)])
+        .agg(aggs)
 }
 
-fn collect_all(plans: impl IntoIterator<Item = LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
+fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
     LazyFrame::collect_all_with_engine(
         plans.into_iter().map(|lf| lf.logical_plan).collect(),
         Engine::InMemory,
@@ -336,240 +125,700 @@ fn collect_all(plans: impl IntoIterator<Item = LazyFrame>) -> PolarsResult<Vec<D
     )
 }
 
-/// Non-null values of `column` by hits: hits descending, then value; the first `n`.
-fn top_counts(
-    hits: &DataFrame,
-    column: &str,
-    n: usize,
-    dict: &Dict,
-) -> anyhow::Result<Vec<(String, u64)>> {
-    let plan = hits
-        .clone()
-        .lazy()
-        .filter(col(column).is_not_null())
-        .group_by([col(column)])
-        .agg([len().alias("hits")])
-        .sort(
-            ["hits", column],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        );
-    let df = pl(limit(plan, Some(n)).collect(), "counting hits by value")?;
-    Ok(strings(&df, column, dict)?
-        .into_iter()
-        .zip(u64s(&df, "hits")?)
+impl<'p> Accumulator<'p> {
+    /// An empty report of `period`.
+    pub fn new(period: &'p Period, include_bots: bool) -> Accumulator<'p> {
+        Accumulator {
+            period,
+            include_bots,
+            pages: Vec::new(),
+            sources: Vec::new(),
+            campaigns: Vec::new(),
+            browsers: Vec::new(),
+            os: Vec::new(),
+            devices: Vec::new(),
+            countries: Vec::new(),
+            referrers: Vec::new(),
+            events: Vec::new(),
+            hourly: [0; 24],
+            daily_hits: vec![0; period.days()],
+            daily_visitors: vec![0; period.days()],
+            status: [0; 5],
+            hits: 0,
+            visitors: 0,
+            anon_sessions: 0,
+            anon_bounces: 0,
+            bots: 0,
+            events_total: 0,
+            duplicates: 0,
+            signed_in: SignedIn::default(),
+        }
+    }
+
+    /// Adds the hits of a set of visitors: every hit of each of them in the period (a
+    /// visitor's hits must not be split between two calls).
+    pub fn add(
+        &mut self,
+        hits: &Hits,
+        agents: &Agents,
+        agent_names: &crate::transform::intern::Interner,
+    ) -> Result<()> {
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let sorted = super::timed("sort", || order(&hits.vis, &hits.ts, &hits.eid));
+        // A repeat of the row before it (same visitor, time and id: the same record landed
+        // twice) is dropped; of two equal rows the one read first is kept.
+        let mut kept: Vec<u32> = Vec::with_capacity(sorted.len());
+        let mut prev: Option<usize> = None;
+        for &r in &sorted {
+            let ri = r as usize;
+            if let Some(p) = prev {
+                if hits.vis[p] == hits.vis[ri]
+                    && hits.ts[p] == hits.ts[ri]
+                    && hits.eid[p] == hits.eid[ri]
+                {
+                    self.duplicates += 1;
+                    continue;
+                }
+            }
+            prev = Some(ri);
+            if hits.flags[ri] & BOT != 0 {
+                self.bots += 1;
+                if !self.include_bots {
+                    continue;
+                }
+            }
+            kept.push(r);
+        }
+        drop(sorted);
+        let (pv, ev): (Vec<u32>, Vec<u32>) = kept
+            .into_iter()
+            .partition(|&r| hits.flags[r as usize] & PAGEVIEW != 0);
+        self.events_total += ev.len() as u64;
+        super::timed("page views", || {
+            self.page_views(hits, &pv, agents, agent_names)
+        })?;
+        super::timed("events", || self.custom_events(hits, &ev))
+    }
+
+    fn page_views(
+        &mut self,
+        hits: &Hits,
+        pv: &[u32],
+        agents: &Agents,
+        agent_names: &crate::transform::intern::Interner,
+    ) -> Result<()> {
+        let n = pv.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let agent_codes: Vec<u32> = pv.iter().map(|&r| hits.agent[r as usize]).collect();
+        agents.classify(&agent_codes, agent_names)?;
+        let classes = agents.classes(&agent_codes);
+        drop(agent_codes);
+        let period = self.period;
+        let day: Vec<u32> = pv
+            .par_iter()
+            .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
+            .collect();
+
+        let mut entry = vec![false; n];
+        let mut exit = vec![false; n];
+        let mut firsts = [(); 7].map(|()| vec![false; n]);
+        let mut seen = hashbrown::HashSet::new();
+        let bounds = runs(pv, |r| hits.vis[r as usize]);
+        for w in bounds.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let len = b - a;
+            let row = |i: usize| pv[a + i] as usize;
+            if len == 1 {
+                entry[a] = true;
+                exit[a] = true;
+                for f in firsts.iter_mut() {
+                    f[a] = true;
+                }
+            } else {
+                session_flags(|i| hits.ts[row(i)], len, &mut entry[a..b], &mut exit[a..b]);
+                let values: [&dyn Fn(usize) -> u32; 7] = [
+                    &|i| hits.path[row(i)],
+                    &|i| hits.source[row(i)],
+                    &|i| hits.campaign[row(i)],
+                    &|i| classes[a + i].browser,
+                    &|i| classes[a + i].os,
+                    &|i| classes[a + i].device as u32,
+                    &|i| day[a + i],
+                ];
+                for (value, out) in values.iter().zip(firsts.iter_mut()) {
+                    first_of_value(value, len, &mut out[a..b], &mut seen);
+                }
+            }
+            // Anonymous page views make sessions of their visitor (signed-in ones are the
+            // user's, counted in the user report).
+            let (mut last, mut current) = (None::<i64>, 0u64);
+            for i in 0..len {
+                let r = row(i);
+                if hits.user[r] != NONE {
+                    continue;
+                }
+                let t = hits.ts[r];
+                if last.is_none_or(|l| t - l > SESSION_GAP_MS) {
+                    self.anon_sessions += 1;
+                    if current == 1 {
+                        self.anon_bounces += 1;
+                    }
+                    current = 0;
+                }
+                current += 1;
+                last = Some(t);
+            }
+            if current == 1 {
+                self.anon_bounces += 1;
+            }
+        }
+        self.visitors += (bounds.len() - 1) as u64;
+        self.hits += n as u64;
+        let [fv_path, fv_source, fv_campaign, fv_browser, fv_os, fv_device, fv_day] = firsts;
+
+        for (i, &r) in pv.iter().enumerate() {
+            let r = r as usize;
+            let t = hits.ts[r];
+            self.hourly[period.hour(t)] += 1;
+            let d = day[i] as usize;
+            self.daily_hits[d] += 1;
+            if fv_day[i] {
+                self.daily_visitors[d] += 1;
+            }
+            if let Some(class) = (hits.status[r] / 100).checked_sub(1) {
+                if let Some(slot) = self.status.get_mut(class as usize) {
+                    *slot += 1;
+                }
+            }
+            if hits.user[r] != NONE {
+                let s = &mut self.signed_in;
+                s.user.push(hits.user[r]);
+                s.ts.push(t);
+                s.eid.push(hits.eid[r]);
+                s.path.push(hits.path[r]);
+            }
+        }
+
+        let pick =
+            |column: &[u32]| -> Vec<u32> { pv.iter().map(|&r| column[r as usize]).collect() };
+        let status_in = |lo: u16, hi: u16| -> Vec<bool> {
+            pv.iter()
+                .map(|&r| (lo..=hi).contains(&hits.status[r as usize]))
+                .collect()
+        };
+        let bounce: Vec<bool> = entry.iter().zip(&exit).map(|(a, b)| *a && *b).collect();
+        let df = pl(
+            DataFrame::new(
+                n,
+                vec![
+                    u32_col("path", pick(&hits.path)),
+                    bool_col("entry", &entry),
+                    bool_col("exit", &exit),
+                    bool_col("bounce", &bounce),
+                    bool_col("fv_path", &fv_path),
+                    bool_col("e4", &status_in(400, 499)),
+                    bool_col("e5", &status_in(500, 599)),
+                    u32_col("source", pick(&hits.source)),
+                    bool_col("fv_source", &fv_source),
+                    u32_col("campaign", pick(&hits.campaign)),
+                    bool_col("fv_campaign", &fv_campaign),
+                    u32_col("browser", classes.iter().map(|c| c.browser).collect()),
+                    bool_col("fv_browser", &fv_browser),
+                    u32_col("os", classes.iter().map(|c| c.os).collect()),
+                    bool_col("fv_os", &fv_os),
+                    u32_col("device", classes.iter().map(|c| c.device as u32).collect()),
+                    bool_col("fv_device", &fv_device),
+                    u32_col("country", pick(&hits.country)),
+                    u32_col("ref_host", pick(&hits.ref_host)),
+                ],
+            ),
+            "building a bucket's page views",
+        )?;
+        let pages = df.clone().lazy().group_by([col("path")]).agg([
+            len().alias("hits"),
+            col("fv_path").sum().alias("visitors"),
+            col("entry").sum().alias("entries"),
+            col("exit").sum().alias("exits"),
+            col("bounce").sum().alias("bounces"),
+            col("e4").sum().alias("errors_4xx"),
+            col("e5").sum().alias("errors_5xx"),
+        ]);
+        let mut frames = pl(
+            collect_all(vec![
+                pages,
+                group(&df, "source", Some("fv_source")),
+                group(&df, "campaign", Some("fv_campaign")),
+                group(&df, "browser", Some("fv_browser")),
+                group(&df, "os", Some("fv_os")),
+                group(&df, "device", Some("fv_device")),
+                group(&df, "country", None),
+                group(&df, "ref_host", None),
+            ]),
+            "grouping a bucket's page views",
+        )?
+        .into_iter();
+        let mut next = || frames.next().expect("one frame per plan");
+        self.pages.push(next());
+        self.sources.push(next());
+        self.campaigns.push(next());
+        self.browsers.push(next());
+        self.os.push(next());
+        self.devices.push(next());
+        self.countries.push(next());
+        self.referrers.push(next());
+        Ok(())
+    }
+
+    fn custom_events(&mut self, hits: &Hits, ev: &[u32]) -> Result<()> {
+        if ev.is_empty() {
+            return Ok(());
+        }
+        let mut first = vec![false; ev.len()];
+        let mut seen = hashbrown::HashSet::new();
+        let bounds = runs(ev, |r| hits.vis[r as usize]);
+        for w in bounds.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            first_of_value(
+                |i| hits.event[ev[a + i] as usize],
+                b - a,
+                &mut first[a..b],
+                &mut seen,
+            );
+        }
+        let df = pl(
+            DataFrame::new(
+                ev.len(),
+                vec![
+                    u32_col(
+                        "event",
+                        ev.iter().map(|&r| hits.event[r as usize]).collect(),
+                    ),
+                    bool_col("fv_event", &first),
+                ],
+            ),
+            "building a bucket's events",
+        )?;
+        self.events.push(pl(
+            group(&df, "event", Some("fv_event")).collect(),
+            "grouping a bucket's events",
+        )?);
+        Ok(())
+    }
+}
+
+/// Adds partial groups up: `key` -> the sums of `values`, as `(key, sums)` rows.
+fn merge(parts: Vec<DataFrame>, key: &str, values: &[&str]) -> Result<Vec<(u32, Vec<u64>)>> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lazy: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
+    let sums: Vec<Expr> = values
+        .iter()
+        .map(|v| col(*v).cast(DataType::UInt64).sum().alias(*v))
+        .collect();
+    let df = pl(
+        concat(lazy, UnionArgs::default())
+            .and_then(|lf| lf.group_by([col(key)]).agg(sums).collect()),
+        "adding up the buckets",
+    )?;
+    let keys: Vec<u32> = pl(
+        df.column(key).and_then(|c| c.u32().cloned()),
+        "reading keys",
+    )?
+    .into_no_null_iter()
+    .collect();
+    let mut columns = Vec::new();
+    for v in values {
+        let c: Vec<u64> = pl(df.column(v).and_then(|c| c.u64().cloned()), "reading sums")?
+            .iter()
+            .map(|x| x.unwrap_or(0))
+            .collect();
+        columns.push(c);
+    }
+    Ok((0..keys.len())
+        .map(|i| (keys[i], columns.iter().map(|c| c[i]).collect()))
         .collect())
 }
 
-/// The host of a referring URL, lowercase: `https://User@News.Example:8443/x` ->
-/// `news.example`; `None` for anything that is not `scheme://host...`.
-pub fn referrer_host(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let mut chars = scheme.chars();
-    let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
-    if !scheme_ok {
-        return None;
+/// Sorts rows by hits descending, then name, and keeps the first `top`.
+fn sort_top<T: Send>(
+    rows: &mut Vec<T>,
+    hits: impl Fn(&T) -> u64 + Sync,
+    name: impl Fn(&T) -> &str + Sync,
+    top: Option<usize>,
+) {
+    let cmp = |a: &T, b: &T| hits(b).cmp(&hits(a)).then_with(|| name(a).cmp(name(b)));
+    match top {
+        Some(n) if n < rows.len() => {
+            rows.select_nth_unstable_by(n, cmp);
+            rows.truncate(n);
+            rows.sort_unstable_by(cmp);
+        }
+        _ => rows.par_sort_unstable_by(cmp),
     }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host_port.split(':').next().unwrap_or("");
-    (!host.is_empty()).then(|| host.to_lowercase())
 }
 
-/// Top external referrer hosts: hits grouped by (referrer, host) in polars, then the referrer's
-/// host worked out once per distinct pair; a referrer on the hit's own host is internal.
-fn top_referrers(
-    hits: &DataFrame,
-    n: usize,
-    dicts: &super::load::Dicts,
-) -> anyhow::Result<Vec<ReferrerCount>> {
-    let df = pl(
-        hits.clone()
-            .lazy()
-            .filter(col("referrer").is_not_null())
-            .group_by([col("referrer"), col("host")])
-            .agg([len().alias("hits")])
-            .collect(),
-        "counting referrers",
-    )?;
-    let mut by_host: HashMap<String, u64> = HashMap::new();
-    let referrers = strings(&df, "referrer", &dicts.referrer)?;
-    let hosts = strings(&df, "host", &dicts.host)?;
-    for ((referrer, host), count) in referrers.iter().zip(&hosts).zip(u64s(&df, "hits")?) {
-        let Some(ref_host) = referrer_host(referrer) else {
-            continue;
+/// The names behind the codes, for the outputs.
+pub struct Names {
+    /// Paths.
+    pub path: Dict,
+    /// Users.
+    pub user: Dict,
+    /// Countries.
+    pub country: Dict,
+    /// Sources.
+    pub source: Dict,
+    /// External referrer hosts.
+    pub ref_host: Dict,
+    /// Campaign keys.
+    pub campaign: Dict,
+    /// Custom events.
+    pub event: Dict,
+    /// Browser families.
+    pub browser: Dict,
+    /// OS families.
+    pub os: Dict,
+}
+
+/// One period worked out: everything but the comparison.
+pub struct Totals {
+    summary: Summary,
+    pages: Vec<(u32, PageRow)>,
+    users: Vec<UserRow>,
+    hourly: [u64; 24],
+    daily: Vec<DayRow>,
+    sources: Vec<SourceRow>,
+    campaigns: Vec<CampaignRow>,
+    browsers: Vec<BrowserRow>,
+    os: Vec<OsRow>,
+    devices: Vec<DeviceRow>,
+    events: Vec<EventRow>,
+}
+
+impl Accumulator<'_> {
+    /// Adds the buckets up and works out the user report.
+    pub fn finish(self, names: &Names, reading: &Reading, opts: Options) -> Result<Totals> {
+        let period = self.period;
+        let pages = merge(
+            self.pages,
+            "path",
+            &[
+                "hits",
+                "visitors",
+                "entries",
+                "exits",
+                "bounces",
+                "errors_4xx",
+                "errors_5xx",
+            ],
+        )?;
+        let users = super::timed("users", || users(self.signed_in, period, names, opts.top))?;
+
+        let total = self.hits;
+        let mut page_rows: Vec<(u32, PageRow)> = pages
+            .into_iter()
+            .map(|(code, v)| {
+                let row = PageRow {
+                    path: names.path.name(code).to_string(),
+                    hits: v[0],
+                    users: users.per_page.get(&code).copied().unwrap_or(0),
+                    visitors: v[1],
+                    share: ratio(v[0], total),
+                    entries: v[2],
+                    exits: v[3],
+                    bounces: v[4],
+                    errors_4xx: v[5],
+                    errors_5xx: v[6],
+                    previous_hits: None,
+                };
+                (code, row)
+            })
+            .collect();
+        // All of them: the comparison looks up pages outside the current top; [`report`] cuts.
+        sort_top(&mut page_rows, |(_, p)| p.hits, |(_, p)| &p.path, None);
+
+        let keyed =
+            |parts: Vec<DataFrame>, key: &str, dict: &Dict| -> Result<Vec<(String, u64, u64)>> {
+                Ok(merge(parts, key, &["hits", "visitors"])?
+                    .into_iter()
+                    .map(|(code, v)| (dict.name(code).to_string(), v[0], v[1]))
+                    .collect())
+            };
+        let mut sources = keyed(self.sources, "source", &names.source)?;
+        sort_top(&mut sources, |r| r.1, |r| &r.0, opts.top);
+        let mut campaigns = keyed(self.campaigns, "campaign", &names.campaign)?;
+        sort_top(&mut campaigns, |r| r.1, |r| &r.0, opts.top);
+        let mut browsers = keyed(self.browsers, "browser", &names.browser)?;
+        sort_top(&mut browsers, |r| r.1, |r| &r.0, opts.top);
+        let mut os = keyed(self.os, "os", &names.os)?;
+        sort_top(&mut os, |r| r.1, |r| &r.0, opts.top);
+        let mut devices: Vec<(String, u64, u64)> =
+            merge(self.devices, "device", &["hits", "visitors"])?
+                .into_iter()
+                .filter_map(|(code, v)| {
+                    Device::ALL
+                        .iter()
+                        .find(|d| **d as u32 == code)
+                        .map(|d| (d.name().to_string(), v[0], v[1]))
+                })
+                .collect();
+        sort_top(&mut devices, |r| r.1, |r| &r.0, opts.top);
+
+        let summary_top = Some(opts.top.unwrap_or(DEFAULT_SUMMARY_TOP));
+        let mut countries: Vec<(String, u64)> = merge(self.countries, "country", &["hits"])?
+            .into_iter()
+            .map(|(code, v)| (names.country.name(code).to_string(), v[0]))
+            .collect();
+        sort_top(&mut countries, |r| r.1, |r| &r.0, summary_top);
+        let mut referrers: Vec<(String, u64)> = merge(self.referrers, "ref_host", &["hits"])?
+            .into_iter()
+            .map(|(code, v)| (names.ref_host.name(code).to_string(), v[0]))
+            .collect();
+        sort_top(&mut referrers, |r| r.1, |r| &r.0, summary_top);
+
+        let mut events: Vec<(String, u64, u64)> = keyed(self.events, "event", &names.event)?;
+        sort_top(&mut events, |r| r.1, |r| &r.0, opts.top);
+
+        let sessions = users.sessions + self.anon_sessions;
+        let bounces = users.bounces + self.anon_bounces;
+        let summary = Summary {
+            hits: total,
+            users: users.distinct,
+            visitors: self.visitors,
+            sessions,
+            bounce_rate: ratio(bounces, sessions),
+            bots: self.bots,
+            bots_included: opts.include_bots,
+            duplicates: self.duplicates + reading.duplicates,
+            malformed_rows: reading.malformed_rows,
+            unknown_header_files: reading.unknown_header_files,
+            files: reading.files,
+            partitions: reading.partitions.clone(),
+            missing_partitions: reading.missing_partitions.clone(),
+            events: self.events_total,
+            referrers: referrers
+                .into_iter()
+                .map(|(host, hits)| ReferrerCount { host, hits })
+                .collect(),
+            countries: countries
+                .into_iter()
+                .map(|(country, hits)| CountryCount { country, hits })
+                .collect(),
+            status_classes: StatusClasses {
+                c1xx: self.status[0],
+                c2xx: self.status[1],
+                c3xx: self.status[2],
+                c4xx: self.status[3],
+                c5xx: self.status[4],
+            },
         };
-        let own = host.split(':').next().unwrap_or("").to_lowercase();
-        if ref_host != own {
-            *by_host.entry(ref_host).or_default() += count;
-        }
+        let visitors = summary.visitors;
+        Ok(Totals {
+            pages: page_rows,
+            users: users.rows,
+            hourly: self.hourly,
+            daily: (0..period.days())
+                .map(|d| DayRow {
+                    date: period.date_of(d),
+                    hits: self.daily_hits[d],
+                    users: users.per_day[d],
+                    visitors: self.daily_visitors[d],
+                })
+                .collect(),
+            sources: sources
+                .into_iter()
+                .map(|(source, hits, visitors)| SourceRow {
+                    source,
+                    hits,
+                    visitors,
+                })
+                .collect(),
+            campaigns: campaigns
+                .into_iter()
+                .map(|(key, hits, visitors)| {
+                    let (s, m, c) = campaign_parts(&key);
+                    CampaignRow {
+                        utm_source: s.to_string(),
+                        utm_medium: m.to_string(),
+                        utm_campaign: c.to_string(),
+                        hits,
+                        visitors,
+                    }
+                })
+                .collect(),
+            browsers: browsers
+                .into_iter()
+                .map(|(browser, hits, visitors)| BrowserRow {
+                    browser,
+                    hits,
+                    visitors,
+                })
+                .collect(),
+            os: os
+                .into_iter()
+                .map(|(os, hits, visitors)| OsRow { os, hits, visitors })
+                .collect(),
+            devices: devices
+                .into_iter()
+                .map(|(device, hits, visitors)| DeviceRow {
+                    device,
+                    hits,
+                    visitors,
+                })
+                .collect(),
+            events: events
+                .into_iter()
+                .map(|(event, hits, v)| EventRow {
+                    event,
+                    hits,
+                    visitors: v,
+                    conversion_rate: ratio(v, visitors),
+                })
+                .collect(),
+            summary,
+        })
     }
-    let mut top: Vec<ReferrerCount> = by_host
+}
+
+/// What the signed-in page views give.
+struct Users {
+    rows: Vec<UserRow>,
+    distinct: u64,
+    sessions: u64,
+    bounces: u64,
+    per_page: HashMap<u32, u64>,
+    per_day: Vec<u64>,
+}
+
+/// The user report: signed-in page views by user (across devices), in time order.
+fn users(s: SignedIn, period: &Period, names: &Names, top: Option<usize>) -> Result<Users> {
+    let keys: Vec<u64> = s.user.iter().map(|&u| u64::from(u)).collect();
+    let sorted = order(&keys, &s.ts, &s.eid);
+    drop(keys);
+    let n = sorted.len();
+    let mut out = Users {
+        rows: Vec::new(),
+        distinct: 0,
+        sessions: 0,
+        bounces: 0,
+        per_page: HashMap::new(),
+        per_day: vec![0; period.days()],
+    };
+    let bounds = runs(&sorted, |r| u64::from(s.user[r as usize]));
+    let mut entry = vec![false; n];
+    let mut exit = vec![false; n];
+    // (user, hits, pages, sessions, first, last, top page, name)
+    type Row<'n> = (u32, u64, u64, u64, i64, i64, u32, &'n str);
+    let mut rows: Vec<Row<'_>> = Vec::with_capacity(bounds.len());
+    let mut seen = hashbrown::HashSet::new();
+    let mut days = hashbrown::HashSet::new();
+    let mut counts: HashMap<u32, u64> = HashMap::new();
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = b - a;
+        let row = |i: usize| sorted[a + i] as usize;
+        session_flags(|i| s.ts[row(i)], len, &mut entry[a..b], &mut exit[a..b]);
+        let sessions = entry[a..b].iter().filter(|&&e| e).count() as u64;
+        out.sessions += sessions;
+        out.bounces += (a..b).filter(|&i| entry[i] && exit[i]).count() as u64;
+        seen.clear();
+        days.clear();
+        counts.clear();
+        for i in 0..len {
+            let r = row(i);
+            let path = s.path[r];
+            if seen.insert(path) {
+                *out.per_page.entry(path).or_default() += 1;
+            }
+            *counts.entry(path).or_default() += 1;
+            if days.insert(period.day_index(s.ts[r])) {
+                out.per_day[period.day_index(s.ts[r])] += 1;
+            }
+        }
+        // The most viewed path; ties go to the smallest path.
+        let top_page = counts
+            .iter()
+            .max_by(|x, y| {
+                x.1.cmp(y.1)
+                    .then_with(|| names.path.name(*y.0).cmp(names.path.name(*x.0)))
+            })
+            .map_or(NONE, |(p, _)| *p);
+        rows.push((
+            s.user[row(0)],
+            len as u64,
+            seen.len() as u64,
+            sessions,
+            s.ts[row(0)],
+            s.ts[row(len - 1)],
+            top_page,
+            names.user.name(s.user[row(0)]),
+        ));
+    }
+    out.distinct = rows.len() as u64;
+    sort_top(&mut rows, |r| r.1, |r| r.7, top);
+    out.rows = rows
         .into_iter()
-        .map(|(host, hits)| ReferrerCount { host, hits })
+        .map(
+            |(_, hits, pages, sessions, first, last, top_page, name)| UserRow {
+                user: name.to_string(),
+                hits,
+                pages,
+                sessions,
+                first_seen: period.format_local(first),
+                last_seen: period.format_local(last),
+                top_page: names.path.name(top_page).to_string(),
+            },
+        )
         .collect();
-    top.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.host.cmp(&b.host)));
-    top.truncate(n);
-    Ok(top)
-}
-
-fn status_classes(hits: &DataFrame) -> anyhow::Result<StatusClasses> {
-    let df = pl(
-        hits.clone()
-            .lazy()
-            .select([
-                status_between(100, 199).sum().alias("1"),
-                status_between(200, 299).sum().alias("2"),
-                status_between(300, 399).sum().alias("3"),
-                status_between(400, 499).sum().alias("4"),
-                status_between(500, 599).sum().alias("5"),
-            ])
-            .collect(),
-        "counting status classes",
-    )?;
-    Ok(StatusClasses {
-        c1xx: count(&df, "1")?,
-        c2xx: count(&df, "2")?,
-        c3xx: count(&df, "3")?,
-        c4xx: count(&df, "4")?,
-        c5xx: count(&df, "5")?,
-    })
-}
-
-/// Hits per local clock hour. On a 25-hour daylight-saving day the repeated hour holds both.
-fn hourly(hits: &DataFrame, day: &Day) -> anyhow::Result<[u64; 24]> {
-    let tz = TimeZone::opt_try_new(Some(day.tz.name()))?.unwrap_or(TimeZone::UTC);
-    let df = pl(
-        hits.clone()
-            .lazy()
-            .select([col("ts")
-                .cast(DataType::Datetime(
-                    TimeUnit::Milliseconds,
-                    Some(TimeZone::UTC),
-                ))
-                .dt()
-                .convert_time_zone(tz)
-                .dt()
-                .hour()
-                .alias("hour")])
-            .group_by([col("hour")])
-            .agg([len().alias("hits")])
-            .collect(),
-        "counting hits per hour",
-    )?;
-    let mut out = [0u64; 24];
-    for (h, n) in i64s(&df, "hour")?.into_iter().zip(u64s(&df, "hits")?) {
-        if let Some(slot) = out.get_mut(h as usize) {
-            *slot += n;
-        }
-    }
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn day() -> Day {
-        Day::new(
-            pagehit::time::parse_date("2026-11-25").unwrap(),
-            chrono_tz::Tz::UTC,
-        )
+/// The report of `period`, compared with `previous` when given.
+pub fn report(
+    period: &Period,
+    current: Totals,
+    previous: Option<(&Period, Totals)>,
+    opts: Options,
+) -> Report {
+    let mut pages = current.pages;
+    if let Some(n) = opts.top {
+        pages.truncate(n);
     }
-
-    fn opts() -> Options {
-        Options {
-            top: None,
-            include_bots: false,
-            files: 1,
-            partitions: vec!["2026-11-25".into()],
+    let previous = previous.map(|(p, totals)| {
+        let before: HashMap<u32, u64> = totals
+            .pages
+            .iter()
+            .map(|(code, row)| (*code, row.hits))
+            .collect();
+        for (code, row) in pages.iter_mut() {
+            row.previous_hits = Some(before.get(code).copied().unwrap_or(0));
         }
-    }
-
-    fn loaded(rows: &[(u64, i64, &str, Option<&str>, u64)]) -> Loaded {
-        use crate::report::load::Dicts;
-        let base = day().start_ms;
-        // The loader's types: paths, users, referrers, hosts and countries are codes.
-        let dicts = Dicts {
-            path: Dict::new(rows.iter().map(|r| r.2.to_string()).collect()),
-            user: Dict::new(rows.iter().filter_map(|r| r.3.map(String::from)).collect()),
-            referrer: Dict::default(),
-            host: Dict::new(vec!["shop.example".into()]),
-            country: Dict::new(vec!["DE".into()]),
-        };
-        let hits = df!(
-            "eid" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            "ts" => rows.iter().map(|r| base + r.1).collect::<Vec<_>>(),
-            "path" => rows.iter().map(|r| dicts.path.code(r.2)).collect::<Vec<_>>(),
-            "status" => rows.iter().map(|_| 200i32).collect::<Vec<_>>(),
-            "user" => rows.iter().map(|r| r.3.and_then(|u| dicts.user.code(u))).collect::<Vec<_>>(),
-            "vis" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
-            "bot" => rows.iter().map(|_| false).collect::<Vec<_>>(),
-            "referrer" => rows.iter().map(|_| None::<u32>).collect::<Vec<_>>(),
-            "host" => rows.iter().map(|_| 0u32).collect::<Vec<_>>(),
-            "country" => rows.iter().map(|_| 0u32).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        Loaded {
-            hits,
-            dicts,
-            malformed: 0,
-            duplicates: 0,
-            bots: 0,
+        Previous {
+            from: p.from(),
+            to: p.to(),
+            summary: totals.summary,
         }
-    }
-
-    #[test]
-    fn referrer_hosts() {
-        for (url, host) in [
-            ("https://User@News.Example:8443/x?y#z", Some("news.example")),
-            ("http://search.example", Some("search.example")),
-            ("android-app://com.example.app/", Some("com.example.app")),
-            ("https://bücher.example/", Some("bücher.example")),
-            ("search.example/x", None),
-            ("://x", None),
-            ("1http://x", None),
-            ("https:///path", None),
-            ("", None),
-        ] {
-            assert_eq!(referrer_host(url).as_deref(), host, "{url}");
-        }
-    }
-
-    #[test]
-    fn an_empty_day_has_zeros_not_nan() {
-        let report = compute(loaded(&[]), &day(), &opts()).unwrap();
-        assert_eq!(report.summary.hits, 0);
-        assert_eq!(report.summary.sessions, 0);
-        assert_eq!(report.summary.bounce_rate, 0.0);
-        assert!(report.pages.is_empty() && report.users.is_empty());
-        assert_eq!(report.hourly, [0; 24]);
-    }
-
-    #[test]
-    fn ties_are_broken_by_name_and_same_millisecond_hits_by_event_id() {
-        let min = 60_000;
-        let report = compute(
-            loaded(&[
-                // u: one hit on /b and one on /a -> top page /a (the smaller path).
-                (9, 0, "/b", Some("u"), 1),
-                (8, min, "/a", Some("u"), 1),
-                // Same millisecond on one visitor: eid 5 sorts first, so it is the entry.
-                (6, 10 * min, "/y", None, 2),
-                (5, 10 * min, "/x", None, 2),
-            ]),
-            &day(),
-            &opts(),
-        )
-        .unwrap();
-        assert_eq!(report.users[0].top_page, "/a");
-        let page = |p: &str| report.pages.iter().find(|r| r.path == p).unwrap();
-        assert_eq!((page("/x").entries, page("/x").exits), (1, 0));
-        assert_eq!((page("/y").entries, page("/y").exits), (0, 1));
-        // Equal hits: paths in byte order.
-        let paths: Vec<&str> = report.pages.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["/a", "/b", "/x", "/y"]);
-        assert_eq!(report.summary.sessions, 2);
-        assert_eq!(report.pages[0].share, 0.25);
+    });
+    Report {
+        date: period.from(),
+        from: period.from(),
+        to: period.to(),
+        tz: period.tz.name().to_string(),
+        summary: current.summary,
+        pages: pages.into_iter().map(|(_, row)| row).collect(),
+        users: current.users,
+        hourly: current.hourly,
+        daily: current.daily,
+        sources: current.sources,
+        campaigns: current.campaigns,
+        browsers: current.browsers,
+        os: current.os,
+        devices: current.devices,
+        events: current.events,
+        previous,
     }
 }

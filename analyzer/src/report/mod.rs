@@ -1,9 +1,10 @@
-//! From hit files to a [`model::Report`]: loading (parse, day filter, dedup, bot filter) and
-//! the page, user and summary computations.
+//! From hit columns to a [`model::Report`]: sessions, the page, user, source, device and event
+//! reports, and the summary.
 
+pub mod agents;
 pub mod compute;
-pub mod load;
 pub mod model;
+pub mod sessions;
 
 pub use model::Report;
 

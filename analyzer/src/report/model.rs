@@ -1,77 +1,105 @@
 //! The report as plain Rust values: what every output format renders, and (through serde) the
-//! `--format json` contract. Field order here is the key order in the JSON.
+//! `--format json` contract. Field order here is the key order in the JSON; keys are only ever
+//! added. The counting rules are in `analyzer/README.md` ("What is counted").
 
 use serde::Serialize;
 
-/// The whole report for one local day.
+/// The whole report for one period (one local day, or `--from`..`--to`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
-    /// The local calendar day, `YYYY-MM-DD`.
+    /// The period's first local day, `YYYY-MM-DD` (for a one-day report, the day).
     pub date: String,
-    /// The IANA zone the day is counted in.
+    /// The period's first local day.
+    pub from: String,
+    /// The period's last local day (inclusive).
+    pub to: String,
+    /// The IANA zone the period is counted in.
     pub tz: String,
-    /// Day totals.
+    /// Period totals.
     pub summary: Summary,
-    /// One row per path: hits descending, then path.
+    /// One row per path: page views descending, then path.
     pub pages: Vec<PageRow>,
-    /// One row per signed-in user: hits descending, then user.
+    /// One row per signed-in user: page views descending, then user.
     pub users: Vec<UserRow>,
-    /// Hits in each local clock hour 00..23.
+    /// Page views in each local clock hour 00..23, over the whole period.
     pub hourly: [u64; 24],
+    /// One row per local day of the period, in date order (days without page views included).
+    pub daily: Vec<DayRow>,
+    /// Where page views came from: hits descending, then source.
+    pub sources: Vec<SourceRow>,
+    /// Page views with campaign parameters, by (source, medium, campaign).
+    pub campaigns: Vec<CampaignRow>,
+    /// Page views by browser family.
+    pub browsers: Vec<BrowserRow>,
+    /// Page views by operating system family.
+    pub os: Vec<OsRow>,
+    /// Page views by device class (`desktop`, `mobile`, `tablet`, `other`).
+    pub devices: Vec<DeviceRow>,
+    /// Custom events (every `event` other than `pageview`): hits descending, then event.
+    pub events: Vec<EventRow>,
+    /// With `--compare`: the period of equal length just before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
 }
 
-/// Day totals.
+/// Period totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
-    /// Hits in the report (after dedup; without bots unless they were included).
+    /// Page views in the report (after dedup; without bots unless they were included).
     pub hits: u64,
-    /// Distinct signed-in users.
+    /// Distinct signed-in users with a page view.
     pub users: u64,
-    /// Distinct visitors (every hit has one, signed in or not).
+    /// Distinct visitors with a page view (every page view has one, signed in or not).
     pub visitors: u64,
-    /// Sessions of people: signed-in hits per user, anonymous hits per visitor, 30-minute gap.
+    /// Sessions of people: signed-in page views per user, anonymous ones per visitor, 30-minute gap.
     pub sessions: u64,
-    /// Share of those sessions that have exactly one hit (0 when there are none).
+    /// Share of those sessions that have exactly one page view (0 when there are none).
     pub bounce_rate: f64,
-    /// Bot hits in the day (after dedup), whether or not they were included.
+    /// Bot hits (page views and events) in the period after dedup, whether or not included.
     pub bots: u64,
-    /// Whether bot hits are part of `hits` and of every list (`--include-bots`).
+    /// Whether bot hits are part of every other number (`--include-bots`).
     pub bots_included: bool,
-    /// Rows of the day dropped because an earlier row had the same `event_id`.
+    /// Rows of the period dropped because an earlier row had the same `event_id`.
     pub duplicates: u64,
-    /// Rows in the files read that could not be used (see the README for the rules).
+    /// Rows in the files read that are not valid hits (see the README for the rules).
     pub malformed_rows: u64,
-    /// Number of files read.
+    /// Files read whose header is not a page-hit header (refused whole, `--strict`: fatal).
+    pub unknown_header_files: u64,
+    /// Hit files of the period (landed objects; a compacted day counts the objects it covers).
     pub files: u64,
-    /// The UTC `dt=` partitions read.
+    /// The UTC `dt=` partitions that hold hits of the period and have files.
     pub partitions: Vec<String>,
-    /// Top referrer hosts (external: a referrer on the hit's own host is internal navigation).
+    /// The UTC `dt=` partitions of the period with no hit files at all (missing, not zero).
+    pub missing_partitions: Vec<String>,
+    /// Custom events in the period (not page views).
+    pub events: u64,
+    /// Top referrer hosts by page views (external: a referrer on the hit's own host is internal).
     pub referrers: Vec<ReferrerCount>,
-    /// Top countries (`""` when the edge did not know).
+    /// Top countries by page views (`""` when the edge did not know).
     pub countries: Vec<CountryCount>,
-    /// Hits by status class.
+    /// Page views by status class.
     pub status_classes: StatusClasses,
 }
 
-/// Hits from one referrer host.
+/// Page views from one referrer host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReferrerCount {
     /// Lowercase host of the referring URL.
     pub host: String,
-    /// Hits with that referrer host.
+    /// Page views with that referrer host.
     pub hits: u64,
 }
 
-/// Hits from one country.
+/// Page views from one country.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CountryCount {
     /// Two-letter code as recorded, `""` when unknown.
     pub country: String,
-    /// Hits from that country.
+    /// Page views from that country.
     pub hits: u64,
 }
 
-/// Hits by HTTP status class.
+/// Page views by HTTP status class.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatusClasses {
     /// 100-199.
@@ -96,24 +124,27 @@ pub struct StatusClasses {
 pub struct PageRow {
     /// The path exactly as recorded.
     pub path: String,
-    /// Hits on the path.
+    /// Page views of the path.
     pub hits: u64,
-    /// Distinct signed-in users who hit it.
+    /// Distinct signed-in users who viewed it.
     pub users: u64,
-    /// Distinct visitors who hit it.
+    /// Distinct visitors who viewed it.
     pub visitors: u64,
-    /// Its hits as a fraction of the day's hits (0..1, rounded to 6 decimals).
+    /// Its page views as a fraction of the period's (0..1, rounded to 6 decimals).
     pub share: f64,
     /// Visitor sessions that started on it.
     pub entries: u64,
     /// Visitor sessions that ended on it.
     pub exits: u64,
-    /// Visitor sessions of this one hit.
+    /// Visitor sessions of this one page view.
     pub bounces: u64,
-    /// Hits answered 400-499.
+    /// Page views answered 400-499.
     pub errors_4xx: u64,
-    /// Hits answered 500-599.
+    /// Page views answered 500-599.
     pub errors_5xx: u64,
+    /// With `--compare`: the path's page views in the previous period (0 when it had none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_hits: Option<u64>,
 }
 
 /// One signed-in user of the user report.
@@ -121,21 +152,127 @@ pub struct PageRow {
 pub struct UserRow {
     /// The user name exactly as recorded.
     pub user: String,
-    /// The user's hits.
+    /// The user's page views.
     pub hits: u64,
-    /// Distinct paths the user hit.
+    /// Distinct paths the user viewed.
     pub pages: u64,
     /// The user's sessions (30-minute inactivity gap, across all their visitors/devices).
     pub sessions: u64,
-    /// First hit, RFC 3339 in the report's zone.
+    /// First page view, RFC 3339 in the report's zone.
     pub first_seen: String,
-    /// Last hit, RFC 3339 in the report's zone.
+    /// Last page view, RFC 3339 in the report's zone.
     pub last_seen: String,
-    /// The user's most hit path (ties: the smallest path).
+    /// The user's most viewed path (ties: the smallest path).
     pub top_page: String,
+}
+
+/// One local day of the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DayRow {
+    /// The local date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Page views that day.
+    pub hits: u64,
+    /// Distinct signed-in users with a page view that day.
+    pub users: u64,
+    /// Distinct visitors with a page view that day.
+    pub visitors: u64,
+}
+
+/// Page views from one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceRow {
+    /// `utm_source` when set, else the referrer's host, `(internal)` when that is the hit's own
+    /// host, `(direct)` without a referrer.
+    pub source: String,
+    /// Page views.
+    pub hits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+}
+
+/// Page views of one campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignRow {
+    /// `utm_source`.
+    pub utm_source: String,
+    /// `utm_medium`.
+    pub utm_medium: String,
+    /// `utm_campaign`.
+    pub utm_campaign: String,
+    /// Page views.
+    pub hits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+}
+
+/// Page views from one browser family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrowserRow {
+    /// Browser family from the user agent (`Chrome`, `Firefox`, `Mobile Safari`, `Other`).
+    pub browser: String,
+    /// Page views.
+    pub hits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+}
+
+/// Page views from one operating system family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OsRow {
+    /// OS family from the user agent (`Windows`, `Mac OS X`, `iOS`, `Android`, `Other`).
+    pub os: String,
+    /// Page views.
+    pub hits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+}
+
+/// Page views from one device class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceRow {
+    /// `desktop`, `mobile`, `tablet` or `other`.
+    pub device: String,
+    /// Page views.
+    pub hits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+}
+
+/// One custom event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRow {
+    /// The event name.
+    pub event: String,
+    /// Times it happened.
+    pub hits: u64,
+    /// Distinct visitors who did it.
+    pub visitors: u64,
+    /// `visitors` / the period's `summary.visitors` (rounded to 6 decimals; 0 without visitors).
+    pub conversion_rate: f64,
+}
+
+/// The period before, for `--compare`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Previous {
+    /// Its first local day.
+    pub from: String,
+    /// Its last local day.
+    pub to: String,
+    /// Its totals, counted by the same rules.
+    pub summary: Summary,
 }
 
 /// Rounds a ratio to 6 decimals so that JSON and CSV show stable, short numbers.
 pub fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
+}
+
+/// `part / whole` rounded to 6 decimals, 0 when `whole` is 0.
+pub fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        round6(part as f64 / whole as f64)
+    }
 }

@@ -325,18 +325,31 @@ impl Moto {
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     }
 
-    /// An object_store client for `bucket` on this server.
-    pub fn store(&self, bucket: &str) -> object_store::aws::AmazonS3 {
-        object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(&self.endpoint)
-            .with_allow_http(true)
-            .with_bucket_name(bucket)
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .unwrap()
+    /// A store at `location` (`s3://BUCKET/PREFIX`) on this server, opened as programs open
+    /// theirs (an AWS SDK configuration with this endpoint and test credentials).
+    pub fn store(&self, location: &str) -> store::Store {
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+                ),
+            )
+            .build();
+        let location: store::Location = location.parse().unwrap();
+        block_on(store::Store::open_with(&location, Some(&config))).unwrap()
     }
+}
+
+/// Runs a future to completion on a fresh runtime (tests are plain functions).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 impl Drop for Moto {

@@ -1,7 +1,5 @@
-//! Where hits are read from and reports written to: a local folder or `s3://BUCKET/PREFIX`.
+//! A location as users write it: a local folder or `s3://BUCKET/PREFIX`.
 
-use anyhow::{bail, Context};
-use object_store::aws::{AmazonS3, AmazonS3Builder};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -47,8 +45,7 @@ impl FromStr for Location {
 }
 
 impl Location {
-    /// The location of `rel` (a `/`-separated relative path) inside this one, for messages and
-    /// for scanners that take URLs.
+    /// The location of `rel` (a `/`-separated relative path) inside this one, for messages.
     pub fn join_display(&self, rel: &str) -> String {
         match self {
             Location::Dir(dir) => dir.join(rel).display().to_string(),
@@ -56,7 +53,8 @@ impl Location {
         }
     }
 
-    /// The object key of `rel` under an S3 prefix (`prefix/rel`, or `rel` when there is none).
+    /// The object key of `rel` under an S3 prefix (`prefix/rel`, or `rel` when there is none);
+    /// in a folder, `rel` itself.
     pub fn key(&self, rel: &str) -> String {
         match self {
             Location::S3 { prefix, .. } if !prefix.is_empty() => format!("{prefix}/{rel}"),
@@ -73,38 +71,6 @@ impl fmt::Display for Location {
             Location::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
         }
     }
-}
-
-/// An S3 client for `bucket` configured the way polars configures its own: from the
-/// standard AWS environment variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials), with
-/// plain HTTP allowed when the endpoint is `http://` (local emulators).
-pub fn s3_store(bucket: &str) -> anyhow::Result<AmazonS3> {
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_S3")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .ok();
-    if let Some(endpoint) = endpoint {
-        if endpoint.starts_with("http://") {
-            builder = builder.with_allow_http(true);
-        }
-        builder = builder.with_endpoint(endpoint);
-    }
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-    {
-        builder = builder.with_region("us-east-1");
-    }
-    builder
-        .build()
-        .with_context(|| format!("setting up an S3 client for bucket {bucket:?}"))
-}
-
-/// Fails unless `name` is a plain file name (no separators), so keys and paths stay inside
-/// the location they are joined to.
-pub fn check_file_name(name: &str) -> anyhow::Result<()> {
-    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-        bail!("{name:?} is not a plain file name");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,127 @@
+//! Ordering hits for sessions: by (visitor or user, time, event id), dropping repeated rows,
+//! and marking where runs of one key and sessions begin and end.
+
+use rayon::prelude::*;
+
+/// Inactivity that ends a session, in milliseconds: a gap of more than 30 minutes (30:00.001
+/// or longer) starts a new one.
+pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+
+/// Row indices sorted by `(key, ts, eid, row)`. Sorting 24-byte `(key, ts, row)` values and
+/// then fixing the rare runs of equal `(key, ts)` by `eid` keeps the sort's memory traffic low
+/// (comparing through indices would miss the cache on every comparison).
+pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
+    let mut packed: Vec<(u64, i64, u32)> = keys
+        .par_iter()
+        .zip(ts.par_iter())
+        .enumerate()
+        .map(|(r, (&k, &t))| (k, t, r as u32))
+        .collect();
+    if !packed.windows(2).all(|w| w[0] <= w[1]) {
+        packed.par_sort_unstable();
+    }
+    let mut out: Vec<u32> = packed.iter().map(|&(_, _, r)| r).collect();
+    // Same key and millisecond: by event id, then by row (the first read first).
+    let mut start = 0;
+    while start < packed.len() {
+        let mut end = start + 1;
+        while end < packed.len()
+            && packed[end].0 == packed[start].0
+            && packed[end].1 == packed[start].1
+        {
+            end += 1;
+        }
+        if end - start > 1 {
+            out[start..end].sort_unstable_by_key(|&r| (eid[r as usize], r));
+        }
+        start = end;
+    }
+    out
+}
+
+/// Where each run of equal keys starts in `sorted` (rows in key order), plus the end.
+pub fn runs(sorted: &[u32], key: impl Fn(u32) -> u64) -> Vec<usize> {
+    let mut bounds = Vec::new();
+    let mut prev = None;
+    for (i, &r) in sorted.iter().enumerate() {
+        let k = key(r);
+        if prev != Some(k) {
+            bounds.push(i);
+            prev = Some(k);
+        }
+    }
+    bounds.push(sorted.len());
+    bounds
+}
+
+/// Session flags of the rows of one run (one key, in time order): `entry` for a session's
+/// first row, `exit` for its last.
+pub fn session_flags(ts: impl Fn(usize) -> i64, len: usize, entry: &mut [bool], exit: &mut [bool]) {
+    for (i, e) in entry.iter_mut().enumerate().take(len) {
+        *e = i == 0 || ts(i) - ts(i - 1) > SESSION_GAP_MS;
+    }
+    for (i, x) in exit.iter_mut().enumerate().take(len) {
+        *x = i + 1 == len || entry[i + 1];
+    }
+}
+
+/// Marks the first row of each distinct value of `value` within one run (for counting
+/// distinct visitors or users per value: summing the marks over all runs).
+pub fn first_of_value(
+    value: impl Fn(usize) -> u32,
+    len: usize,
+    out: &mut [bool],
+    seen: &mut hashbrown::HashSet<u32>,
+) {
+    if len <= 32 {
+        for (i, o) in out.iter_mut().enumerate().take(len) {
+            let v = value(i);
+            *o = (0..i).all(|j| value(j) != v);
+        }
+        return;
+    }
+    seen.clear();
+    for (i, o) in out.iter_mut().enumerate().take(len) {
+        *o = seen.insert(value(i));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_breaks_ties_by_event_id_then_row() {
+        let keys = [2, 1, 1, 1, 1];
+        let ts = [0, 50, 10, 10, 10];
+        let eid = [0, 0, 9, 3, 3];
+        assert_eq!(order(&keys, &ts, &eid), [3, 4, 2, 1, 0]);
+        assert_eq!(runs(&[3, 4, 2, 1, 0], |r| keys[r as usize]), [0, 4, 5]);
+    }
+
+    #[test]
+    fn sessions_split_after_thirty_minutes_and_a_millisecond() {
+        let ts = [
+            0,
+            SESSION_GAP_MS,
+            2 * SESSION_GAP_MS + 1,
+            2 * SESSION_GAP_MS + 2,
+        ];
+        let (mut entry, mut exit) = ([false; 4], [false; 4]);
+        session_flags(|i| ts[i], 4, &mut entry, &mut exit);
+        assert_eq!(entry, [true, false, true, false]);
+        assert_eq!(exit, [false, true, false, true]);
+    }
+
+    #[test]
+    fn first_of_each_value_small_and_large_runs() {
+        let mut seen = hashbrown::HashSet::new();
+        for len in [5usize, 100] {
+            let values: Vec<u32> = (0..len as u32).map(|i| i % 3).collect();
+            let mut out = vec![false; len];
+            first_of_value(|i| values[i], len, &mut out, &mut seen);
+            assert_eq!(out.iter().filter(|&&b| b).count(), 3);
+            assert!(out[0] && out[1] && out[2] && !out[3]);
+        }
+    }
+}

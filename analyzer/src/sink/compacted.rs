@@ -1,0 +1,317 @@
+//! Writing a compacted day in two passes, in memory bounded by one bucket, not by the day.
+//!
+//! 1. **Spill**: the landed objects are read (several at a time, `source::csv`); each valid
+//!    row goes, by its visitor's bucket, to that bucket's spill file on local disk, in
+//!    zstd-compressed frames (a worker compresses a full buffer, then appends it under the
+//!    file's lock).
+//! 2. **Write**: bucket by bucket, the spill file is read back, its rows ordered by (visitor,
+//!    ts, event_id, read order), repeats of a row dropped (counted by minute), and written as
+//!    one Parquet file (zstd) to the run's folder.
+
+use crate::compacted::bucket_of;
+use crate::transform::hits::{uuid_bits, visitor_bits};
+use anyhow::{Context, Result};
+use pagehit::csv::Row;
+use polars::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A worker's buffer for one bucket is compressed and appended when it reaches this size.
+const FLUSH: usize = 256 << 10;
+
+/// String fields of a spilled row, in this order.
+const STRINGS: [&str; 16] = [
+    "event_id",
+    "host",
+    "path",
+    "action",
+    "method",
+    "user",
+    "visitor",
+    "referrer",
+    "country",
+    "user_agent",
+    "event",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
+
+/// The spill files of one compaction run.
+pub struct Spill {
+    dir: PathBuf,
+    buckets: u32,
+    files: Vec<Mutex<std::fs::File>>,
+}
+
+/// One reading thread's buffers, one per bucket.
+pub struct SpillWriter<'s> {
+    spill: &'s Spill,
+    buffers: Vec<Vec<u8>>,
+    /// The object being read and the rows read from it so far (the read order).
+    file: usize,
+    row: u32,
+    error: Option<anyhow::Error>,
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // Every field is capped well under 64 KiB (pagehit::Limits), a row under pagehit's MAX_ROW.
+    out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl Spill {
+    /// Creates `buckets` empty spill files in a new folder under `tmp`.
+    pub fn create(tmp: &Path, run: &str, buckets: u32) -> Result<Spill> {
+        let dir = tmp.join(format!("analyzer-compact-{run}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let files = (0..buckets)
+            .map(|b| {
+                let path = dir.join(format!("bucket-{b:05}.zst"));
+                std::fs::File::create(&path)
+                    .map(Mutex::new)
+                    .with_context(|| format!("creating {}", path.display()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Spill {
+            dir,
+            buckets,
+            files,
+        })
+    }
+
+    /// A writer for one reading thread.
+    pub fn writer(&self) -> SpillWriter<'_> {
+        SpillWriter {
+            spill: self,
+            buffers: vec![Vec::new(); self.buckets as usize],
+            file: usize::MAX,
+            row: 0,
+            error: None,
+        }
+    }
+
+    fn append(&self, bucket: usize, raw: &[u8]) -> Result<()> {
+        let frame = zstd::bulk::compress(raw, 1).context("compressing a spill buffer")?;
+        let mut file = self.files[bucket].lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&frame).context("writing a spill file")
+    }
+
+    /// The spilled rows of one bucket, decompressed.
+    pub fn read(&self, bucket: u32) -> Result<Vec<u8>> {
+        let path = self.dir.join(format!("bucket-{bucket:05}.zst"));
+        let compressed =
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        zstd::stream::decode_all(&compressed[..])
+            .with_context(|| format!("decompressing {}", path.display()))
+    }
+
+    /// Deletes one bucket's spill file (once it is written out).
+    pub fn remove(&self, bucket: u32) {
+        let _ = std::fs::remove_file(self.dir.join(format!("bucket-{bucket:05}.zst")));
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl SpillWriter<'_> {
+    /// Spills one row of object `file` (rows of an object arrive in line order).
+    pub fn push(&mut self, file: usize, row: Row<'_>) {
+        if self.file != file {
+            self.file = file;
+            self.row = 0;
+        }
+        let seq = (file as u64) << 32 | u64::from(self.row);
+        self.row += 1;
+        let h = &row.hit;
+        let bucket = bucket_of(visitor_bits(h.visitor), self.spill.buckets) as usize;
+        let out = &mut self.buffers[bucket];
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend_from_slice(&row.ts_ms.to_le_bytes());
+        out.extend_from_slice(&h.status.to_le_bytes());
+        out.push(u8::from(h.bot));
+        out.extend_from_slice(&h.origin_ms.to_le_bytes());
+        for s in [
+            h.event_id,
+            h.host,
+            h.path,
+            h.action,
+            h.method,
+            h.user,
+            h.visitor,
+            h.referrer,
+            h.country,
+            h.user_agent,
+            h.event,
+            h.utm_source,
+            h.utm_medium,
+            h.utm_campaign,
+            h.utm_term,
+            h.utm_content,
+        ] {
+            put_str(out, s);
+        }
+        if out.len() >= FLUSH {
+            let full = std::mem::take(out);
+            if let Err(e) = self.spill.append(bucket, &full) {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Writes what is left in the buffers.
+    pub fn finish(mut self) -> Result<()> {
+        for (bucket, buffer) in self.buffers.iter().enumerate() {
+            if !buffer.is_empty() {
+                self.spill.append(bucket, buffer)?;
+            }
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One spilled row, located in a decompressed bucket.
+struct Spilled {
+    seq: u64,
+    ts: i64,
+    status: u16,
+    bot: bool,
+    origin_ms: u32,
+    /// Offsets of the 16 strings (start of each length prefix).
+    strings: [u32; 16],
+}
+
+fn parse_spilled(buf: &[u8]) -> Vec<Spilled> {
+    let mut rows = Vec::new();
+    let mut p = 0usize;
+    let u16_at = |p: usize| u16::from_le_bytes([buf[p], buf[p + 1]]) as usize;
+    while p < buf.len() {
+        let seq = u64::from_le_bytes(buf[p..p + 8].try_into().expect("8 bytes"));
+        let ts = i64::from_le_bytes(buf[p + 8..p + 16].try_into().expect("8 bytes"));
+        let status = u16::from_le_bytes([buf[p + 16], buf[p + 17]]);
+        let bot = buf[p + 18] != 0;
+        let origin_ms = u32::from_le_bytes(buf[p + 19..p + 23].try_into().expect("4 bytes"));
+        p += 23;
+        let mut strings = [0u32; 16];
+        for s in strings.iter_mut() {
+            *s = p as u32;
+            p += 2 + u16_at(p);
+        }
+        rows.push(Spilled {
+            seq,
+            ts,
+            status,
+            bot,
+            origin_ms,
+            strings,
+        });
+    }
+    rows
+}
+
+fn string_at(buf: &[u8], offset: u32) -> &str {
+    let p = offset as usize;
+    let len = u16::from_le_bytes([buf[p], buf[p + 1]]) as usize;
+    // Written from validated `&str`s by this program.
+    std::str::from_utf8(&buf[p + 2..p + 2 + len]).unwrap_or("")
+}
+
+/// What writing one bucket did.
+pub struct Written {
+    /// Rows in the Parquet file.
+    pub rows: u64,
+    /// Repeats dropped, by UTC minute of the day.
+    pub duplicates_by_minute: Vec<(u64, u64)>,
+}
+
+/// Orders a bucket's spilled rows, drops repeats and writes them as Parquet to `file`.
+pub fn write_bucket(buf: &[u8], file: &Path) -> Result<Written> {
+    let rows = parse_spilled(buf);
+    let vis: Vec<u64> = rows
+        .iter()
+        .map(|r| visitor_bits(string_at(buf, r.strings[6])))
+        .collect();
+    let eid: Vec<u128> = rows
+        .iter()
+        .map(|r| uuid_bits(string_at(buf, r.strings[0])))
+        .collect();
+    // Ordered by (visitor, ts, event_id) and, among equal rows, the one read first first.
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| {
+        let i = i as usize;
+        (vis[i], rows[i].ts, eid[i], rows[i].seq)
+    });
+    let mut kept = Vec::with_capacity(order.len());
+    let mut duplicates: std::collections::BTreeMap<u64, u64> = Default::default();
+    let mut prev: Option<usize> = None;
+    for &i in &order {
+        let i = i as usize;
+        if let Some(p) = prev {
+            if vis[p] == vis[i] && rows[p].ts == rows[i].ts && eid[p] == eid[i] {
+                let minute = rows[i].ts.rem_euclid(pagehit::time::MS_PER_DAY) / 60_000;
+                *duplicates.entry(minute as u64).or_default() += 1;
+                continue;
+            }
+        }
+        prev = Some(i);
+        kept.push(i);
+    }
+    let n = kept.len();
+    let mut columns: Vec<Column> = Vec::with_capacity(pagehit::COLUMNS.len());
+    let text = |k: usize| -> Column {
+        let mut b = StringChunkedBuilder::new(STRINGS[k].into(), n);
+        for &i in &kept {
+            b.append_value(string_at(buf, rows[i].strings[k]));
+        }
+        b.finish().into_column()
+    };
+    for name in pagehit::COLUMNS {
+        let column = match name {
+            "ts" => Int64Chunked::from_vec("ts".into(), kept.iter().map(|&i| rows[i].ts).collect())
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column(),
+            "status" => Int32Chunked::from_vec(
+                "status".into(),
+                kept.iter().map(|&i| i32::from(rows[i].status)).collect(),
+            )
+            .into_column(),
+            "bot" => {
+                BooleanChunked::from_iter_values("bot".into(), kept.iter().map(|&i| rows[i].bot))
+                    .into_column()
+            }
+            "origin_ms" => Int64Chunked::from_vec(
+                "origin_ms".into(),
+                kept.iter().map(|&i| i64::from(rows[i].origin_ms)).collect(),
+            )
+            .into_column(),
+            other => text(
+                STRINGS
+                    .iter()
+                    .position(|s| *s == other)
+                    .expect("every other column is a string column"),
+            ),
+        };
+        columns.push(column);
+    }
+    let mut df =
+        DataFrame::new(n, columns).map_err(|e| anyhow::anyhow!("building a bucket: {e}"))?;
+    let f = std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
+    ParquetWriter::new(std::io::BufWriter::new(f))
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))?;
+    Ok(Written {
+        rows: n as u64,
+        duplicates_by_minute: duplicates.into_iter().collect(),
+    })
+}

@@ -1,0 +1,3 @@
+//! What the analyzer writes besides its outputs: compacted days.
+
+pub mod compacted;

@@ -1,0 +1,188 @@
+//! Strings of a column (paths, users, sources, ...) as dense `u32` codes, shared by every
+//! reading thread: no per-thread dictionaries to merge afterwards.
+//!
+//! A value's hash picks one of [`SHARDS`] shards, each a hash table behind its own lock, so
+//! threads rarely wait on each other; a code is the shard number plus the value's index in its
+//! shard, so codes stay dense (an array indexed by code is about as long as the number of
+//! distinct values) and are stable for the whole run (the report and the previous period of
+//! `--compare` share them).
+
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+const SHARD_BITS: u32 = 6;
+/// Number of shards.
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Marks "no value" in a code column (an anonymous user, no referrer).
+pub const NONE: u32 = u32::MAX;
+
+#[derive(Default)]
+struct Shard {
+    table: HashTable<u32>,
+    names: Vec<Box<str>>,
+}
+
+/// A concurrent string -> code dictionary.
+pub struct Interner {
+    shards: Vec<Mutex<Shard>>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5157_1e5a_7c1d_a001),
+        }
+    }
+}
+
+fn code_of(shard: usize, index: usize) -> u32 {
+    let code = (index << SHARD_BITS) | shard;
+    u32::try_from(code)
+        .ok()
+        .filter(|&c| c != NONE)
+        .expect("fewer than 4 billion distinct values in one column")
+}
+
+impl Interner {
+    /// The code of `value`, added if new.
+    pub fn code(&self, value: &str) -> u32 {
+        let hash = self.hasher.hash_one(value);
+        let shard = (hash >> (64 - SHARD_BITS)) as usize;
+        let mut guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        let Shard { table, names } = &mut *guard;
+        if let Some(&index) = table.find(hash, |&i| &*names[i as usize] == value) {
+            return code_of(shard, index as usize);
+        }
+        let index = names.len();
+        names.push(value.into());
+        let hasher = &self.hasher;
+        table.insert_unique(hash, index as u32, |&i| {
+            hasher.hash_one(&*names[i as usize])
+        });
+        code_of(shard, index)
+    }
+
+    /// The code of `value` if it was added.
+    pub fn get(&self, value: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(value);
+        let shard = (hash >> (64 - SHARD_BITS)) as usize;
+        let guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .table
+            .find(hash, |&i| &*guard.names[i as usize] == value)
+            .map(|&i| code_of(shard, i as usize))
+    }
+
+    /// The value of `code` (empty for [`NONE`] or an unknown code).
+    pub fn name(&self, code: u32) -> String {
+        let (shard, index) = split(code);
+        self.shards
+            .get(shard)
+            .and_then(|s| {
+                let guard = s.lock().unwrap_or_else(|e| e.into_inner());
+                guard.names.get(index).map(|n| n.to_string())
+            })
+            .unwrap_or_default()
+    }
+
+    /// One more than the largest code given out: the length of an array indexed by code.
+    pub fn code_space(&self) -> usize {
+        self.shards
+            .iter()
+            .enumerate()
+            .map(|(shard, s)| {
+                let n = s.lock().unwrap_or_else(|e| e.into_inner()).names.len();
+                if n == 0 {
+                    0
+                } else {
+                    ((n - 1) << SHARD_BITS | shard) + 1
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The dictionary as it is now, for reading names without locks (outputs).
+    pub fn snapshot(&self) -> Dict {
+        Dict {
+            shards: self
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).names.clone())
+                .collect(),
+        }
+    }
+}
+
+fn split(code: u32) -> (usize, usize) {
+    let code = code as usize;
+    (code & (SHARDS - 1), code >> SHARD_BITS)
+}
+
+/// Code -> value, read-only.
+#[derive(Debug, Clone, Default)]
+pub struct Dict {
+    shards: Vec<Vec<Box<str>>>,
+}
+
+impl Dict {
+    /// The value of `code` (empty for [`NONE`] or an unknown code).
+    pub fn name(&self, code: u32) -> &str {
+        let (shard, index) = split(code);
+        self.shards
+            .get(shard)
+            .and_then(|s| s.get(index))
+            .map_or("", |n| n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_dense_and_shared_between_threads() {
+        let interner = Interner::default();
+        let names: Vec<String> = (0..20_011).map(|i| format!("/p/{i}")).collect();
+        let codes: Vec<Vec<u32>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let (interner, names) = (&interner, &names);
+                    s.spawn(move || {
+                        // Each thread walks the names in another order (20,011 is prime: every stride visits all).
+                        let mut out = vec![0; names.len()];
+                        for k in 0..names.len() {
+                            let i = (k * (2 * t + 1)) % names.len();
+                            out[i] = interner.code(&names[i]);
+                        }
+                        out
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            codes.windows(2).all(|w| w[0] == w[1]),
+            "same value, same code"
+        );
+        let dict = interner.snapshot();
+        for (name, &code) in names.iter().zip(&codes[0]) {
+            assert_eq!(dict.name(code), name);
+            assert_eq!(interner.get(name), Some(code));
+        }
+        let distinct: std::collections::HashSet<u32> = codes[0].iter().copied().collect();
+        assert_eq!(distinct.len(), names.len());
+        // Dense: within a few percent of the number of values.
+        let space = interner.code_space();
+        assert!(
+            space >= names.len() && space < names.len() * 11 / 10,
+            "{space}"
+        );
+        assert_eq!(interner.get("/none"), None);
+        assert_eq!(dict.name(NONE), "");
+    }
+}

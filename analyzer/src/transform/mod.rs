@@ -1,0 +1,4 @@
+//! Rows into what the reports are computed from: compact hit columns and shared dictionaries.
+
+pub mod hits;
+pub mod intern;
