@@ -146,7 +146,7 @@ pub struct Args {
 
 /// `cargo xtask deploy-local`.
 pub async fn run(args: Args) -> Result<()> {
-    setup::ensure_tools()?;
+    setup::ensure_venv()?;
     lambda_package::build()?;
     let started;
     let endpoint = match &args.endpoint {

@@ -95,6 +95,15 @@ pub fn ensure_tools() -> Result<()> {
         )?;
     }
 
+    ensure_venv()?;
+    crate::chromium::ensure()?;
+    crate::spark::ensure()?;
+    Ok(())
+}
+
+/// The project venv alone: moto, aws-sam-translator and libfaketime (all that
+/// `cargo xtask deploy-local` needs from setup).
+pub fn ensure_venv() -> Result<()> {
     let moto = paths::venv().join("bin/moto_server");
     let pip = paths::venv().join("bin/pip");
     let moto_ok = Command::new(&pip)
@@ -131,9 +140,6 @@ pub fn ensure_tools() -> Result<()> {
             ]),
         )?;
     }
-
-    crate::chromium::ensure()?;
-    crate::spark::ensure()?;
     Ok(())
 }
 
