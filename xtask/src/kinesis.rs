@@ -19,6 +19,14 @@ pub fn client(endpoint: &str) -> Client {
     Client::new(&crate::moto::sdk_config(endpoint))
 }
 
+/// [`client`] for streams in `region` (a deployed stack's).
+pub fn client_in(endpoint: &str, region: &str) -> Client {
+    let config = aws_sdk_kinesis::config::Builder::from(&crate::moto::sdk_config(endpoint))
+        .region(aws_sdk_kinesis::config::Region::new(region.to_string()))
+        .build();
+    Client::from_conf(config)
+}
+
 /// Creates `stream` with `shards` shards and waits until it is active.
 pub async fn create_stream(client: &Client, stream: &str, shards: i32) -> Result<()> {
     client

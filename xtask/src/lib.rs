@@ -5,6 +5,7 @@
 pub mod aggregator;
 pub mod chromium;
 pub mod deny;
+pub mod deploy_local;
 pub mod edge_build;
 pub mod faults;
 pub mod history;

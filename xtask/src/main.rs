@@ -16,6 +16,7 @@ Examples:
   cargo xtask demo        # the whole local stack, end to end
   cargo xtask test        # every unit, integration and end-to-end test (installs what is missing)
   cargo xtask e2e         # only the end-to-end test: the whole pipeline under faults
+  cargo xtask deploy-local  # infra/template.yaml deployed into moto, outputs printed
   cargo xtask bench edge  # worker throughput with the collector on vs off"
 )]
 struct Cli {
@@ -29,7 +30,8 @@ enum Cmd {
     Setup,
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.
     BuildEdge,
-    /// Run every test: unit tests, integration tests against moto and `wrangler dev`, then e2e.
+    /// Run every test: unit tests, integration tests against moto and `wrangler dev` (the
+    /// template deployed into moto among them), then e2e.
     Test,
     /// Run the end-to-end test: worker -> faulty Kinesis -> crashing aggregator -> S3 -> analyzer.
     E2e,
@@ -39,6 +41,9 @@ enum Cmd {
     Deny,
     /// Build the aggregator's AWS Lambda package (arm64 bootstrap.zip) with cargo-lambda.
     PackageLambda,
+    /// Deploy infra/template.yaml into moto's CloudFormation (SAM transform, the Lambda zip
+    /// uploaded) and print the stack's outputs.
+    DeployLocal(xtask::deploy_local::Args),
     /// Benchmarks (not tests): `edge` compares throughput with the collector on and off.
     Bench {
         #[command(subcommand)]
@@ -69,6 +74,9 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::PackageLambda => xtask::lambda_package::build().map(|_| ()),
+        Cmd::DeployLocal(args) => {
+            tokio::runtime::Runtime::new()?.block_on(xtask::deploy_local::run(args))
+        }
         Cmd::Bench { which } => bench::run(which),
         Cmd::Demo => demo::run(),
     }
@@ -100,6 +108,9 @@ fn test() -> Result<()> {
     setup::ensure_tools()?;
     eprintln!("test: building the edge worker (wasm32, release)");
     edge_build::build()?;
+    // tests/deploy_local.rs deploys the template, whose CodeUri is this zip.
+    eprintln!("test: building the aggregator's Lambda package (arm64)");
+    xtask::lambda_package::build()?;
     eprintln!("test: cargo test --workspace (integration tests included, e2e apart)");
     run(
         "cargo test",

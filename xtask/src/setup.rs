@@ -1,5 +1,6 @@
 //! Installs what the build and the tests need, when it is missing: the wasm target, pinned
-//! worker-build and wasm-bindgen-cli, the npm packages, moto in a project-local venv, Debian's
+//! worker-build and wasm-bindgen-cli, the npm packages, moto in a project-local venv (with
+//! aws-sam-translator and libfaketime for `cargo xtask deploy-local` and its test), Debian's
 //! chromium (the dashboard's browser test) and pyspark with a Java 17 check (the Spark job's
 //! cluster test).
 //! Every step is a no-op when its tool is already there, so it runs before every test.
@@ -17,6 +18,21 @@ pub const WASM_BINDGEN: &str = "0.2.130";
 pub const MOTO: &str = "5.2.5";
 /// cargo-deny version for `cargo xtask deny` (advisories, bans, licenses, sources).
 pub const CARGO_DENY: &str = "0.20.2";
+/// aws-sam-translator version: the SAM transform for `cargo xtask deploy-local` (moto's
+/// CloudFormation does not run it). The one aws-sam-cli 1.170.0 (`infra/lint.sh`) bundles.
+pub const SAM_TRANSLATOR: &str = "1.115.0";
+/// libfaketime (PyPI, ships a built `libfaketime.so.1`): the deploy-local test runs the nightly
+/// `--date yesterday` command with the clock of the night after the hits were sent.
+pub const LIBFAKETIME: &str = "3.0.1";
+
+/// Whether the venv's pip has `package` at exactly `version`.
+fn pip_has(pip: &std::path::Path, package: &str, version: &str) -> bool {
+    Command::new(pip)
+        .args(["show", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {version}\n")))
+        .unwrap_or(false)
+}
 
 fn installed_version(bin: &std::path::Path, arg: &str) -> Option<String> {
     let out = Command::new(bin).arg(arg).output().ok()?;
@@ -81,6 +97,15 @@ pub fn ensure_tools() -> Result<()> {
         )?;
     }
 
+    ensure_venv()?;
+    crate::chromium::ensure()?;
+    crate::spark::ensure()?;
+    Ok(())
+}
+
+/// The project venv alone: moto, aws-sam-translator and libfaketime (all that
+/// `cargo xtask deploy-local` needs from setup).
+pub fn ensure_venv() -> Result<()> {
     let moto = paths::venv().join("bin/moto_server");
     let pip = paths::venv().join("bin/pip");
     let moto_ok = Command::new(&pip)
@@ -101,9 +126,22 @@ pub fn ensure_tools() -> Result<()> {
             Command::new(&pip).args(["install", "--quiet", &format!("moto[server]=={MOTO}")]),
         )?;
     }
-
-    crate::chromium::ensure()?;
-    crate::spark::ensure()?;
+    if !pip_has(&pip, "aws-sam-translator", SAM_TRANSLATOR)
+        || !pip_has(&pip, "libfaketime", LIBFAKETIME)
+    {
+        eprintln!(
+            "setup: pip install aws-sam-translator=={SAM_TRANSLATOR} libfaketime=={LIBFAKETIME} into .venv"
+        );
+        install(
+            "installing aws-sam-translator and libfaketime",
+            Command::new(&pip).args([
+                "install",
+                "--quiet",
+                &format!("aws-sam-translator=={SAM_TRANSLATOR}"),
+                &format!("libfaketime=={LIBFAKETIME}"),
+            ]),
+        )?;
+    }
     Ok(())
 }
 
