@@ -6,7 +6,7 @@ mod common;
 
 use analyzer::source::csv::read_objects;
 use analyzer::transform::hits::{
-    campaign_parts, uuid_text, visitor_text, Dicts, Hits, BOT, PAGEVIEW,
+    campaign_parts, uuid_text, visitor_text, Caches, Dicts, Hits, BOT, PAGEVIEW,
 };
 use analyzer::transform::intern::NONE;
 use common::*;
@@ -277,7 +277,7 @@ proptest! {
             if s.last().is_none_or(|(f, _)| *f != i) {
                 s.push((i, Hits::default()));
             }
-            s.last_mut().unwrap().1.push(&dicts, &row.hit, row.ts_ms);
+            s.last_mut().unwrap().1.push(&dicts, &mut Caches::default(), &row.hit, row.ts_ms);
         }).unwrap();
         prop_assert!(outcomes.iter().all(|o| o.malformed == 0 && o.refused.is_none()));
         let mut parts: Vec<(usize, Hits)> = states.into_iter().flatten().collect();

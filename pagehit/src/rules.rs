@@ -203,8 +203,15 @@ pub fn path_only(target: &str) -> &str {
 /// have none ([`crate::InvalidHit::Control`]).
 pub fn has_control(s: &str) -> bool {
     let b = s.as_bytes();
-    // C1 controls are U+0080..=U+009F, encoded 0xC2 0x80..=0x9F.
-    b.iter().any(|&c| c < 0x20 || c == 0x7f) || b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
+    // Every field of every row is checked: one pass without early exit (which the compiler
+    // vectorises) over the bytes that can start a control character, then the exact check
+    // only for the rare text that has one. C1 controls are U+0080..=U+009F: 0xC2 0x80..=0x9F.
+    let suspect = b.iter().fold(false, |acc, &c| {
+        acc | (c < 0x20) | (c == 0x7f) | (c == 0xc2)
+    });
+    suspect
+        && (b.iter().any(|&c| c < 0x20 || c == 0x7f)
+            || b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0))
 }
 
 /// `s` with every control character percent-encoded (`\n` -> `%0A`), the way the edge stores
@@ -495,6 +502,9 @@ mod tests {
     #[test]
     fn control_characters_are_found_and_percent_encoded() {
         assert!(!has_control("/café/日本 a\u{2028}"));
+        assert!(!has_control(
+            "\u{a0}¢ non-breaking space and cent: 0xC2 0xA0, 0xC2 0xA2"
+        ));
         for c in [
             "\n", "\r", "\t", "\0", "\u{1b}", "\u{7f}", "\u{80}", "\u{9f}",
         ] {

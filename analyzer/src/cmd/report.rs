@@ -11,7 +11,7 @@ use crate::report::agents::Agents;
 use crate::report::compute::{self, Accumulator, Names, Options, Reading};
 use crate::source::csv::{read_objects, ReadTotals};
 use crate::source::{self, compacted, Partition, Plan};
-use crate::transform::hits::{Dicts, Hits};
+use crate::transform::hits::{Caches, Dicts, Hits};
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use store::{Object, Store};
@@ -219,28 +219,33 @@ fn read_csv(
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(objects.len());
-    let mut states: Vec<Vec<(usize, Hits)>> = (0..threads).map(|_| Vec::new()).collect();
+    // Per thread: its dictionary caches, and the rows of each object it read (the size of a
+    // row in a file is about 270 bytes: room is made for an object's rows at once).
+    let mut states: Vec<(Caches, Vec<(usize, Hits)>)> = (0..threads)
+        .map(|_| (Caches::default(), Vec::new()))
+        .collect();
     let outcomes = read_objects(
         store,
         rt.handle(),
         objects,
         &mut states,
         &|i, n| progress.step(&format!("reading object {} of {n} for {period}", i + 1)),
-        &|state, i, row| {
+        &|(caches, parts), i, row| {
             if !period.contains(row.ts_ms) {
                 return;
             }
-            if state.last().is_none_or(|(f, _)| *f != i) {
-                state.push((i, Hits::default()));
+            if parts.last().is_none_or(|(f, _)| *f != i) {
+                let rows = (objects[i].size / 200) as usize;
+                parts.push((i, Hits::with_capacity(rows)));
             }
-            if let Some((_, hits)) = state.last_mut() {
-                hits.push(dicts, &row.hit, row.ts_ms);
+            if let Some((_, hits)) = parts.last_mut() {
+                hits.push(dicts, caches, &row.hit, row.ts_ms);
             }
         },
     )?;
     let names: Vec<String> = objects.iter().map(|o| store.display(&o.key)).collect();
     let totals = ReadTotals::of(&outcomes, &names);
-    let mut parts: Vec<(usize, Hits)> = states.into_iter().flatten().collect();
+    let mut parts: Vec<(usize, Hits)> = states.into_iter().flat_map(|(_, p)| p).collect();
     parts.sort_by_key(|(i, _)| *i);
     Ok((
         Hits::concat(parts.into_iter().map(|(_, h)| h).collect()),

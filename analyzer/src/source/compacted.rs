@@ -6,7 +6,7 @@
 
 use crate::compacted::{bucket_of, Manifest};
 use crate::period::Period;
-use crate::transform::hits::{Dicts, Hits};
+use crate::transform::hits::{Caches, Dicts, Hits};
 use anyhow::{bail, Context, Result};
 use pagehit::HitRef;
 use polars::prelude::*;
@@ -118,7 +118,8 @@ pub fn decode(
     let parts: Vec<Hits> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| {
-            let mut hits = Hits::default();
+            let mut hits = Hits::with_capacity(CHUNK);
+            let mut caches = Caches::default();
             for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
                 let Some(ts_ms) = ts.get(i) else { continue };
                 if !period.contains(ts_ms) {
@@ -155,7 +156,7 @@ pub fn decode(
                     utm_term: s(&utm[3], i),
                     utm_content: s(&utm[4], i),
                 };
-                hits.push(dicts, &hit, ts_ms);
+                hits.push(dicts, &mut caches, &hit, ts_ms);
             }
             hits
         })

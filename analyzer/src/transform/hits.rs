@@ -4,7 +4,7 @@
 //!
 //! About 70 bytes a row, whatever the strings' length: a day of 10M hits is ~0.7 GB.
 
-use super::intern::{Interner, NONE};
+use super::intern::{Cache, Interner, NONE};
 use pagehit::rules::{referral, Referral};
 use pagehit::HitRef;
 
@@ -32,6 +32,19 @@ pub struct Dicts {
     pub agent: Interner,
     /// `event` of custom events ([`NONE`] for page views).
     pub event: Interner,
+}
+
+/// One thread's caches in front of [`Dicts`] (see [`Cache`]).
+#[derive(Default)]
+pub struct Caches {
+    path: Cache,
+    user: Cache,
+    country: Cache,
+    source: Cache,
+    ref_host: Cache,
+    campaign: Cache,
+    agent: Cache,
+    event: Cache,
 }
 
 /// Joins a campaign's parts into one dictionary value (U+001F cannot occur in a valid hit).
@@ -127,6 +140,14 @@ macro_rules! each_column {
 }
 
 impl Hits {
+    /// Empty columns with room for `rows` rows.
+    pub fn with_capacity(rows: usize) -> Hits {
+        macro_rules! cap {
+            ($($c:ident),*) => { Hits { $( $c: Vec::with_capacity(rows), )* } };
+        }
+        each_column!(cap)
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.ts.len()
@@ -137,13 +158,14 @@ impl Hits {
         self.ts.is_empty()
     }
 
-    /// Appends one valid hit (its `ts` already parsed).
-    pub fn push(&mut self, d: &Dicts, hit: &HitRef<'_>, ts_ms: i64) {
+    /// Appends one valid hit (its `ts` already parsed), its strings coded through the thread's
+    /// caches `c` in front of `d`.
+    pub fn push(&mut self, d: &Dicts, c: &mut Caches, hit: &HitRef<'_>, ts_ms: i64) {
         let referral = referral(hit.referrer, hit.host);
         let source = if hit.utm_source.is_empty() {
-            d.source.code(referral.label())
+            c.source.code(&d.source, referral.label())
         } else {
-            d.source.code(hit.utm_source)
+            c.source.code(&d.source, hit.utm_source)
         };
         let has_utm = !(hit.utm_source.is_empty()
             && hit.utm_medium.is_empty()
@@ -154,35 +176,34 @@ impl Hits {
         self.eid.push(uuid_bits(hit.event_id));
         self.ts.push(ts_ms);
         self.vis.push(visitor_bits(hit.visitor));
-        self.path.push(d.path.code(hit.path));
+        self.path.push(c.path.code(&d.path, hit.path));
         self.user.push(if hit.user.is_empty() {
             NONE
         } else {
-            d.user.code(hit.user)
+            c.user.code(&d.user, hit.user)
         });
         self.status.push(hit.status);
         self.flags
             .push(if hit.bot { BOT } else { 0 } | if pageview { PAGEVIEW } else { 0 });
-        self.country.push(d.country.code(hit.country));
+        self.country.push(c.country.code(&d.country, hit.country));
         self.source.push(source);
         self.ref_host.push(match &referral {
-            Referral::External(host) => d.ref_host.code(host),
+            Referral::External(host) => c.ref_host.code(&d.ref_host, host),
             _ => NONE,
         });
         self.campaign.push(if has_utm {
-            d.campaign.code(&campaign_key(
-                hit.utm_source,
-                hit.utm_medium,
-                hit.utm_campaign,
-            ))
+            c.campaign.code(
+                &d.campaign,
+                &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
+            )
         } else {
             NONE
         });
-        self.agent.push(d.agent.code(hit.user_agent));
+        self.agent.push(c.agent.code(&d.agent, hit.user_agent));
         self.event.push(if pageview {
             NONE
         } else {
-            d.event.code(hit.event)
+            c.event.code(&d.event, hit.event)
         });
     }
 
@@ -288,7 +309,7 @@ mod tests {
             if !utm.is_empty() {
                 h.utm_campaign = "winter".into();
             }
-            hits.push(&d, &h.view(), 0);
+            hits.push(&d, &mut Caches::default(), &h.view(), 0);
         }
         let src = d.source.snapshot();
         let refs = d.ref_host.snapshot();

@@ -50,7 +50,11 @@ fn code_of(shard: usize, index: usize) -> u32 {
 impl Interner {
     /// The code of `value`, added if new.
     pub fn code(&self, value: &str) -> u32 {
-        let hash = self.hasher.hash_one(value);
+        self.code_hashed(self.hasher.hash_one(value), value)
+    }
+
+    /// [`Interner::code`] with the value's hash already computed by this interner's hasher.
+    fn code_hashed(&self, hash: u64, value: &str) -> u32 {
         let shard = (hash >> (64 - SHARD_BITS)) as usize;
         let mut guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
         let Shard { table, names } = &mut *guard;
@@ -119,6 +123,35 @@ impl Interner {
     }
 }
 
+/// Values a [`Cache`] keeps at most.
+const CACHE_VALUES: usize = 16 * 1024;
+
+/// One thread's cache in front of an [`Interner`]: a value seen before is found without the
+/// shared table's lock, which matters for columns with few values (countries, sources, user
+/// agents) that every thread looks up on every row. Bounded: once full, new values go
+/// straight to the interner.
+#[derive(Default)]
+pub struct Cache {
+    table: HashTable<(Box<str>, u32)>,
+}
+
+impl Cache {
+    /// The code of `value` in `interner`.
+    pub fn code(&mut self, interner: &Interner, value: &str) -> u32 {
+        let hash = interner.hasher.hash_one(value);
+        if let Some((_, code)) = self.table.find(hash, |(v, _)| &**v == value) {
+            return *code;
+        }
+        let code = interner.code_hashed(hash, value);
+        if self.table.len() < CACHE_VALUES {
+            let hasher = &interner.hasher;
+            self.table
+                .insert_unique(hash, (value.into(), code), |(v, _)| hasher.hash_one(&**v));
+        }
+        code
+    }
+}
+
 fn split(code: u32) -> (usize, usize) {
     let code = code as usize;
     (code & (SHARDS - 1), code >> SHARD_BITS)
@@ -184,6 +217,12 @@ mod tests {
             "{space}"
         );
         assert_eq!(interner.get("/none"), None);
+        // Through a cache: the same codes, and values past its bound still get theirs.
+        let mut cache = Cache::default();
+        for (name, &code) in names.iter().zip(&codes[0]) {
+            assert_eq!(cache.code(&interner, name), code);
+        }
+        assert_eq!(cache.code(&interner, "/p/7"), codes[0][7]);
         assert_eq!(dict.name(NONE), "");
     }
 }
