@@ -228,8 +228,21 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> String {
     format!("no: {}", keys.join(", "))
 }
 
-/// The rows of the day's CSV files (header dropped), in file (key) order.
-fn day_rows(day_dir: &Path) -> Result<(String, Vec<Vec<u8>>, Vec<(String, Vec<u8>)>)> {
+/// An object to upload: its key and body.
+type Upload = (String, Vec<u8>);
+
+/// A generated day's files, as read back.
+struct Day {
+    /// The header line (with its line end).
+    header: String,
+    /// Every row (with its line end), in file (key) order.
+    rows: Vec<Vec<u8>>,
+    /// Each file's name and bytes.
+    files: Vec<Upload>,
+}
+
+/// Reads the day's CSV files under `day_dir`.
+fn read_day(day_dir: &Path) -> Result<Day> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(day_dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<_>>()?;
@@ -248,15 +261,15 @@ fn day_rows(day_dir: &Path) -> Result<(String, Vec<Vec<u8>>, Vec<(String, Vec<u8
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         files.push((name, bytes));
     }
-    Ok((header, rows, files))
+    Ok(Day {
+        header,
+        rows,
+        files,
+    })
 }
 
 /// Puts every `(key, body)` into `store`, `parallel` at a time.
-async fn upload(
-    store: &store::Store,
-    objects: Vec<(String, Vec<u8>)>,
-    parallel: usize,
-) -> Result<()> {
+async fn upload(store: &store::Store, objects: Vec<Upload>, parallel: usize) -> Result<()> {
     let queue = std::sync::Arc::new(std::sync::Mutex::new(objects));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..parallel {
@@ -296,7 +309,11 @@ fn objects_bench(bins: &Bins, objects: usize, hits: u64, args: &Args) -> Result<
             .args(["--shape", args.shape.name(), "--out"])
             .arg(&dir),
     )?;
-    let (header, rows, files) = day_rows(&dir.join(format!("hits/dt={DATE}")))?;
+    let Day {
+        header,
+        rows,
+        files,
+    } = read_day(&dir.join(format!("hits/dt={DATE}")))?;
     ensure!(
         rows.len() >= objects,
         "{objects} objects need at least as many rows; the day has {}",
@@ -305,11 +322,11 @@ fn objects_bench(bins: &Bins, objects: usize, hits: u64, args: &Args) -> Result<
     let csv_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
     // The 8 files as they are, and the same rows as `objects` consecutive batches, named as
     // the aggregator names them (`<shard>-<first-seq>-<last-seq>.csv`).
-    let eight: Vec<(String, Vec<u8>)> = files
+    let eight: Vec<Upload> = files
         .into_iter()
         .map(|(name, bytes)| (format!("{}{name}", pagehit::layout::hits_dir(DATE)), bytes))
         .collect();
-    let many: Vec<(String, Vec<u8>)> = (0..objects)
+    let many: Vec<Upload> = (0..objects)
         .map(|k| {
             let (from, to) = (k * rows.len() / objects, (k + 1) * rows.len() / objects);
             let mut body = header.clone().into_bytes();
