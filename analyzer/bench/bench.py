@@ -34,7 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Bytes of CSV per hit, measured on gen_day's output (duplicates included).
-CSV_BYTES_PER_HIT = {"realistic": 274, "hostile": 480}
+CSV_BYTES_PER_HIT = {"realistic": 287, "hostile": 394}
 # Disk a run needs besides the CSVs, as a share of their size: DuckDB's temporary files when the
 # day does not fit its memory (at most ~0.8), and with --compacted the analyzer's spill files
 # (~0.2, zstd) and the Parquet day (~0.2). 100M realistic hits: 27 GB of CSV, ~60 GB in all.

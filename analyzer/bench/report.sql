@@ -1,9 +1,10 @@
 -- The analyzer's page and user reports in DuckDB SQL, for the benchmark.
+-- No semicolons but between statements: duckdb_report.py splits the script on them.
 -- Placeholders filled in by duckdb_report.py: {hits} (a relation with the columns event_id,
 -- ts (TIMESTAMP, UTC), path, status, user, visitor, bot and event: read_csv of the landed CSVs
 -- or read_parquet of a compacted day), {start} and {end} (the UTC day as timestamps). Same
 -- rules as `analyzer report --tz UTC`: the day's rows, one row per event_id (DISTINCT ON,
--- DuckDB's fastest dedup; the analyzer drops a row equal in event_id, visitor and ts to an
+-- DuckDB's fastest dedup: the analyzer drops a row equal in event_id, visitor and ts to an
 -- earlier one, which is the same on generated days, where a duplicate is an exact copy), bots
 -- out, page views only (custom events are not in these reports), an empty user is anonymous,
 -- sessions end after more than 30 minutes without a page view.

@@ -18,7 +18,7 @@
 //! `/item/<slug>-<id>/reviews/page-<n>` drawn uniformly from a space of `hits * 5 / 11`, so
 //! about 40% of hits are a distinct path (4M of 10M hits); 30% of human hits are signed in,
 //! drawn from 300,000 users; referrers are empty, internal or long external URLs (thousands of
-//! hosts); about 600 distinct user agents; 3% of hits are custom events (`signup`,
+//! hosts); about 400 distinct user agents; 3% of hits are custom events (`signup`,
 //! `cart:add`, ...), 10% carry `utm_*` campaigns; 5% crawlers, 1% delivered twice.
 //!
 //! The same arguments always give the same bytes.
@@ -356,7 +356,7 @@ fn hostile_path(p: u64) -> String {
     )
 }
 
-/// One of about 600 user agents: browser family, version and OS vary.
+/// User agent number `k` of 600 (about 400 distinct): browser family, version and OS vary.
 fn hostile_agent(k: u64) -> String {
     let version = 110 + k % 30;
     let os = [
