@@ -26,6 +26,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,14 +132,21 @@ def gb(n):
     return f"{n / 1e9:.1f} GB"
 
 
+def tree_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
 def check_disk(data, csv_bytes, generated, compacted):
-    """Exits with a clear message when the disk under `data` cannot hold the run."""
+    """Exits with a clear message when the disk under `data` cannot hold the run (counting the
+    space of an older day there, which is replaced)."""
     need_csv = 0 if generated else csv_bytes
     need_duck = DUCKDB_TMP_SHARE * csv_bytes
     need_compact = COMPACT_SHARE * csv_bytes if compacted else 0
     need = need_csv + need_duck + need_compact
     os.makedirs(data, exist_ok=True)
     free = shutil.disk_usage(data).free
+    if not generated:
+        free += tree_bytes(os.path.join(data, "hits"))
     if free < need:
         sys.exit(
             f"bench: not enough disk under {data}: this run needs about {gb(need)} "
@@ -195,12 +203,11 @@ def main():
     # What a previous run left: the report must read the CSVs, not an old compacted day.
     for leftover in (compacted_dir, duck_tmp, compact_tmp):
         shutil.rmtree(leftover, ignore_errors=True)
+    check_disk(data, estimate, generated, args.compacted)
     if not generated:
         shutil.rmtree(os.path.join(data, "hits"), ignore_errors=True)
         if os.path.exists(stamp):
             os.remove(stamp)
-    check_disk(data, estimate, generated, args.compacted)
-    if not generated:
         print(f"bench: generating {args.hits:,} {args.shape} hits under {data} "
               f"(~{gb(estimate)})", file=sys.stderr)
         subprocess.run([args.gen, "--hits", str(args.hits), "--out", data, "--date", args.date,
@@ -301,15 +308,20 @@ def main():
               f"report from Parquet peak RSS <= 4096 MiB (here {pq.rss:.0f}) and time <= "
               f"DuckDB's on the same Parquet (here {ratio(pq.seconds, duck_pq.seconds)}); from "
               f"Parquet / from CSV <= 0.33 (here {ratio(pq.seconds, a.seconds)}).")
-    print("\nanalyzer stages (ANALYZER_TIMING=1), report from the CSVs:\n```")
-    print("\n".join(timing_lines(out("analyzer.stderr"))))
-    print("```")
+    print("\nanalyzer stages (ANALYZER_TIMING=1):")
+    blocks = [("report from the CSVs", "analyzer.stderr", a)]
     if args.compacted:
-        for title, name in (("compact", "compact.stderr"),
-                            ("report from the compacted day", "analyzer-parquet.stderr")):
-            print(f"{title}:\n```")
-            print("\n".join(timing_lines(out(name))))
-            print("```")
+        blocks += [("compact", "compact.stderr", compact),
+                   ("report from the compacted day", "analyzer-parquet.stderr", pq)]
+    for title, name, r in blocks:
+        lines = timing_lines(out(name))
+        if not lines:
+            print(f"\n{title}: no stage timings printed")
+            continue
+        total = sum(float(m.group(1)) for l in lines
+                    for m in [re.search(r"([0-9.]+)s wall", l)] if m)
+        print(f"\n{title} (stages {total:.2f} s of {r.seconds:.2f} s wall; the rest is untimed):")
+        print("```\n" + "\n".join(lines) + "\n```")
     if args.clean:
         for d in ("hits", "compacted"):
             shutil.rmtree(os.path.join(data, d), ignore_errors=True)
