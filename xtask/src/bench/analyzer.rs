@@ -46,7 +46,8 @@ pub struct Args {
     #[arg(long)]
     objects: Option<usize>,
     /// Where the generated day is kept (reused when it already holds that many hits of that
-    /// shape); needs about 2.2x the day's CSV size free with --compacted.
+    /// shape); needs about 2.2x the day's CSV size free with --compacted (checked before
+    /// generating). --objects works in `<DATA>-objects`.
     #[arg(long, default_value = "target/bench-day")]
     data: String,
     /// Remove the generated day when done.
