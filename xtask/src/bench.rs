@@ -34,6 +34,10 @@ pub enum Which {
     /// `--compacted` also `analyzer compact` and both reports from the Parquet day; with
     /// `--objects N` instead the small-file cost on moto S3 (N objects vs 8 vs N compacted).
     Analyzer(analyzer::Args),
+    /// Runs a program and prints its wall seconds and peak RSS: the analyzer benchmark's small
+    /// measuring process (a child's peak RSS counts its parent's when it was started).
+    #[command(hide = true)]
+    Measure(analyzer::MeasureArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -57,6 +61,7 @@ pub fn run(which: Which) -> Result<()> {
         // Only what it uses: the release analyzer, a venv with the peers, and moto for
         // `--objects` (which says to run `cargo xtask setup` when moto is missing).
         Which::Analyzer(args) => analyzer::run(args),
+        Which::Measure(args) => analyzer::measure_child(args),
     }
 }
 

@@ -167,39 +167,88 @@ fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Runs `cmd` to completion with stdout and stderr to files, measuring its wall time and peak
-/// RSS (`wait4`, as bench.py does); fails with its stderr when it fails.
-fn measure(cmd: &mut Command, stdout: &Path, stderr: &Path) -> Result<Measured> {
+/// Options of the hidden `cargo xtask bench measure`.
+#[derive(clap::Args)]
+pub struct MeasureArgs {
+    /// Where the program's stdout goes.
+    #[arg(long)]
+    stdout: PathBuf,
+    /// Where the program's stderr goes.
+    #[arg(long)]
+    stderr: PathBuf,
+    /// The program and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    cmd: Vec<String>,
+}
+
+/// Runs `cmd` with its stdout and stderr to files and measures it; fails with its stderr
+/// when it fails.
+///
+/// `cmd` runs under [`measure_child`], in a fresh process of this binary, so that its peak RSS
+/// is its own: Linux counts the memory of the process that started a program in the program's
+/// peak RSS (the high-water mark survives vfork and exec), and this benchmark held the day in
+/// memory while uploading it.
+fn measure(cmd: &Command, stdout: &Path, stderr: &Path) -> Result<Measured> {
+    let mut launcher = Command::new(std::env::current_exe()?);
+    launcher
+        .args(["bench", "measure", "--stdout"])
+        .arg(stdout)
+        .arg("--stderr")
+        .arg(stderr)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => launcher.env(key, v),
+            None => launcher.env_remove(key),
+        };
+    }
     let load = load_average();
-    let out = std::fs::File::create(stdout)?;
-    let err = std::fs::File::create(stderr)?;
+    let out = launcher
+        .output()
+        .context("starting the measuring process")?;
+    if !out.status.success() {
+        let text = std::fs::read_to_string(stderr).unwrap_or_default();
+        bail!("{cmd:?} failed:\n{text}");
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let mut fields = line.split_whitespace().map(str::parse::<f64>);
+    match (fields.next(), fields.next()) {
+        (Some(Ok(seconds)), Some(Ok(rss_kib))) => Ok(Measured {
+            seconds,
+            rss_mib: rss_kib / 1024.0,
+            load,
+        }),
+        _ => bail!("the measuring process printed {line:?}"),
+    }
+}
+
+/// `cargo xtask bench measure`: runs the program, waits for it with `wait4` and prints its wall
+/// seconds and peak RSS in KiB; exits 1 when the program fails.
+pub fn measure_child(args: MeasureArgs) -> Result<()> {
+    let out = std::fs::File::create(&args.stdout)?;
+    let err = std::fs::File::create(&args.stderr)?;
     let start = Instant::now();
-    let child = cmd
+    let child = Command::new(&args.cmd[0])
+        .args(&args.cmd[1..])
         .stdout(out)
         .stderr(err)
         .spawn()
-        .with_context(|| format!("starting {cmd:?}"))?;
+        .with_context(|| format!("starting {:?}", args.cmd))?;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value, and wait4 only writes into the two
     // out-parameters, which live until it returns.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let seconds = start.elapsed().as_secs_f64();
-    ensure!(
-        pid > 0,
-        "waiting for {cmd:?}: {}",
-        std::io::Error::last_os_error()
-    );
+    ensure!(pid > 0, "waiting: {}", std::io::Error::last_os_error());
+    // Linux reports ru_maxrss in KiB.
+    println!("{seconds:.6} {}", usage.ru_maxrss);
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let text = std::fs::read_to_string(stderr).unwrap_or_default();
-        bail!("{cmd:?} failed (wait status {status}):\n{text}");
+        std::process::exit(1);
     }
-    Ok(Measured {
-        seconds,
-        // Linux reports KiB.
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
-        load,
-    })
+    Ok(())
 }
 
 /// A report's JSON without what depends on how the day was stored (`summary.files`).
@@ -376,7 +425,7 @@ fn objects_bench(bins: &Bins, objects: usize, hits: u64, args: &Args) -> Result<
         .env("ANALYZER_TIMING", "1");
         client_env(&mut cmd, &moto.endpoint);
         measure(
-            &mut cmd,
+            &cmd,
             &dir.join(format!("{name}.json")),
             &dir.join(format!("{name}.stderr")),
         )
@@ -390,11 +439,7 @@ fn objects_bench(bins: &Bins, objects: usize, hits: u64, args: &Args) -> Result<
         .arg(&dir)
         .env("ANALYZER_TIMING", "1");
     client_env(&mut cmd, &moto.endpoint);
-    let compact_run = measure(
-        &mut cmd,
-        &dir.join("compact.out"),
-        &dir.join("compact.stderr"),
-    )?;
+    let compact_run = measure(&cmd, &dir.join("compact.out"), &dir.join("compact.stderr"))?;
     let compacted_run = report("s3://bench/many", "many-compacted")?;
     drop(moto);
     let stderr = std::fs::read_to_string(dir.join("many-compacted.stderr")).unwrap_or_default();
