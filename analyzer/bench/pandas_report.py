@@ -2,7 +2,8 @@
 
 usage: pandas_report.py --source DIR --date YYYY-MM-DD [--out FILE]
 
-Same rules and output shape as duckdb_report.py.
+Same rules and output shape as duckdb_report.py (page views only, bots out, one row per
+event_id).
 """
 
 import argparse
@@ -29,14 +30,14 @@ def main() -> int:
     if not files:
         print(f"no files for {day} under {args.source}", file=sys.stderr)
         return 3
-    cols = ["event_id", "ts", "path", "status", "user", "visitor", "bot"]
+    cols = ["event_id", "ts", "path", "status", "user", "visitor", "bot", "event"]
     df = pd.concat(
         (
             pd.read_csv(
                 f,
                 usecols=cols,
                 dtype={"event_id": str, "ts": str, "path": str, "status": "int32",
-                       "user": str, "visitor": str, "bot": bool},
+                       "user": str, "visitor": str, "bot": bool, "event": str},
                 keep_default_na=False,
                 na_values={"user": [""]},
             )
@@ -48,7 +49,7 @@ def main() -> int:
     start = pd.Timestamp(day)
     df = df[(df["ts"] >= start) & (df["ts"] < start + pd.Timedelta(days=1))]
     df = df.drop_duplicates("event_id")
-    df = df[~df["bot"]]
+    df = df[~df["bot"] & (df["event"] == "pageview")]
 
     v = df.sort_values(["visitor", "ts", "event_id"])
     same = v["visitor"].eq(v["visitor"].shift(1))

@@ -1,23 +1,22 @@
 -- The analyzer's page and user reports in DuckDB SQL, for the benchmark.
--- Placeholders filled in by duckdb_report.py: {files} (a list literal of CSV paths),
--- {start} and {end} (the UTC day as timestamps). Same rules as `analyzer report --tz UTC`:
--- the day's rows, one row per event_id (DISTINCT ON, DuckDB's fastest dedup), bots out,
--- sessions end after more than 30 minutes without a hit.
+-- No semicolons but between statements: duckdb_report.py splits the script on them.
+-- Placeholders filled in by duckdb_report.py: {hits} (a relation with the columns event_id,
+-- ts (TIMESTAMP, UTC), path, status, user, visitor, bot and event: read_csv of the landed CSVs
+-- or read_parquet of a compacted day), {start} and {end} (the UTC day as timestamps). Same
+-- rules as `analyzer report --tz UTC`: the day's rows, one row per event_id (DISTINCT ON,
+-- DuckDB's fastest dedup: the analyzer drops a row equal in event_id, visitor and ts to an
+-- earlier one, which is the same on generated days, where a duplicate is an exact copy), bots
+-- out, page views only (custom events are not in these reports), an empty user is anonymous,
+-- sessions end after more than 30 minutes without a page view.
 
 CREATE TEMP TABLE hits AS
-SELECT * FROM (
-    SELECT DISTINCT ON (event_id) event_id, ts, path, status, "user", visitor, bot
-    FROM read_csv({files},
-        header = true, auto_detect = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%gZ',
-        columns = {{
-            'event_id': 'VARCHAR', 'ts': 'TIMESTAMP', 'host': 'VARCHAR', 'path': 'VARCHAR',
-            'action': 'VARCHAR', 'method': 'VARCHAR', 'status': 'INTEGER', 'user': 'VARCHAR',
-            'visitor': 'VARCHAR', 'referrer': 'VARCHAR', 'country': 'VARCHAR',
-            'user_agent': 'VARCHAR', 'bot': 'BOOLEAN', 'origin_ms': 'INTEGER'
-        }})
+SELECT event_id, ts, path, status, nullif("user", '') AS "user", visitor
+FROM (
+    SELECT DISTINCT ON (event_id) event_id, ts, path, status, "user", visitor, bot, event
+    FROM {hits}
     WHERE ts >= TIMESTAMP '{start}' AND ts < TIMESTAMP '{end}'
 )
-WHERE NOT bot;
+WHERE NOT bot AND event = 'pageview';
 
 -- pages
 WITH v AS (

@@ -1,16 +1,27 @@
-//! Writes a deterministic, realistic day of page hits as `hits/dt=YYYY-MM-DD/*.csv`, for the
-//! benchmark and for trying the analyzer by hand.
+//! Writes a deterministic day of page hits as `hits/dt=YYYY-MM-DD/*.csv`, for the benchmark
+//! and for trying the analyzer by hand.
 //!
 //! ```text
-//! cargo run --release --example gen_day -- --hits 1000000 --out /tmp/day [--date 2026-11-25] [--files 8] [--seed 1]
+//! cargo run --release --example gen_day -- --hits 1000000 --out /tmp/day [--date 2026-11-25] [--files 8] [--seed 1] [--shape realistic|hostile]
 //! ```
 //!
-//! Shape: pages are Zipf-distributed (s = 1.1 over 2,000 paths); traffic follows a day/night
+//! `--shape realistic` (the default; its bytes are unchanged since before the flag existed):
+//! pages are Zipf-distributed (s = 1.1 over 2,000 paths); traffic follows a day/night
 //! curve; visitors come in sessions of 1 to 12 page views a few seconds to 10 minutes apart;
 //! about 30% of sessions are signed in (50,000 possible users, a user may use two devices);
 //! 5% of hits are crawlers, 1% of hits are delivered twice (a retried batch), statuses are
-//! mostly 2xx with some 3xx/4xx/5xx, referrers and countries vary. The same arguments always
-//! give the same bytes.
+//! mostly 2xx with some 3xx/4xx/5xx, referrers and countries vary. Every hit is a page view
+//! without `utm_*` (record version 2's columns keep their defaults).
+//!
+//! `--shape hostile`: a day built against work that grows with distinct values. Every hit is a
+//! new visitor (no two hits share one, but for the duplicates); paths are
+//! `/item/<slug>-<id>/reviews/page-<n>` drawn uniformly from a space of `hits * 5 / 11`, so
+//! about 40% of hits are a distinct path (4M of 10M hits); 30% of human hits are signed in,
+//! drawn from 300,000 users; referrers are empty, internal or long external URLs (thousands of
+//! hosts); about 400 distinct user agents; 3% of hits are custom events (`signup`,
+//! `cart:add`, ...), 10% carry `utm_*` campaigns; 5% crawlers, 1% delivered twice.
+//!
+//! The same arguments always give the same bytes.
 
 use pagehit::{csv_header, time, PageHit};
 use std::io::{BufWriter, Write};
@@ -65,12 +76,20 @@ impl Zipf {
     }
 }
 
+/// What the day looks like (see the module's doc).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Realistic,
+    Hostile,
+}
+
 struct Args {
     hits: u64,
     out: PathBuf,
     date: String,
     files: usize,
     seed: u64,
+    shape: Shape,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -80,6 +99,7 @@ fn parse_args() -> Result<Args, String> {
         date: "2026-11-25".into(),
         files: 8,
         seed: 1,
+        shape: Shape::Realistic,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -90,6 +110,15 @@ fn parse_args() -> Result<Args, String> {
             "--date" => args.date = value()?,
             "--files" => args.files = value()?.parse().map_err(|e| format!("--files: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--shape" => {
+                args.shape = match value()?.as_str() {
+                    "realistic" => Shape::Realistic,
+                    "hostile" => Shape::Hostile,
+                    other => {
+                        return Err(format!("--shape takes realistic or hostile, not {other}"))
+                    }
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -148,26 +177,8 @@ fn time_of_day(rng: &mut Rng) -> i64 {
     }
 }
 
-fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("gen_day: {e}");
-            std::process::exit(2);
-        }
-    };
-    let day = time::parse_date(&args.date).expect("checked");
-    let dir = args.out.join(format!("hits/dt={}", args.date));
-    std::fs::create_dir_all(&dir).expect("creating the output folder");
-    let mut writers: Vec<BufWriter<std::fs::File>> = (0..args.files)
-        .map(|k| {
-            let path = dir.join(format!("shardId-{k:012}-{:020}.csv", 1000 + k));
-            let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-            w.write_all(csv_header().as_bytes()).unwrap();
-            w
-        })
-        .collect();
-
+/// The realistic day: sessions of Zipf pages (see the module's doc). Returns the hits written.
+fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u64 {
     let mut rng = Rng(args.seed);
     let pages = paths(2000);
     let zipf = Zipf::new(pages.len(), 1.1);
@@ -261,6 +272,249 @@ fn main() {
             ts += 2_000 + rng.below(600_000) as i64;
         }
     }
+    written
+}
+
+/// Words of the hostile day's product slugs and referrer paths.
+const WORDS: [&str; 32] = [
+    "ergonomic",
+    "wireless",
+    "mechanical",
+    "keyboard",
+    "stainless",
+    "steel",
+    "water",
+    "bottle",
+    "organic",
+    "cotton",
+    "hoodie",
+    "noise",
+    "cancelling",
+    "headphones",
+    "portable",
+    "espresso",
+    "grinder",
+    "waterproof",
+    "hiking",
+    "boots",
+    "vintage",
+    "leather",
+    "wallet",
+    "smart",
+    "thermostat",
+    "cordless",
+    "vacuum",
+    "cleaner",
+    "bamboo",
+    "cutting",
+    "board",
+    "deluxe",
+];
+/// Referrer hosts of the hostile day (plus thousands of `<word>-<n>.example.net`).
+const HOSTS: [&str; 8] = [
+    "www.google.com",
+    "www.bing.com",
+    "duckduckgo.com",
+    "news.ycombinator.com",
+    "www.reddit.com",
+    "t.co",
+    "www.facebook.com",
+    "forum.example.org",
+];
+const EVENTS: [&str; 5] = [
+    "signup",
+    "cart:add",
+    "checkout",
+    "newsletter:subscribe",
+    "video:play",
+];
+const UTM_SOURCES: [&str; 4] = ["newsletter", "google", "facebook", "twitter"];
+const UTM_MEDIUMS: [&str; 4] = ["email", "cpc", "social", "referral"];
+
+/// `count` words picked by the bits of `seed`, joined with `-`.
+fn slug(mut seed: u64, count: usize) -> String {
+    let mut out = String::with_capacity(count * 10);
+    for k in 0..count {
+        if k > 0 {
+            out.push('-');
+        }
+        out.push_str(WORDS[(seed % WORDS.len() as u64) as usize]);
+        seed /= WORDS.len() as u64;
+    }
+    out
+}
+
+/// The hostile day's path number `p`: `/item/<slug>-<id>/reviews/page-<n>`, 8 pages per item.
+fn hostile_path(p: u64) -> String {
+    let item = p / 8;
+    let id = 100_000_000 + item * 7_919;
+    let words = 3 + (item % 4) as usize;
+    format!(
+        "/item/{}-{id}/reviews/page-{}",
+        slug(item.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20, words),
+        p % 8 + 1
+    )
+}
+
+/// User agent number `k` of 600 (about 400 distinct): browser family, version and OS vary.
+fn hostile_agent(k: u64) -> String {
+    let version = 110 + k % 30;
+    let os = [
+        "Windows NT 10.0; Win64; x64",
+        "Macintosh; Intel Mac OS X 10_15_7",
+        "X11; Linux x86_64",
+        "Linux; Android 14; Pixel 8",
+    ][((k / 30) % 4) as usize];
+    match (k / 120) % 5 {
+        0 => format!("Mozilla/5.0 ({os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version}.0.0.0 Safari/537.36"),
+        1 => format!("Mozilla/5.0 ({os}; rv:{version}.0) Gecko/20100101 Firefox/{version}.0"),
+        2 => format!("Mozilla/5.0 ({os}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version}.0.0.0 Safari/537.36 Edg/{version}.0.0.0"),
+        3 => format!("Mozilla/5.0 (iPhone; CPU iPhone OS {}_{} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{}.0 Mobile/15E148 Safari/604.1", 15 + k % 4, k % 8, 15 + k % 4),
+        _ => format!("Mozilla/5.0 (iPad; CPU OS {}_{} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{}.0 Mobile/15E148 Safari/604.1", 15 + k % 4, k % 8, 15 + k % 4),
+    }
+}
+
+/// The hostile day (see the module's doc): every hit independent of the others. Returns the
+/// hits written.
+fn hostile(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u64 {
+    let mut rng = Rng(args.seed);
+    // Drawing hits uniformly from hits * 5 / 11 paths gives about 0.4 * hits distinct ones:
+    // P (1 - e^(-hits/P)) = 0.4 hits for hits / P = 2.2.
+    let path_space = (args.hits * 5 / 11).max(1);
+    let agents: Vec<String> = (0..600).map(hostile_agent).collect();
+    let mut row = String::with_capacity(1024);
+    for serial in 1..=args.hits {
+        let ts = day * time::MS_PER_DAY + time_of_day(&mut rng);
+        let path = hostile_path(rng.below(path_space));
+        let is_bot = rng.unit() < 0.05;
+        let user = if !is_bot && rng.unit() < 0.3 {
+            format!("member{}@mail.example.org", rng.below(300_000))
+        } else {
+            String::new()
+        };
+        let referrer = match rng.below(100) {
+            0..=34 => String::new(),
+            35..=64 => format!(
+                "https://shop.example{}",
+                hostile_path(rng.below(path_space))
+            ),
+            roll => {
+                let host = if roll < 80 {
+                    HOSTS[rng.below(HOSTS.len() as u64) as usize].to_string()
+                } else {
+                    format!("{}-{}.example.net", slug(rng.next(), 1), rng.below(5_000))
+                };
+                let words = 4 + rng.below(6) as usize;
+                format!(
+                    "https://{host}/t/{}/{}/comments/{}",
+                    slug(rng.next(), words),
+                    rng.below(10_000_000),
+                    rng.below(500)
+                )
+            }
+        };
+        let event = if rng.unit() < 0.03 {
+            EVENTS[rng.below(EVENTS.len() as u64) as usize]
+        } else {
+            pagehit::PAGEVIEW
+        };
+        let (mut utm_source, mut utm_medium, mut utm_campaign) =
+            (String::new(), String::new(), String::new());
+        let (mut utm_term, mut utm_content) = (String::new(), String::new());
+        if rng.unit() < 0.1 {
+            let k = rng.below(UTM_SOURCES.len() as u64) as usize;
+            utm_source = UTM_SOURCES[k].to_string();
+            utm_medium = UTM_MEDIUMS[k].to_string();
+            utm_campaign = if rng.unit() < 0.5 {
+                "winter-sale-2026".to_string()
+            } else {
+                format!("launch-{}", rng.below(200))
+            };
+            if k == 1 {
+                utm_term = slug(rng.next(), 2).replace('-', "+");
+            }
+            if rng.unit() < 0.3 {
+                utm_content = format!("banner-{}", rng.below(20));
+            }
+        }
+        let roll = rng.below(1000);
+        let status = match roll {
+            0..=929 => 200,
+            930..=959 => 304,
+            960..=989 => 404,
+            _ => 500 + (roll % 4) as u16,
+        };
+        let visitor = serial.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ args.seed;
+        let user_agent = if is_bot {
+            BOTS[(serial % 2) as usize].to_string()
+        } else {
+            agents[rng.below(agents.len() as u64) as usize].clone()
+        };
+        let hit = PageHit {
+            event_id: format!(
+                "{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
+                (ts >> 16) as u32,
+                (ts & 0xffff) as u16,
+                (serial >> 48) & 0xfff,
+                (serial >> 36) & 0xfff,
+                serial & 0xffff_ffff_ffff
+            ),
+            ts: time::format_ts(ts),
+            host: "shop.example".into(),
+            path,
+            action: "item".into(),
+            method: "GET".into(),
+            status,
+            user,
+            visitor: format!("{visitor:016x}"),
+            referrer,
+            country: COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize].into(),
+            user_agent,
+            bot: is_bot,
+            origin_ms: (rng.below(200) + 5) as u32,
+            event: event.into(),
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            utm_term,
+            utm_content,
+        };
+        row.clear();
+        hit.write_csv_row(&mut row);
+        let file = rng.below(args.files as u64) as usize;
+        writers[file].write_all(row.as_bytes()).unwrap();
+        if rng.unit() < 0.01 {
+            let again = (file + 1) % args.files;
+            writers[again].write_all(row.as_bytes()).unwrap();
+        }
+    }
+    args.hits
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gen_day: {e}");
+            std::process::exit(2);
+        }
+    };
+    let day = time::parse_date(&args.date).expect("checked");
+    let dir = args.out.join(format!("hits/dt={}", args.date));
+    std::fs::create_dir_all(&dir).expect("creating the output folder");
+    let mut writers: Vec<BufWriter<std::fs::File>> = (0..args.files)
+        .map(|k| {
+            let path = dir.join(format!("shardId-{k:012}-{:020}.csv", 1000 + k));
+            let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
+            w.write_all(csv_header().as_bytes()).unwrap();
+            w
+        })
+        .collect();
+
+    let written = match args.shape {
+        Shape::Realistic => realistic(&args, day, &mut writers),
+        Shape::Hostile => hostile(&args, day, &mut writers),
+    };
     for mut w in writers {
         w.flush().unwrap();
     }

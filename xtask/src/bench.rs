@@ -9,6 +9,8 @@ use xtask::moto::Moto;
 use xtask::wrangler::{self, WranglerDev};
 use xtask::{edge_build, setup};
 
+mod analyzer;
+
 /// Which benchmark to run.
 #[derive(clap::Subcommand)]
 pub enum Which {
@@ -28,102 +30,38 @@ pub enum Which {
         #[arg(long, default_value = "moto")]
         kinesis: String,
     },
-    /// `analyzer report --format json` vs DuckDB and pandas on the same generated day.
-    Analyzer {
-        /// Hits in the generated day (1000000 and 10000000 are the reported sizes).
-        #[arg(long, default_value_t = 1_000_000)]
-        hits: u64,
-        /// Where the generated day is kept (reused when it already holds that many hits).
-        #[arg(long, default_value = "target/bench-day")]
-        data: String,
-    },
-}
-
-/// DuckDB and pandas versions the analyzer is compared against.
-const BENCH_PYTHON_PACKAGES: [&str; 2] = ["duckdb==2.0.1", "pandas==3.1.1"];
-
-/// Builds the release analyzer and the day generator, installs the peers in `.venv-bench`,
-/// and runs `analyzer/bench/bench.py`, which prints the table for the README.
-fn analyzer(hits: u64, data: &str) -> Result<()> {
-    use std::process::Command;
-    use xtask::{paths, process::run};
-    let root = paths::root();
-    let venv = root.join(".venv-bench");
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import duckdb, pandas"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ready {
-        eprintln!(
-            "bench: installing {} into .venv-bench",
-            BENCH_PYTHON_PACKAGES.join(", ")
-        );
-        run(
-            "creating .venv-bench",
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-        )?;
-        run(
-            "installing duckdb and pandas",
-            Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet"])
-                .args(BENCH_PYTHON_PACKAGES),
-        )?;
-    }
-    eprintln!(
-        "bench: cargo build --release -p analyzer --bin analyzer --example gen_day (~15 min cold)"
-    );
-    run(
-        "building the release analyzer",
-        Command::new("cargo")
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "analyzer",
-                "--bin",
-                "analyzer",
-                "--example",
-                "gen_day",
-            ])
-            .current_dir(&root),
-    )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    run(
-        "analyzer/bench/bench.py",
-        Command::new(&python)
-            .arg(root.join("analyzer/bench/bench.py"))
-            .arg("--analyzer")
-            .arg(target.join("release/analyzer"))
-            .arg("--gen")
-            .arg(target.join("release/examples/gen_day"))
-            .arg("--python")
-            .arg(&python)
-            .args(["--data", data, "--hits", &hits.to_string()])
-            .current_dir(&root),
-    )
+    /// `analyzer report --format json` vs DuckDB (and pandas) on the same generated day; with
+    /// `--compacted` also `analyzer compact` and both reports from the Parquet day; with
+    /// `--objects N` instead the small-file cost on moto S3 (N objects vs 8 vs N compacted).
+    Analyzer(analyzer::Args),
+    /// Runs a program and prints its wall seconds and peak RSS: the analyzer benchmark's small
+    /// measuring process (a child's peak RSS counts its parent's when it was started).
+    #[command(hide = true)]
+    Measure(analyzer::MeasureArgs),
 }
 
 /// Runs the chosen benchmark.
 pub fn run(which: Which) -> Result<()> {
-    setup::ensure_tools()?;
-    let rt = tokio::runtime::Runtime::new()?;
     match which {
         Which::Edge {
             concurrency,
             seconds,
             rounds,
             kinesis,
-        } => rt.block_on(edge(
-            concurrency,
-            Duration::from_secs(seconds),
-            rounds,
-            &kinesis,
-        )),
-        Which::Analyzer { hits, data } => analyzer(hits, &data),
+        } => {
+            setup::ensure_tools()?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(edge(
+                concurrency,
+                Duration::from_secs(seconds),
+                rounds,
+                &kinesis,
+            ))
+        }
+        // Only what it uses: the release analyzer, a venv with the peers, and moto for
+        // `--objects` (which says to run `cargo xtask setup` when moto is missing).
+        Which::Analyzer(args) => analyzer::run(args),
+        Which::Measure(args) => analyzer::measure_child(args),
     }
 }
 
