@@ -402,6 +402,20 @@ impl Utm {
     }
 }
 
+/// The lowercase hyphenated form in which every event id is written
+/// (`01936b2e-1f00-7abc-8def-0000000000ff`), from its 128 bits.
+pub fn uuid_text(id: u128) -> String {
+    let h = format!("{id:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

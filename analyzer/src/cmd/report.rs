@@ -183,24 +183,45 @@ fn accumulate<'p>(
             anyhow::Ok(files)
         })
     };
-    let mut next = Some(fetch(0));
-    for group in 0..groups {
-        progress.step(&format!(
-            "computing bucket {} of {groups} of {period}",
-            group + 1
-        ));
-        let files = rt
-            .block_on(next.take().expect("fetched ahead"))
-            .context("fetching compacted files")??;
-        if group + 1 < groups {
-            next = Some(fetch(group + 1));
+    // One thread fetches and decodes the buckets (the next one's files are fetched while one
+    // is decoded) while this one computes the bucket before: decoding is half of a compacted
+    // day's work, and on its own it would leave cores idle between the parallel steps.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Hits>>(1);
+    let (hits, by_group) = (&hits, &by_group);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut next = Some(fetch(0));
+            for group in 0..groups {
+                let bucket = (|| {
+                    let files = rt
+                        .block_on(next.take().expect("fetched ahead"))
+                        .context("fetching compacted files")??;
+                    if group + 1 < groups {
+                        next = Some(fetch(group + 1));
+                    }
+                    let mut bucket = hits.gather(&by_group[group as usize]);
+                    for bytes in files {
+                        bucket.append(compacted::decode(bytes, group, groups, period, dicts)?);
+                    }
+                    anyhow::Ok(bucket)
+                })();
+                let failed = bucket.is_err();
+                // A send fails only when the computing side stopped on an error of its own.
+                if tx.send(bucket).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for group in 0..groups {
+            progress.step(&format!(
+                "computing bucket {} of {groups} of {period}",
+                group + 1
+            ));
+            let bucket = rx.recv().context("the bucket reader stopped")??;
+            acc.add(&bucket, agents, &dicts.agent)?;
         }
-        let mut bucket = hits.gather(&by_group[group as usize]);
-        for bytes in files {
-            bucket.append(compacted::decode(bytes, group, groups, period, dicts)?);
-        }
-        acc.add(&bucket, agents, &dicts.agent)?;
-    }
+        anyhow::Ok(())
+    })?;
     Ok((acc, reading))
 }
 

@@ -117,18 +117,8 @@ pub fn visitor_text(v: u64) -> String {
     format!("{v:016x}")
 }
 
-/// The lowercase hyphenated form of an event id.
-pub fn uuid_text(id: u128) -> String {
-    let h = format!("{id:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
+/// The lowercase hyphenated form of an event id (the rule is `pagehit`'s).
+pub use pagehit::rules::uuid_text;
 
 macro_rules! each_column {
     ($m:ident) => {

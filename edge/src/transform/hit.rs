@@ -130,15 +130,7 @@ pub fn uuid_v7(ms: i64, random: [u8; 10]) -> String {
     b[6..].copy_from_slice(&random);
     b[6] = 0x70 | (b[6] & 0x0F);
     b[8] = 0x80 | (b[8] & 0x3F);
-    let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    pagehit::rules::uuid_text(u128::from_be_bytes(b))
 }
 
 /// The pseudonymous visitor id: HMAC-SHA256 of (client IP, user agent, host) under a salt that
