@@ -5,7 +5,7 @@ use crate::cli::CompactArgs;
 use crate::compacted::{buckets_for, Covers, Manifest, PartFile, FORMAT};
 use crate::error::{NoData, Usage};
 use crate::progress::Progress;
-use crate::sink::compacted::{write_bucket, Spill};
+use crate::sink::compacted::{write_bucket, Spill, Written};
 use crate::source::csv::{read_objects, ReadTotals};
 use crate::source::{current_run, landed};
 use anyhow::{Context, Result};
@@ -103,48 +103,102 @@ pub fn compact_day(
         .map_or(1, |n| n.get())
         .min(objects.len());
     let mut writers: Vec<_> = (0..threads).map(|_| spill.writer()).collect();
-    let outcomes = read_objects(
-        store,
-        rt.handle(),
-        &objects,
-        &mut writers,
-        &|i, n| progress.step(&format!("dt={date}: reading object {} of {n}", i + 1)),
-        &|w, i, row| w.push(i, row),
-    )?;
-    for w in writers {
-        w.finish()?;
-    }
+    let outcomes = crate::report::timed("spill", || {
+        let outcomes = read_objects(
+            store,
+            rt.handle(),
+            &objects,
+            &mut writers,
+            &|i, n| progress.step(&format!("dt={date}: reading object {} of {n}", i + 1)),
+            &|w, i, row| w.push(i, row),
+        )?;
+        for w in writers {
+            w.finish()?;
+        }
+        anyhow::Ok(outcomes)
+    })?;
     let names: Vec<String> = objects.iter().map(|o| store.display(&o.key)).collect();
     let read = ReadTotals::of(&outcomes, &names);
 
-    // Pass 2: each bucket ordered, deduplicated and written as Parquet.
-    let mut files = Vec::with_capacity(buckets as usize);
-    let mut duplicates: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut rows = 0;
-    let local = tmp.join(format!("analyzer-compact-{run}.parquet"));
-    for bucket in 0..buckets {
+    // Pass 2: each bucket ordered, deduplicated and written as Parquet, one bucket per core
+    // at a time (sorting and building a bucket are single-threaded; memory stays bounded by
+    // `threads` buckets, not by the day).
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(buckets as usize);
+    let next = std::sync::atomic::AtomicU32::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let write_one = |bucket: u32| -> Result<(PartFile, Written)> {
         progress.step(&format!(
             "dt={date}: writing bucket {} of {buckets}",
             bucket + 1
         ));
+        let local = tmp.join(format!("analyzer-compact-{run}-{bucket}.parquet"));
         let spilled = spill.read(bucket)?;
-        let written = write_bucket(&spilled, &local)?;
+        let written = write_bucket(&spilled, &local);
         drop(spilled);
         spill.remove(bucket);
-        let key = layout::compacted_part(date, &run, bucket, buckets);
-        rt.block_on(store.put_file(&key, &local))?;
-        let bytes = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
+        let uploaded = written.and_then(|written| {
+            let key = layout::compacted_part(date, &run, bucket, buckets);
+            rt.block_on(store.put_file(&key, &local))?;
+            let bytes = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
+            let file = PartFile {
+                key,
+                bucket,
+                rows: written.rows,
+                bytes,
+            };
+            Ok((file, written))
+        });
         let _ = std::fs::remove_file(&local);
-        rows += written.rows;
-        for (minute, n) in written.duplicates_by_minute {
+        uploaded
+    };
+    let parts: Vec<Result<Vec<(PartFile, Written)>>> =
+        crate::report::timed("write buckets", || {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut done = Vec::new();
+                            loop {
+                                let bucket =
+                                    next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                if bucket >= buckets
+                                    || stop.load(std::sync::atomic::Ordering::Relaxed)
+                                {
+                                    return Ok(done);
+                                }
+                                match write_one(bucket) {
+                                    Ok(part) => done.push(part),
+                                    Err(e) => {
+                                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                                        return Err(e);
+                                    }
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a bucket writer panicked"))
+                    .collect()
+            })
+        });
+    let mut written: Vec<(PartFile, Written)> = Vec::with_capacity(buckets as usize);
+    for part in parts {
+        written.extend(part?);
+    }
+    written.sort_by_key(|(file, _)| file.bucket);
+    let mut files = Vec::with_capacity(buckets as usize);
+    let mut duplicates: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut rows = 0;
+    for (file, w) in written {
+        rows += w.rows;
+        for (minute, n) in w.duplicates_by_minute {
             *duplicates.entry(minute).or_default() += n;
         }
-        files.push(PartFile {
-            key,
-            bucket,
-            rows: written.rows,
-            bytes,
-        });
+        files.push(file);
     }
 
     // The commit: `_current.json`, written last.
