@@ -7,6 +7,7 @@
 use super::intern::{Cache, Interner, NONE};
 use pagehit::rules::{referral, Referral};
 use pagehit::HitRef;
+use std::hash::BuildHasher;
 
 /// [`Hits::flags`] bit: the user agent is a crawler's.
 pub const BOT: u8 = 1;
@@ -45,6 +46,53 @@ pub struct Caches {
     campaign: Cache,
     agent: Cache,
     event: Cache,
+    referral: Referrals,
+}
+
+/// Referrals already worked out, by (referrer, host): a day has few distinct pairs, and
+/// parsing the referrer's URL on every row was a tenth of reading it. Bounded like [`Cache`].
+#[derive(Default)]
+struct Referrals {
+    table: hashbrown::HashTable<(Box<str>, Box<str>, u32, u32)>,
+}
+
+/// Distinct (referrer, host) pairs a [`Referrals`] keeps at most.
+const REFERRALS: usize = 16 * 1024;
+
+impl Referrals {
+    /// The codes of the referral's label (in `d.source`) and of its external host (in
+    /// `d.ref_host`, [`NONE`] for direct and internal hits).
+    fn codes(
+        &mut self,
+        d: &Dicts,
+        c_source: &mut Cache,
+        c_ref: &mut Cache,
+        referrer: &str,
+        host: &str,
+    ) -> (u32, u32) {
+        let state = foldhash::fast::FixedState::with_seed(0x7265_6665_7272_616c);
+        let hash = state.hash_one((referrer, host));
+        if let Some(&(_, _, label, ref_host)) = self
+            .table
+            .find(hash, |(r, h, _, _)| &**r == referrer && &**h == host)
+        {
+            return (label, ref_host);
+        }
+        let referral = referral(referrer, host);
+        let label = c_source.code(&d.source, referral.label());
+        let ref_host = match &referral {
+            Referral::External(host) => c_ref.code(&d.ref_host, host),
+            _ => NONE,
+        };
+        if self.table.len() < REFERRALS {
+            self.table.insert_unique(
+                hash,
+                (referrer.into(), host.into(), label, ref_host),
+                |(r, h, _, _)| state.hash_one((&**r, &**h)),
+            );
+        }
+        (label, ref_host)
+    }
 }
 
 /// Joins a campaign's parts into one dictionary value (U+001F cannot occur in a valid hit).
@@ -151,9 +199,11 @@ impl Hits {
     /// Appends one valid hit (its `ts` already parsed), its strings coded through the thread's
     /// caches `c` in front of `d`.
     pub fn push(&mut self, d: &Dicts, c: &mut Caches, hit: &HitRef<'_>, ts_ms: i64) {
-        let referral = referral(hit.referrer, hit.host);
+        let (label, ref_host) =
+            c.referral
+                .codes(d, &mut c.source, &mut c.ref_host, hit.referrer, hit.host);
         let source = if hit.utm_source.is_empty() {
-            c.source.code(&d.source, referral.label())
+            label
         } else {
             c.source.code(&d.source, hit.utm_source)
         };
@@ -177,10 +227,7 @@ impl Hits {
             .push(if hit.bot { BOT } else { 0 } | if pageview { PAGEVIEW } else { 0 });
         self.country.push(c.country.code(&d.country, hit.country));
         self.source.push(source);
-        self.ref_host.push(match &referral {
-            Referral::External(host) => c.ref_host.code(&d.ref_host, host),
-            _ => NONE,
-        });
+        self.ref_host.push(ref_host);
         self.campaign.push(if has_utm {
             c.campaign.code(
                 &d.campaign,
