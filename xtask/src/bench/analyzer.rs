@@ -50,6 +50,14 @@ pub struct Args {
     /// generating). --objects works in `<DATA>-objects`.
     #[arg(long, default_value = "target/bench-day")]
     data: String,
+    /// Skip DuckDB on the CSVs (its temporary files need up to 0.8x the CSVs' size on disk);
+    /// DuckDB still runs on the compacted day.
+    #[arg(long)]
+    no_duckdb_csv: bool,
+    /// Where `analyzer compact` spills (default: inside --data); e.g. /dev/shm when the disk
+    /// cannot hold a 100M day's CSVs and its spill files at once.
+    #[arg(long)]
+    tmp: Option<String>,
     /// Remove the generated day when done.
     #[arg(long)]
     clean: bool,
@@ -145,6 +153,12 @@ fn peers_bench(bins: &Bins, hits: u64, args: &Args) -> Result<()> {
         .current_dir(&root);
     if args.compacted {
         cmd.arg("--compacted");
+    }
+    if args.no_duckdb_csv {
+        cmd.args(["--duckdb-csv", "no"]);
+    }
+    if let Some(tmp) = &args.tmp {
+        cmd.args(["--tmp", tmp]);
     }
     if args.clean {
         cmd.arg("--clean");
