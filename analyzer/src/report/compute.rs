@@ -77,6 +77,69 @@ struct RunMarks {
     anon_bounces: u64,
 }
 
+/// Hits and first visits (visitors) per code of a dimension with few values, indexed by the
+/// code (interner codes are dense): counted while the page views are walked, with no frame
+/// or group-by per bucket.
+#[derive(Default)]
+struct Counts(Vec<[u64; 2]>);
+
+impl Counts {
+    fn add(&mut self, code: u32, first: bool) {
+        if code == NONE {
+            return;
+        }
+        let i = code as usize;
+        if i >= self.0.len() {
+            self.0.resize((i + 1).next_power_of_two(), [0, 0]);
+        }
+        self.0[i][0] += 1;
+        self.0[i][1] += u64::from(first);
+    }
+
+    fn merge(&mut self, other: &Counts) {
+        if other.0.len() > self.0.len() {
+            self.0.resize(other.0.len(), [0, 0]);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+    }
+
+    /// `(code, [hits, visitors])` of every code seen.
+    fn rows(self) -> impl Iterator<Item = (u32, [u64; 2])> {
+        self.0
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| c[0] > 0)
+            .map(|(code, c)| (code as u32, c))
+    }
+}
+
+/// The page views' dimensions with few values.
+#[derive(Default)]
+struct Dims {
+    source: Counts,
+    campaign: Counts,
+    browser: Counts,
+    os: Counts,
+    device: Counts,
+    country: Counts,
+    ref_host: Counts,
+}
+
+impl Dims {
+    fn merge(&mut self, o: &Dims) {
+        self.source.merge(&o.source);
+        self.campaign.merge(&o.campaign);
+        self.browser.merge(&o.browser);
+        self.os.merge(&o.os);
+        self.device.merge(&o.device);
+        self.country.merge(&o.country);
+        self.ref_host.merge(&o.ref_host);
+    }
+}
+
 /// Counts of a chunk of page views.
 struct Tally {
     hourly: [u64; 24],
@@ -106,13 +169,7 @@ pub struct Accumulator<'p> {
     period: &'p Period,
     include_bots: bool,
     pages: Vec<DataFrame>,
-    sources: Vec<DataFrame>,
-    campaigns: Vec<DataFrame>,
-    browsers: Vec<DataFrame>,
-    os: Vec<DataFrame>,
-    devices: Vec<DataFrame>,
-    countries: Vec<DataFrame>,
-    referrers: Vec<DataFrame>,
+    dims: Dims,
     events: Vec<DataFrame>,
     hourly: [u64; 24],
     daily_hits: Vec<u64>,
@@ -150,14 +207,6 @@ fn group(df: &DataFrame, key: &str, first: Option<&str>) -> LazyFrame {
         .agg(aggs)
 }
 
-fn collect_all(plans: Vec<LazyFrame>) -> PolarsResult<Vec<DataFrame>> {
-    LazyFrame::collect_all_with_engine(
-        plans.into_iter().map(|lf| lf.logical_plan).collect(),
-        Engine::InMemory,
-        OptFlags::default(),
-    )
-}
-
 impl<'p> Accumulator<'p> {
     /// An empty report of `period`.
     pub fn new(period: &'p Period, include_bots: bool) -> Accumulator<'p> {
@@ -165,13 +214,7 @@ impl<'p> Accumulator<'p> {
             period,
             include_bots,
             pages: Vec::new(),
-            sources: Vec::new(),
-            campaigns: Vec::new(),
-            browsers: Vec::new(),
-            os: Vec::new(),
-            devices: Vec::new(),
-            countries: Vec::new(),
-            referrers: Vec::new(),
+            dims: Dims::default(),
             events: Vec::new(),
             hourly: [0; 24],
             daily_hits: vec![0; period.days()],
@@ -415,6 +458,29 @@ impl<'p> Accumulator<'p> {
             s.path.extend_from_slice(&t.signed_in.path);
         }
 
+        // The dimensions with few values, folded per thread (a counter per chunk could hold a
+        // large code range many times over).
+        let dims = pv
+            .par_iter()
+            .enumerate()
+            .with_min_len(64 * 1024)
+            .fold(Dims::default, |mut d, (i, &r)| {
+                let r = r as usize;
+                let class = &classes[i];
+                d.source.add(hits.source[r], fv_source[i]);
+                d.campaign.add(hits.campaign[r], fv_campaign[i]);
+                d.browser.add(class.browser, fv_browser[i]);
+                d.os.add(class.os, fv_os[i]);
+                d.device.add(class.device as u32, fv_device[i]);
+                d.country.add(hits.country[r], false);
+                d.ref_host.add(hits.ref_host[r], false);
+                d
+            })
+            .reduce(Dims::default, |mut a, b| {
+                a.merge(&b);
+                a
+            });
+        self.dims.merge(&dims);
         let pick =
             |column: &[u32]| -> Vec<u32> { pv.iter().map(|&r| column[r as usize]).collect() };
         let status_in = |lo: u16, hi: u16| -> Vec<bool> {
@@ -434,54 +500,26 @@ impl<'p> Accumulator<'p> {
                     bool_col("fv_path", &fv_path),
                     bool_col("e4", &status_in(400, 499)),
                     bool_col("e5", &status_in(500, 599)),
-                    u32_col("source", pick(&hits.source)),
-                    bool_col("fv_source", &fv_source),
-                    u32_col("campaign", pick(&hits.campaign)),
-                    bool_col("fv_campaign", &fv_campaign),
-                    u32_col("browser", classes.iter().map(|c| c.browser).collect()),
-                    bool_col("fv_browser", &fv_browser),
-                    u32_col("os", classes.iter().map(|c| c.os).collect()),
-                    bool_col("fv_os", &fv_os),
-                    u32_col("device", classes.iter().map(|c| c.device as u32).collect()),
-                    bool_col("fv_device", &fv_device),
-                    u32_col("country", pick(&hits.country)),
-                    u32_col("ref_host", pick(&hits.ref_host)),
                 ],
             ),
             "building a bucket's page views",
         )?;
-        let pages = df.clone().lazy().group_by([col("path")]).agg([
-            len().alias("hits"),
-            col("fv_path").sum().alias("visitors"),
-            col("entry").sum().alias("entries"),
-            col("exit").sum().alias("exits"),
-            col("bounce").sum().alias("bounces"),
-            col("e4").sum().alias("errors_4xx"),
-            col("e5").sum().alias("errors_5xx"),
-        ]);
-        let mut frames = pl(
-            collect_all(vec![
-                pages,
-                group(&df, "source", Some("fv_source")),
-                group(&df, "campaign", Some("fv_campaign")),
-                group(&df, "browser", Some("fv_browser")),
-                group(&df, "os", Some("fv_os")),
-                group(&df, "device", Some("fv_device")),
-                group(&df, "country", None),
-                group(&df, "ref_host", None),
-            ]),
+        let pages = pl(
+            df.lazy()
+                .group_by([col("path")])
+                .agg([
+                    len().alias("hits"),
+                    col("fv_path").sum().alias("visitors"),
+                    col("entry").sum().alias("entries"),
+                    col("exit").sum().alias("exits"),
+                    col("bounce").sum().alias("bounces"),
+                    col("e4").sum().alias("errors_4xx"),
+                    col("e5").sum().alias("errors_5xx"),
+                ])
+                .collect(),
             "grouping a bucket's page views",
-        )?
-        .into_iter();
-        let mut next = || frames.next().expect("one frame per plan");
-        self.pages.push(next());
-        self.sources.push(next());
-        self.campaigns.push(next());
-        self.browsers.push(next());
-        self.os.push(next());
-        self.devices.push(next());
-        self.countries.push(next());
-        self.referrers.push(next());
+        )?;
+        self.pages.push(pages);
         Ok(())
     }
 
@@ -672,35 +710,49 @@ impl Accumulator<'_> {
                     .map(|(code, v)| (dict.name(code).to_string(), v[0], v[1]))
                     .collect())
             };
-        let mut sources = keyed(self.sources, "source", &names.source)?;
+        let counted = |counts: Counts, dict: &Dict| -> Vec<(String, u64, u64)> {
+            counts
+                .rows()
+                .map(|(code, [hits, visitors])| (dict.name(code).to_string(), hits, visitors))
+                .collect()
+        };
+        let Dims {
+            source,
+            campaign,
+            browser,
+            os,
+            device,
+            country,
+            ref_host,
+        } = self.dims;
+        let mut sources = counted(source, &names.source);
         sort_top(&mut sources, |r| r.1, |r| &r.0, opts.top);
-        let mut campaigns = keyed(self.campaigns, "campaign", &names.campaign)?;
+        let mut campaigns = counted(campaign, &names.campaign);
         sort_top(&mut campaigns, |r| r.1, |r| &r.0, opts.top);
-        let mut browsers = keyed(self.browsers, "browser", &names.browser)?;
+        let mut browsers = counted(browser, &names.browser);
         sort_top(&mut browsers, |r| r.1, |r| &r.0, opts.top);
-        let mut os = keyed(self.os, "os", &names.os)?;
+        let mut os = counted(os, &names.os);
         sort_top(&mut os, |r| r.1, |r| &r.0, opts.top);
-        let mut devices: Vec<(String, u64, u64)> =
-            merge(self.devices, "device", &["hits", "visitors"])?
-                .into_iter()
-                .filter_map(|(code, v)| {
-                    Device::ALL
-                        .iter()
-                        .find(|d| **d as u32 == code)
-                        .map(|d| (d.name().to_string(), v[0], v[1]))
-                })
-                .collect();
+        let mut devices: Vec<(String, u64, u64)> = device
+            .rows()
+            .filter_map(|(code, [hits, visitors])| {
+                Device::ALL
+                    .iter()
+                    .find(|d| **d as u32 == code)
+                    .map(|d| (d.name().to_string(), hits, visitors))
+            })
+            .collect();
         sort_top(&mut devices, |r| r.1, |r| &r.0, opts.top);
 
         let summary_top = Some(opts.top.unwrap_or(DEFAULT_SUMMARY_TOP));
-        let mut countries: Vec<(String, u64)> = merge(self.countries, "country", &["hits"])?
-            .into_iter()
-            .map(|(code, v)| (names.country.name(code).to_string(), v[0]))
+        let mut countries: Vec<(String, u64)> = country
+            .rows()
+            .map(|(code, [hits, _])| (names.country.name(code).to_string(), hits))
             .collect();
         sort_top(&mut countries, |r| r.1, |r| &r.0, summary_top);
-        let mut referrers: Vec<(String, u64)> = merge(self.referrers, "ref_host", &["hits"])?
-            .into_iter()
-            .map(|(code, v)| (names.ref_host.name(code).to_string(), v[0]))
+        let mut referrers: Vec<(String, u64)> = ref_host
+            .rows()
+            .map(|(code, [hits, _])| (names.ref_host.name(code).to_string(), hits))
             .collect();
         sort_top(&mut referrers, |r| r.1, |r| &r.0, summary_top);
 
