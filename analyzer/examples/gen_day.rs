@@ -228,15 +228,7 @@ fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) ->
                 _ => 500 + (roll % 4) as u16,
             };
             let hit = PageHit {
-                // UUIDv7 layout: 48-bit ms timestamp, version 7, then a serial for uniqueness.
-                event_id: format!(
-                    "{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
-                    (ts >> 16) as u32,
-                    (ts & 0xffff) as u16,
-                    (serial >> 48) & 0xfff,
-                    (serial >> 36) & 0xfff,
-                    serial & 0xffff_ffff_ffff
-                ),
+                event_id: event_id(ts, serial),
                 ts: time::format_ts(ts),
                 host: "shop.example".into(),
                 path: path.clone(),
@@ -451,14 +443,7 @@ fn hostile(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u
             agents[rng.below(agents.len() as u64) as usize].clone()
         };
         let hit = PageHit {
-            event_id: format!(
-                "{:08x}-{:04x}-7{:03x}-8{:03x}-{:012x}",
-                (ts >> 16) as u32,
-                (ts & 0xffff) as u16,
-                (serial >> 48) & 0xfff,
-                (serial >> 36) & 0xfff,
-                serial & 0xffff_ffff_ffff
-            ),
+            event_id: event_id(ts, serial),
             ts: time::format_ts(ts),
             host: "shop.example".into(),
             path,
@@ -489,6 +474,21 @@ fn hostile(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u
         }
     }
     args.hits
+}
+
+/// A UUIDv7-shaped id: the 48-bit ms timestamp, version 7, variant 8, then a serial for
+/// uniqueness.
+fn event_id(ts: i64, serial: u64) -> String {
+    let ms = (ts as u128) & 0xffff_ffff_ffff;
+    let s = u128::from(serial);
+    pagehit::rules::uuid_text(
+        ms << 80
+            | 0x7 << 76
+            | ((s >> 48) & 0xfff) << 64
+            | 0x8 << 60
+            | ((s >> 36) & 0xfff) << 48
+            | (s & 0xffff_ffff_ffff),
+    )
 }
 
 fn main() {
