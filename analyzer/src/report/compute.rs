@@ -77,11 +77,18 @@ struct RunMarks {
     anon_bounces: u64,
 }
 
-/// Hits and first visits (visitors) per code of a dimension with few values, indexed by the
-/// code (interner codes are dense): counted while the page views are walked, with no frame
-/// or group-by per bucket.
+/// Codes below this are counted in a vector indexed by code (interner codes are dense, and most
+/// dimensions have few values); the rest in a map, so that memory follows the values a chunk
+/// saw, not the dictionary's size (a day can have millions of referrer hosts).
+const DENSE_CODES: usize = 1 << 16;
+
+/// Hits and first visits (visitors) per code of a dimension: counted while the page views are
+/// walked, with no frame or group-by per bucket.
 #[derive(Default)]
-struct Counts(Vec<[u64; 2]>);
+struct Counts {
+    dense: Vec<[u64; 2]>,
+    sparse: hashbrown::HashMap<u32, [u64; 2]>,
+}
 
 impl Counts {
     fn add(&mut self, code: u32, first: bool) {
@@ -89,18 +96,28 @@ impl Counts {
             return;
         }
         let i = code as usize;
-        if i >= self.0.len() {
-            self.0.resize((i + 1).next_power_of_two(), [0, 0]);
-        }
-        self.0[i][0] += 1;
-        self.0[i][1] += u64::from(first);
+        let c = if i < DENSE_CODES {
+            if i >= self.dense.len() {
+                self.dense.resize((i + 1).next_power_of_two(), [0, 0]);
+            }
+            &mut self.dense[i]
+        } else {
+            self.sparse.entry(code).or_insert([0, 0])
+        };
+        c[0] += 1;
+        c[1] += u64::from(first);
     }
 
     fn merge(&mut self, other: &Counts) {
-        if other.0.len() > self.0.len() {
-            self.0.resize(other.0.len(), [0, 0]);
+        if other.dense.len() > self.dense.len() {
+            self.dense.resize(other.dense.len(), [0, 0]);
         }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+        for (a, b) in self.dense.iter_mut().zip(&other.dense) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
+        for (&code, b) in &other.sparse {
+            let a = self.sparse.entry(code).or_insert([0, 0]);
             a[0] += b[0];
             a[1] += b[1];
         }
@@ -108,15 +125,15 @@ impl Counts {
 
     /// `(code, [hits, visitors])` of every code seen.
     fn rows(self) -> impl Iterator<Item = (u32, [u64; 2])> {
-        self.0
-            .into_iter()
-            .enumerate()
+        let dense = self.dense.into_iter().enumerate();
+        dense
             .filter(|(_, c)| c[0] > 0)
             .map(|(code, c)| (code as u32, c))
+            .chain(self.sparse)
     }
 }
 
-/// The page views' dimensions with few values.
+/// The page views' dimensions other than the path.
 #[derive(Default)]
 struct Dims {
     source: Counts,
@@ -458,7 +475,7 @@ impl<'p> Accumulator<'p> {
             s.path.extend_from_slice(&t.signed_in.path);
         }
 
-        // The dimensions with few values, folded per thread (a counter per chunk could hold a
+        // The other dimensions, folded per thread (a counter per chunk could hold a
         // large code range many times over).
         let dims = pv
             .par_iter()
@@ -1033,5 +1050,27 @@ pub fn report(
         devices: current.devices,
         events: current.events,
         previous,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_small_and_large_codes_across_merges() {
+        let (mut a, mut b) = (Counts::default(), Counts::default());
+        let big = DENSE_CODES as u32 + 7;
+        a.add(3, true);
+        a.add(3, false);
+        a.add(big, true);
+        a.add(NONE, true);
+        b.add(3, true);
+        b.add(big, false);
+        b.add(70, false);
+        a.merge(&b);
+        let mut rows: Vec<(u32, [u64; 2])> = a.rows().collect();
+        rows.sort_unstable();
+        assert_eq!(rows, [(3, [3, 2]), (70, [1, 0]), (big, [2, 1])]);
     }
 }
