@@ -80,9 +80,31 @@ pub fn first_of_value(
         }
         return;
     }
+    // Most runs have few distinct values of most dimensions (one day, a device, a browser): a
+    // short list is scanned until it would grow past 8 values, then the hash set takes over.
+    let mut few = [0u32; 8];
+    let mut n = 0;
+    let mut i = 0;
+    while i < len {
+        let v = value(i);
+        let new = !few[..n].contains(&v);
+        if new && n == few.len() {
+            break;
+        }
+        if new {
+            few[n] = v;
+            n += 1;
+        }
+        out[i] = new;
+        i += 1;
+    }
+    if i == len {
+        return;
+    }
     seen.clear();
-    for (i, o) in out.iter_mut().enumerate().take(len) {
-        *o = seen.insert(value(i));
+    seen.extend(few);
+    for (j, o) in out.iter_mut().enumerate().take(len).skip(i) {
+        *o = seen.insert(value(j));
     }
 }
 
@@ -111,6 +133,20 @@ mod tests {
         session_flags(|i| ts[i], 4, &mut entry, &mut exit);
         assert_eq!(entry, [true, false, true, false]);
         assert_eq!(exit, [false, true, false, true]);
+    }
+
+    #[test]
+    fn first_of_each_value_past_the_short_list() {
+        let mut seen = hashbrown::HashSet::new();
+        // 100 rows over 20 values, each value first seen at row v: more than the list holds.
+        let values: Vec<u32> = (0..100u32)
+            .map(|i| if i < 20 { i } else { i % 20 })
+            .collect();
+        let mut out = vec![false; 100];
+        first_of_value(|i| values[i], 100, &mut out, &mut seen);
+        for (i, &first) in out.iter().enumerate() {
+            assert_eq!(first, i < 20, "row {i}");
+        }
     }
 
     #[test]
