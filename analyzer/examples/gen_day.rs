@@ -177,6 +177,17 @@ fn time_of_day(rng: &mut Rng) -> i64 {
     }
 }
 
+/// Writes `row` to a random file and, for 1% of rows, again to the next one: a retried batch
+/// delivers the same record twice, into another object.
+fn land(writers: &mut [BufWriter<std::fs::File>], rng: &mut Rng, row: &str) {
+    let file = rng.below(writers.len() as u64) as usize;
+    writers[file].write_all(row.as_bytes()).unwrap();
+    if rng.unit() < 0.01 {
+        let again = (file + 1) % writers.len();
+        writers[again].write_all(row.as_bytes()).unwrap();
+    }
+}
+
 /// The realistic day: sessions of Zipf pages (see the module's doc). Returns the hits written.
 fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u64 {
     let mut rng = Rng(args.seed);
@@ -251,13 +262,7 @@ fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) ->
             };
             row.clear();
             hit.write_csv_row(&mut row);
-            let file = rng.below(args.files as u64) as usize;
-            writers[file].write_all(row.as_bytes()).unwrap();
-            // A retried batch delivers the same record again, into another file.
-            if rng.unit() < 0.01 {
-                let again = (file + 1) % args.files;
-                writers[again].write_all(row.as_bytes()).unwrap();
-            }
+            land(writers, &mut rng, &row);
             written += 1;
             // Next page of the session: internal navigation, seconds to 10 minutes later.
             referrer = format!("https://shop.example{path}");
@@ -466,12 +471,7 @@ fn hostile(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u
         };
         row.clear();
         hit.write_csv_row(&mut row);
-        let file = rng.below(args.files as u64) as usize;
-        writers[file].write_all(row.as_bytes()).unwrap();
-        if rng.unit() < 0.01 {
-            let again = (file + 1) % args.files;
-            writers[again].write_all(row.as_bytes()).unwrap();
-        }
+        land(writers, &mut rng, &row);
     }
     args.hits
 }
