@@ -44,24 +44,31 @@ const BOTS: [&str; 2] = [
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
 ];
 
-/// A small linear congruential generator: the same burst every run, no dependency.
-struct Lcg(u64);
+/// A small linear congruential generator: the same stream on every run and platform, no
+/// dependency (the demo's burst and the tests' generated days).
+pub struct Lcg(pub u64);
 
 impl Lcg {
-    fn next(&mut self) -> u64 {
+    /// The next 31 random bits.
+    pub fn next_u31(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    /// A number in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u31() % n as u64) as usize
+    }
+    /// One of `items`, each as likely.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
     /// Index in 0..n with weights 1/(i+1) (Zipf, s = 1).
-    fn zipf(&mut self, n: usize) -> usize {
+    pub fn zipf(&mut self, n: usize) -> usize {
         let total: f64 = (1..=n).map(|i| 1.0 / i as f64).sum();
-        let mut x = (self.next() % 1_000_000) as f64 / 1_000_000.0 * total;
+        let mut x = (self.next_u31() % 1_000_000) as f64 / 1_000_000.0 * total;
         for i in 0..n {
             x -= 1.0 / (i + 1) as f64;
             if x <= 0.0 {

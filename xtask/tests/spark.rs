@@ -25,6 +25,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 use xtask::spark::Cluster;
+use xtask::traffic::Lcg;
 
 /// The local day reported, and its zone.
 const DATE: &str = "2026-11-25";
@@ -40,25 +41,6 @@ const DAY: i64 = 24 * 60 * MIN;
 /// Local midnight of DATE in New York, in ms.
 fn day_start() -> i64 {
     parse_date(DATE).unwrap() * MS_PER_DAY + 5 * 60 * MIN
-}
-
-/// A deterministic generator (no dependency): the same day on every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// The generated day: every hit landed (duplicates included), by object key.
@@ -206,7 +188,7 @@ fn generate() -> Day {
         .map(|v| format!("{:016x}", 0x5157_0000 + v * 7919))
         .collect();
     for _ in 0..1500 {
-        let v = rng.below(visitors.len() as u64) as usize;
+        let v = rng.below(visitors.len());
         // A third of the visitors are signed in; most users have two of them (devices).
         let user = if v.is_multiple_of(3) {
             USERS[(v / 3) % USERS.len()]
@@ -214,16 +196,16 @@ fn generate() -> Day {
             ""
         };
         let path = PATHS[(rng.below(64) as f64).sqrt() as usize % PATHS.len()];
-        let ts = first + rng.below(2 * MS_PER_DAY as u64) as i64;
+        let ts = first + rng.below(2 * MS_PER_DAY as usize) as i64;
         let event = match rng.below(20) {
             0 => "signup",
             1 => "cart:add",
             _ => "pageview",
         };
         let mut h = hit(id(), ts, &visitors[v], user, path, event);
-        h.referrer = rng.pick(&REFERRERS).into();
-        h.country = rng.pick(&COUNTRIES).into();
-        h.status = [200, 200, 200, 200, 301, 404, 503, 101][rng.below(8) as usize];
+        h.referrer = rng.pick(&REFERRERS[..]).into();
+        h.country = rng.pick(&COUNTRIES[..]).into();
+        h.status = [200, 200, 200, 200, 301, 404, 503, 101][rng.below(8)];
         if rng.below(10) == 0 {
             h.host = "Shop.Example:8443".into();
         }
