@@ -3,18 +3,18 @@
 //! Order of effects per batch: objects (create-only) -> checkpoint. A crash between the two
 //! re-reads the batch and writes the same keys, which already exist: no loss, no duplicates.
 //! A batch that cannot land is retried in place with backoff until it lands or the process is
-//! asked to stop; its checkpoint is never written before it lands.
+//! asked to stop; its checkpoint is never written before it lands. The reading itself (shard
+//! order, pacing, throttling, expired iterators) is the workspace's one stream reader.
 
 use crate::sink::checkpoint::{self, Checkpoint};
 use crate::sink::land::land;
-use crate::source::kinesis::{self, Read, Start};
 use crate::transform::batch::StreamRecord;
 use anyhow::{bail, Result};
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::{Location, Store};
+use stream::{persist, Fetched, Position, Positions, Reader, Shard, StartAt, Step};
 
 /// Arguments of `aggregator consume`.
 #[derive(Debug, clap::Args)]
@@ -34,10 +34,21 @@ pub struct Args {
     pub once: bool,
 }
 
+/// Where a shard that has no checkpoint starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Start {
+    /// The oldest record still in the stream.
+    TrimHorizon,
+    /// Only records put from now on.
+    Latest,
+}
+
 /// Kinesis allows 5 GetRecords calls per second per shard.
 const MIN_CALL_GAP: Duration = Duration::from_millis(200);
 /// Poll interval for a shard that is caught up.
 const IDLE_GAP: Duration = Duration::from_secs(1);
+/// New shards appear after a reshard; the list is read again this often.
+const RELIST_EVERY: Duration = Duration::from_secs(10);
 
 /// Totals for the summary line.
 #[derive(Debug, Default)]
@@ -49,14 +60,34 @@ struct Totals {
     retried_objects: usize,
 }
 
-/// Per-shard reading state.
-#[derive(Default)]
-struct ShardState {
-    iterator: Option<String>,
-    last_sequence: Option<String>,
-    next_call: Option<Instant>,
-    throttle_backoff: Option<Duration>,
-    caught_up: bool,
+/// Shards start from their checkpoints beside the data.
+struct Checkpoints<'a> {
+    store: &'a Store,
+    stream: &'a str,
+    start: Start,
+    stop: &'a AtomicBool,
+}
+
+impl Positions for Checkpoints<'_> {
+    async fn position(&mut self, shard: &Shard) -> Result<Position> {
+        let cp = persist(self.stop, "aggregator", "reading a checkpoint", || {
+            checkpoint::read(self.store, self.stream, &shard.id)
+        })
+        .await?;
+        Ok(match cp {
+            Some(c) if c.shard_end => Position::Finished,
+            Some(c) if !c.sequence_number.is_empty() => {
+                Position::From(StartAt::After(c.sequence_number))
+            }
+            // A child shard must start at its beginning, or records between the reshard
+            // and now are lost.
+            _ if shard.is_child() => Position::From(StartAt::TrimHorizon),
+            _ => Position::From(match self.start {
+                Start::TrimHorizon => StartAt::TrimHorizon,
+                Start::Latest => StartAt::Latest,
+            }),
+        })
+    }
 }
 
 /// Runs the consumer until drained (`--once`) or stopped (SIGTERM / Ctrl-C).
@@ -71,156 +102,45 @@ pub async fn run(args: Args) -> Result<()> {
 
     let started = Instant::now();
     let mut totals = Totals::default();
-    let mut finished: HashSet<String> = HashSet::new();
-    let mut states: HashMap<String, ShardState> = HashMap::new();
-    let mut shards = persist(&stop, "listing shards", || {
-        kinesis::list_shards(&client, &args.stream)
-    })
-    .await?;
-    let mut last_listing = Instant::now();
-
-    while !stop.load(Ordering::Relaxed) {
-        // New shards appear after a reshard; look again now and then.
-        if last_listing.elapsed() > Duration::from_secs(10) {
-            shards = persist(&stop, "listing shards", || {
-                kinesis::list_shards(&client, &args.stream)
-            })
-            .await?;
-            last_listing = Instant::now();
-        }
-        let readable: Vec<String> = kinesis::readable(&shards, &finished)
-            .into_iter()
-            .map(|s| s.id.clone())
-            .collect();
-        if readable.is_empty() {
-            if args.once {
-                break; // every shard closed and read to its end
-            }
-            tokio::time::sleep(IDLE_GAP).await;
-            shards = persist(&stop, "listing shards", || {
-                kinesis::list_shards(&client, &args.stream)
-            })
-            .await?;
-            continue;
-        }
-        let has_parent: HashSet<String> = shards
-            .iter()
-            .filter(|s| s.parent.is_some() || s.adjacent_parent.is_some())
-            .map(|s| s.id.clone())
-            .collect();
-
-        for shard in &readable {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let state = states.entry(shard.clone()).or_default();
-            if state.next_call.is_some_and(|t| Instant::now() < t) {
-                continue;
-            }
-            if state.iterator.is_none() {
-                let cp = persist(&stop, "reading a checkpoint", || {
-                    checkpoint::read(&store, &args.stream, shard)
-                })
-                .await?;
-                if cp.as_ref().is_some_and(|c| c.shard_end) {
-                    finished.insert(shard.clone());
-                    continue;
-                }
-                let after = cp.map(|c| c.sequence_number).filter(|s| !s.is_empty());
-                state.last_sequence = after.clone();
-                // A child shard must start at its beginning, or records between the reshard
-                // and now are lost.
-                let start = if has_parent.contains(shard) {
-                    Start::TrimHorizon
-                } else {
-                    args.start
+    let options = stream::Options {
+        name: "aggregator",
+        min_call_gap: MIN_CALL_GAP,
+        // Draining wants to know soon that a shard is caught up.
+        idle_gap: if args.once { MIN_CALL_GAP } else { IDLE_GAP },
+        relist_every: RELIST_EVERY,
+    };
+    let mut reader = Reader::open(client, &args.stream, options, stop.clone()).await?;
+    let mut positions = Checkpoints {
+        store: &store,
+        stream: &args.stream,
+        start: args.start,
+        stop: &stop,
+    };
+    loop {
+        match reader.next(&mut positions).await? {
+            Step::Records { shard, records, .. } => {
+                land_until_done(&store, &shard, &records, &stop, &mut totals).await?;
+                failpoint_before_checkpoint(&shard).await;
+                let cp = Checkpoint {
+                    sequence_number: records.last().expect("non-empty").sequence.clone(),
+                    shard_end: false,
                 };
-                state.iterator = persist(&stop, "getting a shard iterator", || {
-                    kinesis::shard_iterator(&client, &args.stream, shard, after.as_deref(), start)
-                })
-                .await?;
-                if state.iterator.is_none() {
-                    mark_finished(&store, &args.stream, shard, state, &mut finished, &stop).await?;
-                    continue;
-                }
+                write_checkpoint(&store, &args.stream, &shard, &cp, &stop).await?;
             }
-            let iterator = state.iterator.clone().expect("set above");
-            let read = persist(&stop, "GetRecords", || {
-                kinesis::get_records(&client, &iterator)
-            })
-            .await?;
-            state.next_call = Some(Instant::now() + MIN_CALL_GAP);
-            match read {
-                Read::Throttled => {
-                    let backoff = state
-                        .throttle_backoff
-                        .map(|d| (d * 2).min(Duration::from_secs(10)))
-                        .unwrap_or(Duration::from_millis(500));
-                    eprintln!("aggregator: {shard}: throttled (ProvisionedThroughputExceeded); backing off {backoff:?}");
-                    state.throttle_backoff = Some(backoff);
-                    state.next_call = Some(Instant::now() + backoff);
-                }
-                Read::Expired => state.iterator = None,
-                Read::Records {
-                    records,
-                    next,
-                    behind_ms,
-                } => {
-                    state.throttle_backoff = None;
-                    if !records.is_empty() {
-                        land_until_done(&store, shard, &records, &stop, &mut totals).await?;
-                        failpoint_before_checkpoint(shard).await;
-                        let last = records.last().expect("non-empty").sequence.clone();
-                        let cp = Checkpoint {
-                            sequence_number: last.clone(),
-                            shard_end: false,
-                        };
-                        persist(&stop, "writing a checkpoint", || {
-                            checkpoint::write(&store, &args.stream, shard, &cp)
-                        })
-                        .await?;
-                        state.last_sequence = Some(last);
-                    }
-                    state.caught_up = records.is_empty() && behind_ms == 0;
-                    if state.caught_up {
-                        state.next_call =
-                            Some(Instant::now() + if args.once { MIN_CALL_GAP } else { IDLE_GAP });
-                    }
-                    // The end of a closed shard: no next iterator, or (emulators that keep
-                    // handing out iterators) a checkpoint at its ending sequence number.
-                    let closed_and_done = shards
-                        .iter()
-                        .find(|s| &s.id == shard)
-                        .is_some_and(|s| s.read_to_end(state.last_sequence.as_deref()));
-                    match next {
-                        Some(n) if !closed_and_done => state.iterator = Some(n),
-                        _ => {
-                            mark_finished(&store, &args.stream, shard, state, &mut finished, &stop)
-                                .await?
-                        }
-                    }
-                }
+            // A shard read to its end: checkpoint that, so its children may start.
+            Step::Ended {
+                shard,
+                last_sequence,
+            } => {
+                let cp = Checkpoint {
+                    sequence_number: last_sequence.unwrap_or_default(),
+                    shard_end: true,
+                };
+                write_checkpoint(&store, &args.stream, &shard, &cp, &stop).await?;
             }
-        }
-
-        if args.once {
-            let open: Vec<&String> = readable.iter().filter(|s| !finished.contains(*s)).collect();
-            let newly_readable = kinesis::readable(&shards, &finished).len() != open.len();
-            if !newly_readable
-                && open
-                    .iter()
-                    .all(|s| states.get(*s).is_some_and(|st| st.caught_up))
-            {
-                break;
-            }
-        }
-        // Sleep until the earliest shard may be called again.
-        let wake = states.values().filter_map(|s| s.next_call).min();
-        if let Some(wake) = wake {
-            let now = Instant::now();
-            if wake > now {
-                tokio::time::sleep((wake - now).min(IDLE_GAP)).await;
-            }
+            Step::CaughtUp if args.once => break,
+            Step::CaughtUp => {}
+            Step::Stopped => break,
         }
     }
 
@@ -243,6 +163,19 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+async fn write_checkpoint(
+    store: &Store,
+    stream: &str,
+    shard: &str,
+    cp: &Checkpoint,
+    stop: &AtomicBool,
+) -> Result<()> {
+    persist(stop, "aggregator", "writing a checkpoint", || {
+        checkpoint::write(store, stream, shard, cp)
+    })
+    .await
+}
+
 /// Test hook for the crash test: with `AGGREGATOR_FAILPOINT=before-checkpoint` the process
 /// announces that a batch's objects are written and waits, checkpoint unwritten, for the test
 /// to SIGKILL it. Inert otherwise.
@@ -253,58 +186,12 @@ async fn failpoint_before_checkpoint(shard: &str) {
     }
 }
 
-/// A shard read to its end: checkpoint that, so its children may start.
-async fn mark_finished(
-    store: &Store,
-    stream: &str,
-    shard: &str,
-    state: &mut ShardState,
-    finished: &mut HashSet<String>,
-    stop: &AtomicBool,
-) -> Result<()> {
-    let cp = Checkpoint {
-        sequence_number: state.last_sequence.clone().unwrap_or_default(),
-        shard_end: true,
-    };
-    persist(stop, "writing a checkpoint", || {
-        checkpoint::write(store, stream, shard, &cp)
-    })
-    .await?;
-    state.iterator = None;
-    finished.insert(shard.to_string());
-    Ok(())
-}
-
-/// Runs a stream or sink operation until it succeeds, with backoff (0.5 s doubling to 30 s):
-/// an S3 or Kinesis outage pauses the consumer instead of ending it. Errors only when asked to
-/// stop, which is safe: nothing is checkpointed past what has landed.
-async fn persist<T, F, Fut>(stop: &AtomicBool, what: &str, mut op: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T>>,
-{
-    let mut backoff = Duration::from_millis(500);
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if stop.load(Ordering::Relaxed) => {
-                return Err(e.context(format!("stopping while {what}")))
-            }
-            Err(e) => {
-                eprintln!("aggregator: {what} failed, retrying in {backoff:?}: {e:#}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
-}
-
 /// Lands a batch, retrying with backoff while the sink fails; errors only when asked to stop
 /// before the batch landed (it is then read again on the next start).
 async fn land_until_done(
     store: &Store,
     shard: &str,
-    fetched: &[kinesis::Fetched],
+    fetched: &[Fetched],
     stop: &AtomicBool,
     totals: &mut Totals,
 ) -> Result<()> {

@@ -1,3 +1,0 @@
-//! Where records come from.
-
-pub mod kinesis;
