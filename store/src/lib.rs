@@ -14,6 +14,7 @@
 //! mean (the layout) is `pagehit::layout`'s. It knows nothing of hits, CSV or Parquet.
 
 mod credentials;
+mod folder;
 mod location;
 
 pub use location::Location;
@@ -48,6 +49,41 @@ pub enum Put {
     Created,
     /// An object with that key exists; nothing was written.
     AlreadyThere,
+}
+
+/// An object's version: what a conditional put compares. On S3 its ETag; in a folder its
+/// inode, modification time and size (every write makes a new file, so a new version).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Version(pub String);
+
+impl Version {
+    /// The version as text (to record it, e.g. in a manifest).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a conditional put ([`Store::put_if`]) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swap {
+    /// Written; the object's new version.
+    Done(Version),
+    /// The object was not at the expected version (or, expecting none, existed): nothing was
+    /// written. Someone else wrote it first.
+    Lost,
+}
+
+/// One object found by [`Store::list_entries`], with what a listing says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its key, relative to the location.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written, ms since the Unix epoch (the store's clock).
+    pub modified_ms: i64,
+    /// Its version, when the store gives one in listings (S3 and folders do).
+    pub version: Option<Version>,
 }
 
 /// One object found by [`Store::list`].
@@ -140,9 +176,12 @@ impl Store {
                 if !dir.is_dir() {
                     bail!("the folder {} does not exist", dir.display());
                 }
+                // Deleting a folder's last object removes the folder too, as on S3, where
+                // folders are only key prefixes.
                 Arc::new(
                     LocalFileSystem::new_with_prefix(dir)
-                        .with_context(|| format!("opening folder {}", dir.display()))?,
+                        .with_context(|| format!("opening folder {}", dir.display()))?
+                        .with_automatic_cleanup(true),
                 )
             }
             Location::S3 { bucket, .. } => {
@@ -174,9 +213,56 @@ impl Store {
         ObjectPath::parse(key).with_context(|| format!("{key:?} is not a valid object key"))
     }
 
+    /// The file of `rel` when this store is a folder.
+    fn local(&self, rel: &str) -> Result<Option<std::path::PathBuf>> {
+        match &self.location {
+            Location::Dir(dir) => {
+                // Parsed as object_store would, so a key means the same file either way.
+                let key = self.path(rel)?;
+                Ok(Some(dir.join(key.as_ref())))
+            }
+            Location::S3 { .. } => Ok(None),
+        }
+    }
+
+    /// A durable folder write on a blocking thread (see `folder`).
+    async fn write_local(
+        &self,
+        rel: &str,
+        file: std::path::PathBuf,
+        body: Bytes,
+        from: Option<std::path::PathBuf>,
+        mode: folder::Mode<'static>,
+        expected: Option<String>,
+    ) -> Result<folder::Wrote> {
+        let written = tokio::task::spawn_blocking(move || {
+            let body = match &from {
+                Some(path) => folder::Body::File(path),
+                None => folder::Body::Bytes(&body),
+            };
+            let mode = match mode {
+                folder::Mode::If(_) => folder::Mode::If(expected.as_deref()),
+                other => other,
+            };
+            folder::write(&file, body, mode)
+        })
+        .await
+        .context("a folder write stopped")?;
+        written.with_context(|| format!("writing {}", self.display(rel)))
+    }
+
     /// Writes `rel` only if it does not exist yet (`If-None-Match: *` on S3; an exclusive
-    /// create in a folder).
+    /// create in a folder, fsynced).
     pub async fn put_new(&self, rel: &str, body: impl Into<Bytes>) -> Result<Put> {
+        if let Some(file) = self.local(rel)? {
+            let wrote = self
+                .write_local(rel, file, body.into(), None, folder::Mode::Create, None)
+                .await?;
+            return Ok(match wrote {
+                folder::Wrote::Done(_) => Put::Created,
+                folder::Wrote::Refused => Put::AlreadyThere,
+            });
+        }
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
@@ -190,8 +276,13 @@ impl Store {
     }
 
     /// Writes `rel`, replacing any previous object. Readers see the old object or the whole
-    /// new one, never a part (one PUT on S3; a temporary file renamed in a folder).
+    /// new one, never a part (one PUT on S3; in a folder a fsynced file renamed into place).
     pub async fn put(&self, rel: &str, body: impl Into<Bytes>) -> Result<()> {
+        if let Some(file) = self.local(rel)? {
+            self.write_local(rel, file, body.into(), None, folder::Mode::Replace, None)
+                .await?;
+            return Ok(());
+        }
         self.inner
             .put(&self.path(rel)?, PutPayload::from_bytes(body.into()))
             .await
@@ -207,32 +298,129 @@ impl Store {
         body: impl Into<Bytes>,
         content_type: &str,
     ) -> Result<()> {
-        let mut attributes = object_store::Attributes::new();
-        attributes.insert(
-            object_store::Attribute::ContentType,
-            content_type.to_string().into(),
-        );
+        if self.local(rel)?.is_some() {
+            return self.put(rel, body).await;
+        }
         let opts = PutOptions {
-            attributes,
+            attributes: content_type_attribute(content_type),
             ..Default::default()
         };
         let payload = PutPayload::from_bytes(body.into());
-        let result = match self.location {
-            // The local store keeps no attributes (and refuses them).
-            Location::Dir(_) => self.inner.put(&self.path(rel)?, payload).await,
-            Location::S3 { .. } => self.inner.put_opts(&self.path(rel)?, payload, opts).await,
-        };
-        result
+        self.inner
+            .put_opts(&self.path(rel)?, payload, opts)
+            .await
             .clean()
             .with_context(|| format!("writing {}", self.display(rel)))?;
         Ok(())
     }
 
+    /// Writes `rel` only if it is at version `expected` now (`None`: only if it does not
+    /// exist): `If-Match` (or `If-None-Match: *`) on S3; in a folder, compared and replaced
+    /// under an exclusive lock of its folder. Of two writers that read the same version, one
+    /// gets [`Swap::Done`] and the other [`Swap::Lost`].
+    pub async fn put_if(
+        &self,
+        rel: &str,
+        body: impl Into<Bytes>,
+        expected: Option<&Version>,
+        content_type: &str,
+    ) -> Result<Swap> {
+        if let Some(file) = self.local(rel)? {
+            let wrote = self
+                .write_local(
+                    rel,
+                    file,
+                    body.into(),
+                    None,
+                    folder::Mode::If(None),
+                    expected.map(|v| v.0.clone()),
+                )
+                .await?;
+            return Ok(match wrote {
+                folder::Wrote::Done(v) => Swap::Done(Version(v)),
+                folder::Wrote::Refused => Swap::Lost,
+            });
+        }
+        let mode = match expected {
+            None => PutMode::Create,
+            Some(v) => PutMode::Update(object_store::UpdateVersion {
+                e_tag: Some(v.0.clone()),
+                version: None,
+            }),
+        };
+        let opts = PutOptions {
+            mode,
+            attributes: content_type_attribute(content_type),
+            ..Default::default()
+        };
+        let payload = PutPayload::from_bytes(body.into());
+        match self.inner.put_opts(&self.path(rel)?, payload, opts).await {
+            Ok(done) => match done.e_tag {
+                Some(tag) => Ok(Swap::Done(Version(tag))),
+                None => bail!(
+                    "{} answered a put of {} without an ETag: conditional writes need one",
+                    self.location,
+                    self.display(rel)
+                ),
+            },
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(Swap::Lost),
+            Err(e) => Err(clean(e)).with_context(|| format!("writing {}", self.display(rel))),
+        }
+    }
+
+    /// Reads a whole object and its version (for a later [`Store::put_if`]); `None` when it
+    /// does not exist.
+    pub async fn get_versioned(&self, rel: &str) -> Result<Option<(Bytes, Version)>> {
+        if let Some(file) = self.local(rel)? {
+            let read = tokio::task::spawn_blocking(move || folder::read_versioned(&file))
+                .await
+                .context("a folder read stopped")?
+                .with_context(|| format!("reading {}", self.display(rel)))?;
+            return Ok(read.map(|(bytes, v)| (Bytes::from(bytes), Version(v))));
+        }
+        match self.inner.get(&self.path(rel)?).await {
+            Ok(r) => {
+                let tag = r.meta.e_tag.clone();
+                let bytes = r
+                    .bytes()
+                    .await
+                    .clean()
+                    .with_context(|| format!("reading {}", self.display(rel)))?;
+                match tag {
+                    Some(tag) => Ok(Some((bytes, Version(tag)))),
+                    None => bail!(
+                        "{} served {} without an ETag: conditional writes need one",
+                        self.location,
+                        self.display(rel)
+                    ),
+                }
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(clean(e)).with_context(|| format!("reading {}", self.display(rel))),
+        }
+    }
+
     /// Uploads a local file to `rel` in parts (files larger than one PUT may hold); visible
-    /// whole or not at all, like [`Store::put`].
+    /// whole or not at all, like [`Store::put`] (in a folder: copied, fsynced, renamed).
     pub async fn put_file(&self, rel: &str, file: &std::path::Path) -> Result<()> {
         use tokio::io::AsyncReadExt;
         let what = || format!("uploading {} to {}", file.display(), self.display(rel));
+        if let Some(target) = self.local(rel)? {
+            self.write_local(
+                rel,
+                target,
+                Bytes::new(),
+                Some(file.to_path_buf()),
+                folder::Mode::Replace,
+                None,
+            )
+            .await
+            .with_context(what)?;
+            return Ok(());
+        }
         let upload = self
             .inner
             .put_multipart(&self.path(rel)?)
@@ -315,6 +503,37 @@ impl Store {
         Ok(objects)
     }
 
+    /// Every object under the folder `dir` with its size, time and version, sorted by key
+    /// (one listing: no request per object).
+    pub async fn list_entries(&self, dir: &str) -> Result<Vec<Entry>> {
+        let prefix = self.path(dir)?;
+        let base = self.location.key("");
+        let found: Vec<object_store::ObjectMeta> =
+            match self.inner.list(Some(&prefix)).try_collect().await {
+                Ok(found) => found,
+                Err(object_store::Error::NotFound { .. }) => Vec::new(),
+                Err(e) => {
+                    return Err(clean(e)).with_context(|| format!("listing {}", self.display(dir)))
+                }
+            };
+        let mut entries: Vec<Entry> = found
+            .into_iter()
+            .map(|m| Entry {
+                key: m
+                    .location
+                    .as_ref()
+                    .strip_prefix(&base)
+                    .unwrap_or(m.location.as_ref())
+                    .to_string(),
+                size: m.size,
+                modified_ms: m.last_modified.timestamp_millis(),
+                version: m.e_tag.map(Version),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(entries)
+    }
+
     /// Deletes `rel`; deleting what is not there is not an error.
     pub async fn delete(&self, rel: &str) -> Result<()> {
         match self.inner.delete(&self.path(rel)?).await {
@@ -322,6 +541,15 @@ impl Store {
             Err(e) => Err(clean(e)).with_context(|| format!("deleting {}", self.display(rel))),
         }
     }
+}
+
+fn content_type_attribute(content_type: &str) -> object_store::Attributes {
+    let mut attributes = object_store::Attributes::new();
+    attributes.insert(
+        object_store::Attribute::ContentType,
+        content_type.to_string().into(),
+    );
+    attributes
 }
 
 /// An S3 client for `bucket` with `config`'s region, endpoint and credentials.
