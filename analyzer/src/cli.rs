@@ -59,8 +59,13 @@ Compacts UTC days (hit partitions are UTC: --date yesterday is the UTC day befor
 <SOURCE>/hits/dt=YYYY-MM-DD/*.csv, drops repeated rows and malformed ones (counted), and writes
 the day as plain Parquet (zstd) under <SOURCE>/compacted/dt=YYYY-MM-DD/run=<id>/, one file per
 bucket of visitors, rows sorted by visitor and time; then <SOURCE>/compacted/dt=.../_current.json,
-written last, makes the run current, and older runs are deleted. The landed CSVs are not touched.
-A day whose current run already covers every landed object is left as it is.
+written last and only if no other compaction committed the day meanwhile, makes the run current.
+Runs it replaced are deleted once they are older than --grace (reports may still be reading
+them). The landed CSVs are not touched. A day whose current run already covers every landed
+object is left as it is (its Athena symlink repaired and old runs deleted if needed).
+
+Compactions of the same day may run at the same time (a retry, a backfill, the nightly job):
+the one that commits second discards its own run and starts over, finding the day up to date.
 
 Memory stays bounded whatever the day's size: rows are spilled by bucket to --tmp first (about
 a fifth of the day's CSV size, zstd), then each bucket is sorted and written alone.";
@@ -120,6 +125,11 @@ pub struct CompactArgs {
     /// landed CSV].
     #[arg(long, value_parser = parse_buckets)]
     pub buckets: Option<u32>,
+
+    /// Keep replaced runs (and files of runs that did not finish) this long before deleting
+    /// them: longer than any report or Spark job reading a day takes (e.g. 6h, 30m, 0s).
+    #[arg(long, default_value = "6h", value_parser = crate::compacted::parse_duration)]
+    pub grace: std::time::Duration,
 }
 
 fn parse_buckets(s: &str) -> Result<u32, String> {

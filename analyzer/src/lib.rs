@@ -12,6 +12,7 @@ pub mod cli;
 pub mod cmd;
 pub mod compacted;
 pub mod error;
+pub mod failpoint;
 pub mod output;
 pub mod period;
 pub mod progress;

@@ -162,10 +162,14 @@ fn a_late_object_sends_the_report_back_to_the_csvs_until_the_day_is_compacted_ag
     assert_eq!(csv_report["summary"]["hits"], 13);
     assert_eq!(csv_report["summary"]["duplicates"], 4);
 
-    // Compacting again includes it and replaces the run; the old run's files go.
-    assert!(compact(&root, &["--date", "2026-11-25", "--buckets", "2"])
-        .status
-        .success());
+    // Compacting again includes it and replaces the run; the old run's files go (at once,
+    // with no grace period for readers of the old run).
+    assert!(compact(
+        &root,
+        &["--date", "2026-11-25", "--buckets", "2", "--grace", "0s"]
+    )
+    .status
+    .success());
     let second = manifest(&root, "2026-11-25");
     assert_ne!(second["run"], first["run"]);
     assert_eq!(second["covers"]["objects"], 4);

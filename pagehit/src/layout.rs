@@ -5,6 +5,8 @@
 //! hits/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.csv        landed hits, one object per batch and day
 //! rejected/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.jsonl  bad records, raw + reason
 //! _checkpoints/<stream>/<shard>                                 `aggregator consume` only
+//! _checkpoints/<stream>/_lease.json                             the one `consume` of this stream and sink
+//! _landed/dt=YYYY-MM-DD/<shard>                                 rewritten after every batch of the day
 //! compacted/dt=YYYY-MM-DD/_current.json                         the day's current compaction run (the commit)
 //! compacted/dt=YYYY-MM-DD/run=<id>/part-<b>-of-<n>.parquet      its files, one per visitor bucket
 //! compacted/_symlink/dt=YYYY-MM-DD/manifest                     the current run's files, for Athena
@@ -64,6 +66,27 @@ pub fn checkpoint(stream: &str, shard: &str) -> String {
     format!("{CHECKPOINTS}/{stream}/{shard}")
 }
 
+/// Folder of the per-day, per-shard "last landed" markers.
+pub const LANDED: &str = "_landed";
+
+/// `_checkpoints/STREAM/_lease.json`: who is consuming `stream` into this sink (`consume`).
+pub fn lease(stream: &str) -> String {
+    format!("{CHECKPOINTS}/{stream}/_lease.json")
+}
+
+/// `_landed/dt=DATE/`: the markers of one UTC day.
+pub fn landed_dir(date: &str) -> String {
+    format!("{LANDED}/dt={date}/")
+}
+
+/// `_landed/dt=DATE/SHARD`: rewritten (new content each time) after every batch that landed
+/// objects of `date` from `shard`, so that a reader that saw the same marker versions at two
+/// times knows no object of the day landed in between: one listing of a few shards instead of
+/// a listing of every object.
+pub fn landed_marker(date: &str, shard: &str) -> String {
+    format!("{}{shard}", landed_dir(date))
+}
+
 /// `compacted/dt=DATE/`: a compacted day.
 pub fn compacted_dir(date: &str) -> String {
     format!("{COMPACTED}/dt={date}/")
@@ -118,6 +141,11 @@ mod tests {
             "rejected/dt=2026-11-26/s-1-3.jsonl"
         );
         assert_eq!(checkpoint("page-hits", "s0"), "_checkpoints/page-hits/s0");
+        assert_eq!(lease("page-hits"), "_checkpoints/page-hits/_lease.json");
+        assert_eq!(
+            landed_marker("2026-11-26", "shardId-000000000001"),
+            "_landed/dt=2026-11-26/shardId-000000000001"
+        );
         assert_eq!(
             compacted_current("2026-11-26"),
             "compacted/dt=2026-11-26/_current.json"

@@ -7,6 +7,11 @@
 //! 2. **Write**: bucket by bucket, the spill file is read back, its rows ordered by (visitor,
 //!    ts, event_id, read order), repeats of a row dropped (counted by minute), and written as
 //!    one Parquet file (zstd) to the run's folder.
+//!
+//! A run's local files (spill files and each Parquet file before its upload) live only in the
+//! run's own folder under `--tmp`, made private (0700) and new (never one that exists). The
+//! run holds an exclusive lock on its `lock` file while it lives; the next run removes every
+//! folder whose lock nobody holds (a run killed with SIGKILL leaves its folder behind).
 
 use crate::compacted::bucket_of;
 use crate::transform::hits::{uuid_bits, visitor_bits};
@@ -39,6 +44,35 @@ pub struct Spill {
     dir: PathBuf,
     buckets: u32,
     files: Vec<Mutex<std::fs::File>>,
+    /// Locked while the run lives; the lock is what tells other runs this folder is in use.
+    _lock: std::fs::File,
+}
+
+/// Name prefix of the runs' folders under `--tmp`.
+const FOLDER_PREFIX: &str = "analyzer-compact-";
+
+/// Removes the folders of runs that died (their lock is free) under `tmp`; returns how many.
+pub fn remove_dead_spills(tmp: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_run = name.to_str().is_some_and(|n| n.starts_with(FOLDER_PREFIX));
+        if !is_run || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        // A folder without a lock file is being created (its lock comes next) or is not ours.
+        let Ok(lock) = std::fs::File::open(dir.join("lock")) else {
+            continue;
+        };
+        if lock.try_lock().is_ok() && std::fs::remove_dir_all(&dir).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// One reading thread's buffers, one per bucket.
@@ -58,10 +92,22 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 impl Spill {
-    /// Creates `buckets` empty spill files in a new folder under `tmp`.
+    /// Creates `buckets` empty spill files in a new private folder under `tmp`, locked for
+    /// as long as the [`Spill`] lives.
     pub fn create(tmp: &Path, run: &str, buckets: u32) -> Result<Spill> {
-        let dir = tmp.join(format!("analyzer-compact-{run}"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let dir = tmp.join(format!("{FOLDER_PREFIX}{run}"));
+        // Never an existing folder: a run's files are nobody else's to read or plant.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        // Locked under another name first: a cleaner never sees an unlocked `lock`.
+        let lock = std::fs::File::create(dir.join("lock.new"))
+            .and_then(|f| f.try_lock().map_err(std::io::Error::from).map(|()| f))
+            .and_then(|f| std::fs::rename(dir.join("lock.new"), dir.join("lock")).map(|()| f))
+            .with_context(|| format!("locking {}", dir.display()))?;
         let files = (0..buckets)
             .map(|b| {
                 let path = dir.join(format!("bucket-{b:05}.zst"));
@@ -74,7 +120,13 @@ impl Spill {
             dir,
             buckets,
             files,
+            _lock: lock,
         })
+    }
+
+    /// Where bucket `bucket`'s Parquet file is written before its upload.
+    pub fn parquet(&self, bucket: u32) -> PathBuf {
+        self.dir.join(format!("part-{bucket:05}.parquet"))
     }
 
     /// A writer for one reading thread.
@@ -316,4 +368,39 @@ pub fn write_bucket(buf: &[u8], file: &Path) -> Result<Written> {
         rows: n as u64,
         duplicates_by_minute: duplicates.into_iter().collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_runs_folder_is_new_private_locked_and_holds_its_parquet() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spill = Spill::create(tmp.path(), "r1", 2).unwrap();
+        let dir = tmp.path().join("analyzer-compact-r1");
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(spill.parquet(1).starts_with(&dir));
+        assert!(
+            Spill::create(tmp.path(), "r1", 2).is_err(),
+            "an existing folder is never taken over"
+        );
+        assert_eq!(remove_dead_spills(tmp.path()), 0, "its lock is held");
+        assert!(dir.exists());
+        drop(spill);
+        assert!(!dir.exists(), "removed when the run ends");
+
+        // A run killed with SIGKILL leaves its folder with a lock nobody holds.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("lock"), "").unwrap();
+        std::fs::write(dir.join("bucket-00000.zst"), "x").unwrap();
+        // One being created (no lock file yet) and one that is not a run's are left alone.
+        let young = tmp.path().join("analyzer-compact-r2");
+        std::fs::create_dir(&young).unwrap();
+        std::fs::create_dir(tmp.path().join("other")).unwrap();
+        assert_eq!(remove_dead_spills(tmp.path()), 1);
+        assert!(!dir.exists() && young.exists());
+    }
 }

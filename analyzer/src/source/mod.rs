@@ -1,9 +1,14 @@
 //! Where a period's hits come from: for each UTC `dt=` partition it touches, the landed CSV
 //! objects, or the compacted day when its current run covers every one of them.
 //!
-//! The objects are listed before anything is read, so that "nothing there" is exit 3 with the
-//! locations named, and so that a compacted run is used only when no object landed after it
-//! (a late replay makes the report read the CSVs again until the day is compacted anew).
+//! A compacted run is used only when no object landed after it (a late replay makes the
+//! report read the CSVs again until the day is compacted anew), when its manifest passes
+//! [`Manifest::problem`] and when its files are all there; otherwise the day is read from its
+//! CSVs with one line on stderr saying why. Coverage is checked cheaply first: when the day's
+//! "last landed" markers (one listing of a few shards) are at the versions the run recorded,
+//! nothing landed since and the objects are not listed; else the objects are listed and
+//! compared key by key. A day with no objects (and no usable run) is missing: exit 3 with the
+//! locations named.
 
 pub mod compacted;
 pub mod csv;
@@ -11,9 +16,9 @@ pub mod csv;
 use crate::compacted::Manifest;
 use crate::error::NoData;
 use crate::period::Period;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pagehit::layout;
-use store::{Object, Store};
+use store::{Object, Store, Version};
 
 /// How one partition is read.
 #[derive(Debug, Clone)]
@@ -72,15 +77,122 @@ pub async fn landed(store: &Store, date: &str) -> Result<Vec<Object>> {
     Ok(objects)
 }
 
-/// The current compaction run of a day, if there is one this program can read.
-pub async fn current_run(store: &Store, date: &str) -> Result<Option<Manifest>> {
+/// A day's `_current.json` as found.
+#[derive(Debug, Clone)]
+pub enum Current {
+    /// There is none: the day was never compacted.
+    None,
+    /// There is one, but it cannot be used: why, and its version (for a compaction that
+    /// replaces it).
+    Unusable {
+        /// Why, as a phrase ("it has 0 buckets ...").
+        why: String,
+        /// The version of `_current.json` read.
+        version: Version,
+    },
+    /// A manifest that passed [`Manifest::problem`], and its version.
+    Usable {
+        /// The manifest.
+        manifest: Box<Manifest>,
+        /// The version of `_current.json` read.
+        version: Version,
+    },
+}
+
+impl Current {
+    /// The version of `_current.json` read, if there was one.
+    pub fn version(&self) -> Option<&Version> {
+        match self {
+            Current::None => None,
+            Current::Unusable { version, .. } | Current::Usable { version, .. } => Some(version),
+        }
+    }
+}
+
+/// Reads and checks the current compaction run of a day. A store failure is an error; a
+/// damaged or foreign manifest is [`Current::Unusable`].
+pub async fn current(store: &Store, date: &str) -> Result<Current> {
     let key = layout::compacted_current(date);
-    let Some(bytes) = store.get(&key).await? else {
-        return Ok(None);
+    let Some((bytes, version)) = store.get_versioned(&key).await? else {
+        return Ok(Current::None);
     };
-    let manifest: Manifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("reading {}", store.display(&key)))?;
-    Ok(Some(manifest))
+    Ok(match Manifest::parse(&bytes, date) {
+        Ok(manifest) => Current::Usable {
+            manifest: Box::new(manifest),
+            version,
+        },
+        Err(why) => Current::Unusable { why, version },
+    })
+}
+
+/// The current compaction run of a day, if there is one this program can use.
+pub async fn current_run(store: &Store, date: &str) -> Result<Option<Manifest>> {
+    Ok(match current(store, date).await? {
+        Current::Usable { manifest, .. } => Some(*manifest),
+        Current::None | Current::Unusable { .. } => None,
+    })
+}
+
+/// Why the files of `manifest`'s run are not all there as it lists them, if they are not
+/// (one listing of the run's folder: a missing file, or one of another size).
+pub async fn missing_files(store: &Store, manifest: &Manifest) -> Result<Option<String>> {
+    let found = store
+        .list_entries(&layout::compacted_run_dir(&manifest.date, &manifest.run))
+        .await?;
+    let sizes: std::collections::HashMap<&str, u64> =
+        found.iter().map(|e| (e.key.as_str(), e.size)).collect();
+    let mut missing = manifest
+        .files
+        .iter()
+        .filter(|f| !sizes.contains_key(f.key.as_str()));
+    if let Some(first) = missing.next() {
+        return Ok(Some(format!(
+            "{} of its {} files are missing (the first: {})",
+            1 + missing.count(),
+            manifest.files.len(),
+            store.display(&first.key)
+        )));
+    }
+    if let Some(f) = manifest
+        .files
+        .iter()
+        .find(|f| sizes[f.key.as_str()] != f.bytes)
+    {
+        return Ok(Some(format!(
+            "{} has {} bytes, the run says {}",
+            store.display(&f.key),
+            sizes[f.key.as_str()],
+            f.bytes
+        )));
+    }
+    Ok(None)
+}
+
+/// The versions of a day's "last landed" markers, by shard; `None` when the store gives no
+/// version for one of them (then they cannot tell that nothing changed).
+pub async fn landed_markers(
+    store: &Store,
+    date: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    let dir = layout::landed_dir(date);
+    let mut markers = std::collections::BTreeMap::new();
+    for e in store.list_entries(&dir).await? {
+        let Some(version) = e.version else {
+            return Ok(None);
+        };
+        let shard = e.key.strip_prefix(&dir).unwrap_or(&e.key).to_string();
+        markers.insert(shard, version.0);
+    }
+    Ok(Some(markers))
+}
+
+/// Whether nothing landed on `date` since `manifest`'s compaction: its markers are all still
+/// at the versions it recorded (one listing of the day's markers, not of its objects).
+async fn nothing_landed_since(store: &Store, date: &str, manifest: &Manifest) -> Result<bool> {
+    if manifest.landed.is_empty() {
+        return Ok(false);
+    }
+    Ok(landed_markers(store, date).await?.as_ref() == Some(&manifest.landed))
 }
 
 /// Lists every partition of `period` and decides how to read it. `note` receives one line per
@@ -88,29 +200,44 @@ pub async fn current_run(store: &Store, date: &str) -> Result<Option<Manifest>> 
 pub async fn plan(store: &Store, period: &Period, note: &dyn Fn(String)) -> Result<Plan> {
     let mut partitions = Vec::new();
     for date in period.partitions() {
+        // The cheap check first: a compacted day whose markers did not move since its
+        // compaction is read from its run without listing its objects.
+        let found = current(store, &date).await;
+        if let Ok(Current::Usable { manifest, .. }) = &found {
+            if nothing_landed_since(store, &date, manifest).await?
+                && missing_files(store, manifest).await?.is_none()
+            {
+                partitions.push((
+                    date,
+                    Partition::Compacted {
+                        objects: manifest.covers.objects,
+                        manifest: manifest.clone(),
+                    },
+                ));
+                continue;
+            }
+        }
         let objects = landed(store, &date).await?;
         if objects.is_empty() {
             partitions.push((date, Partition::Missing));
             continue;
         }
-        let how = match current_run(store, &date).await {
-            Ok(Some(m)) if m.format != crate::compacted::FORMAT => {
-                note(format!(
-                    "reading dt={date} from its {} CSV objects: its compacted run has format {} (this analyzer reads {})",
-                    objects.len(),
-                    m.format,
-                    crate::compacted::FORMAT
-                ));
-                Partition::Csv(objects)
-            }
-            Ok(Some(m)) => {
+        let csv = |why: String| {
+            note(format!(
+                "reading dt={date} from its {} CSV objects: {why}",
+                objects.len()
+            ));
+            Partition::Csv(objects.clone())
+        };
+        let how = match found {
+            Ok(Current::None) => Partition::Csv(objects.clone()),
+            Ok(Current::Unusable { why, .. }) => csv(format!(
+                "its compaction manifest {} cannot be used: {why}",
+                store.display(&layout::compacted_current(&date))
+            )),
+            Ok(Current::Usable { manifest: m, .. }) => {
                 let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
-                if m.covers(&keys) {
-                    Partition::Compacted {
-                        objects: objects.len() as u64,
-                        manifest: Box::new(m),
-                    }
-                } else {
+                if !m.covers(&keys) {
                     let new = keys
                         .iter()
                         .filter(|k| {
@@ -120,25 +247,32 @@ pub async fn plan(store: &Store, period: &Period, note: &dyn Fn(String)) -> Resu
                                 .is_err()
                         })
                         .count();
-                    note(format!(
-                        "reading dt={date} from its {} CSV objects: {new} landed after its compaction run {} (run `analyzer compact --date {date}` again)",
-                        objects.len(),
+                    csv(format!(
+                        "{new} landed after its compaction run {} (run `analyzer compact --date {date}` again)",
                         m.run
-                    ));
-                    Partition::Csv(objects)
+                    ))
+                } else {
+                    match missing_files(store, &m).await {
+                        Ok(None) => Partition::Compacted {
+                            objects: objects.len() as u64,
+                            manifest: m,
+                        },
+                        Ok(Some(why)) => csv(format!(
+                            "its compaction run {} is incomplete: {why} (run `analyzer compact --date {date}` again)",
+                            m.run
+                        )),
+                        Err(e) => csv(format!(
+                            "the files of its compaction run {} cannot be listed: {e:#}",
+                            m.run
+                        )),
+                    }
                 }
             }
-            Ok(None) => Partition::Csv(objects),
-            Err(e) => {
-                note(format!(
-                    "reading dt={date} from its {} CSV objects: its compacted run is unreadable: {e:#}",
-                    objects.len()
-                ));
-                Partition::Csv(objects)
-            }
+            Err(e) => csv(format!("its compacted run is unreadable: {e:#}")),
         };
         partitions.push((date, how));
     }
+    crate::failpoint::pause_at("after-plan");
     Ok(Plan { partitions })
 }
 
