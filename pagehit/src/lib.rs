@@ -20,6 +20,7 @@
 //! (aggregator, analyzer).
 
 pub mod csv;
+pub mod json;
 pub mod layout;
 pub mod rules;
 pub mod time;

@@ -348,6 +348,20 @@ pub fn referral<'a>(referrer: &'a str, host: &str) -> Referral<'a> {
     }
 }
 
+/// The source of a page view, as every report names it: `utm_source` when it is set, else
+/// the referral's label (the referrer's host, `(internal)` or `(direct)`, see [`referral`]).
+pub fn source<'a>(utm_source: &'a str, referrer: &'a str, host: &str) -> std::borrow::Cow<'a, str> {
+    use std::borrow::Cow;
+    if !utm_source.is_empty() {
+        return Cow::Borrowed(utm_source);
+    }
+    match referral(referrer, host) {
+        Referral::External(h) => h,
+        Referral::Internal => Cow::Borrowed("(internal)"),
+        Referral::Direct => Cow::Borrowed("(direct)"),
+    }
+}
+
 /// The campaign parameters of a page's URL ([`crate::PageHit`]'s `utm_*` fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Utm {
@@ -625,5 +639,23 @@ mod tests {
         );
         assert_eq!(Referral::Direct.label(), "(direct)");
         assert_eq!(Referral::Internal.label(), "(internal)");
+    }
+
+    #[test]
+    fn sources() {
+        assert_eq!(source("", "", "shop.example"), "(direct)");
+        assert_eq!(
+            source("", "https://shop.example/a", "shop.example"),
+            "(internal)"
+        );
+        assert_eq!(
+            source("", "https://News.Example/x", "shop.example"),
+            "news.example"
+        );
+        assert_eq!(
+            source("newsletter", "https://news.example/x", "shop.example"),
+            "newsletter",
+            "utm_source wins over the referrer"
+        );
     }
 }
