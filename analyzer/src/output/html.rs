@@ -43,10 +43,11 @@ const CELLS: Style = Style {
     int: grouped,
 };
 
+/// The report's stylesheet, shared with the dashboard server's pages.
 // Colours meet WCAG AA (4.5:1) for text: muted #57606a is 6.4:1 on white and 6.0:1 on the page
 // background, green #1a7f37 5.1:1, red #cf222e 5.4:1, text on a row's bar 12.8:1; the chart's
 // blue bars are 5.2:1 against white.
-const CSS: &str = "\
+pub const CSS: &str = "\
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#f6f8fa;--panel:#fff;--accent:#0969da;\
 --bar:#dbe9fb;--good:#1a7f37;--bad:#cf222e}\
 *{box-sizing:border-box}\

@@ -9,15 +9,17 @@ use std::fmt::Write;
 use unicode_width::UnicodeWidthStr;
 
 /// Columns of text, left-aligned, or numbers, right-aligned.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Text.
     Left,
+    /// Numbers.
     Right,
 }
 
 /// Lays out `rows` under `headers`, two spaces between columns, widths by display width (so
-/// CJK text lines up).
-fn grid(headers: &[&str], aligns: &[Align], rows: &[Vec<String>]) -> String {
+/// CJK text lines up). Shared with the dashboard's text output.
+pub fn grid(headers: &[&str], aligns: &[Align], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

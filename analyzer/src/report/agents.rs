@@ -82,6 +82,40 @@ fn extractor() -> Result<ua_parser::Extractor<'static>, String> {
     ua_parser::Extractor::try_from(regexes).map_err(|e| format!("the uap-core regexes: {e}"))
 }
 
+/// What one user agent is, by name: the report's browser and OS families and device class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// Browser family (`Other` when unknown).
+    pub browser: String,
+    /// OS family (`Other` when unknown).
+    pub os: String,
+    /// Device class.
+    pub device: Device,
+}
+
+fn describe_with(extractor: &ua_parser::Extractor<'_>, agent: &str) -> Family {
+    let (ua, os, dev) = extractor.extract(agent);
+    let browser = ua.as_ref().map_or("Other", |v| &v.family);
+    let os_family = os.as_ref().map_or("Other", |v| &v.os);
+    let dev_family = dev.as_ref().map_or("Other", |v| &v.device);
+    Family {
+        browser: browser.to_string(),
+        os: os_family.to_string(),
+        device: device(agent, dev_family, os_family),
+    }
+}
+
+/// Classifies one user agent by the same rules as the report (for readers of single hits,
+/// such as the dashboard's live window); the regexes are compiled once per process.
+pub fn describe(agent: &str) -> anyhow::Result<Family> {
+    static SHARED: OnceLock<Result<ua_parser::Extractor<'static>, String>> = OnceLock::new();
+    let extractor = SHARED
+        .get_or_init(extractor)
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(describe_with(extractor, agent))
+}
+
 /// The device class from uap's device and OS families and the agent itself.
 pub fn device(agent: &str, device_family: &str, os_family: &str) -> Device {
     let has = |needle: &str| agent.contains(needle);
@@ -151,14 +185,11 @@ impl Agents {
             .par_iter()
             .map(|&code| {
                 let agent = names.name(code);
-                let (ua, os, dev) = extractor.extract(&agent);
-                let browser = ua.as_ref().map_or("Other", |v| &v.family);
-                let os_family = os.as_ref().map_or("Other", |v| &v.os);
-                let dev_family = dev.as_ref().map_or("Other", |v| &v.device);
+                let family = describe_with(extractor, &agent);
                 let class = Class {
-                    browser: self.browsers.code(browser),
-                    os: self.os.code(os_family),
-                    device: device(&agent, dev_family, os_family),
+                    browser: self.browsers.code(&family.browser),
+                    os: self.os.code(&family.os),
+                    device: family.device,
                 };
                 (code, class)
             })
@@ -229,6 +260,14 @@ mod tests {
                 (browsers.name(c.browser), os.name(c.os), c.device),
                 (*browser, *os_family, *device),
                 "{agent}"
+            );
+        }
+        for (agent, browser, os_family, device) in &cases {
+            let one = describe(agent).unwrap();
+            assert_eq!(
+                (one.browser.as_str(), one.os.as_str(), one.device),
+                (*browser, *os_family, *device),
+                "describe agrees with classify: {agent}"
             );
         }
         // Classified once: the same codes again add nothing.
