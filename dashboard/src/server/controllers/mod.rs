@@ -1,0 +1,5 @@
+//! One file per resource.
+
+pub mod health;
+pub mod live;
+pub mod session;

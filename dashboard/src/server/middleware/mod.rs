@@ -1,0 +1,4 @@
+//! One concern per file.
+
+pub mod auth;
+pub mod security_headers;
