@@ -120,14 +120,14 @@ fn record(shape: &str, i: usize, ts: i64) -> PageHit {
         method: "GET".into(),
         status: 200,
         visitor: format!("{:016x}", visitor.wrapping_mul(0x2545_f491_4f6c_dd1d)),
-        referrer: if x % 5 == 0 {
+        referrer: if x.is_multiple_of(5) {
             "https://www.google.com/".into()
         } else {
             String::new()
         },
         country: ["US", "DE", "JP", "FR", "BR"][(x % 5) as usize].into(),
         user_agent: agent,
-        utm_source: if x % 17 == 0 {
+        utm_source: if x.is_multiple_of(17) {
             "newsletter".into()
         } else {
             String::new()

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 pub fn run(args: LiveArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        kinesis::warm_up();
         let client = kinesis::client().await;
         let stream = args.window.stream.clone();
         kinesis::check_stream(&client, &stream).await?;

@@ -35,6 +35,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let auth = auth_for(args.listen, token.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        kinesis::warm_up();
         let client = kinesis::client().await;
         let stream = args.window.stream.clone();
         kinesis::check_stream(&client, &stream).await?;

@@ -108,3 +108,9 @@ pub async fn check_stream(client: &aws_sdk_kinesis::Client, stream: &str) -> Res
         })
         .map(|_| ())
 }
+
+/// Compiles the user-agent regexes now, on a blocking thread, so that the first hit read does
+/// not wait for them (seconds in a debug build) while it holds the window.
+pub fn warm_up() {
+    tokio::task::spawn_blocking(|| analyzer::report::agents::describe(""));
+}

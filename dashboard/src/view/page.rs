@@ -33,7 +33,8 @@ pub fn document(snapshot: &Snapshot) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Live \u{2014} page hits</title>\n<style>{CSS}{LIVE_CSS}</style>\n</head>\n<body>\n\
+         <title>Live \u{2014} page hits</title>\n<link rel=\"icon\" href=\"data:,\">\n\
+         <style>{CSS}{LIVE_CSS}</style>\n</head>\n<body>\n\
          <header>\n<h1>Live</h1>\n<p class=\"sub\">Counted straight from the stream: the last \
          {} minutes by each hit's own time, and the visitors of the last {} minutes as \
          \u{201c}now\u{201d}. <span id=\"state\">loaded</span></p>\n</header>\n\
