@@ -55,3 +55,12 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     }
     dir.join(name)
 }
+
+/// Where cargo builds: `CARGO_TARGET_DIR` (relative to the workspace), else `target/` in it.
+pub fn target_dir() -> PathBuf {
+    let root = root();
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_relative() { root.join(t) } else { t })
+        .unwrap_or_else(|| root.join("target"))
+}

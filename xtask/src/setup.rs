@@ -87,7 +87,12 @@ pub fn ensure_tools() -> Result<()> {
         )?;
     }
 
-    if !paths::node_bin("wrangler").exists() || !paths::node_bin("wasm-opt").exists() {
+    // wrangler and wasm-opt build and run the worker; playwright-core drives Chromium in the
+    // live page's browser test.
+    if ["wrangler", "wasm-opt", "playwright-core"]
+        .iter()
+        .any(|bin| !paths::node_bin(bin).exists())
+    {
         eprintln!("setup: npm ci");
         install(
             "npm ci",
