@@ -2,7 +2,9 @@
 //!
 //! moto (Kinesis + S3) -> `wrangler dev` (the edge worker) -> a burst of page views ->
 //! `aggregator consume` -> daily CSV objects in S3 -> `analyzer report` of the burst's day. While
-//! the burst lands, a watcher polls S3 and times each hit from the worker to its row in S3.
+//! the burst lands, a watcher polls S3 and times each hit from the worker to its row in S3, and
+//! `dashboard serve` (the live view, its own reader of the stream) counts it as it happens; the
+//! demo prints its URL and, after the burst, one line of `/api/live` checked against what was sent.
 //!
 //! A burst of seconds makes a dull report (one hourly bar, no bounces), so the demo then puts a
 //! labelled synthetic history ([`xtask::history`]: the 14 whole UTC days before, generated, on
@@ -16,6 +18,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use xtask::dashboard::{count, Dashboard};
 use xtask::history::{self, History, Plan};
 use xtask::kinesis;
 use xtask::moto::{self, Moto};
@@ -54,14 +57,26 @@ const TOP_ROWS: u32 = 10;
 pub fn run() -> Result<()> {
     stage("installing missing tools", setup::ensure_tools)?;
     stage("building the edge worker (Rust -> Wasm)", edge_build::build)?;
-    stage("building the aggregator and the analyzer", || {
-        run_cmd(
-            "cargo build -p aggregator -p analyzer",
-            Command::new("cargo")
-                .args(["build", "--quiet", "-p", "aggregator", "-p", "analyzer"])
-                .current_dir(paths::root()),
-        )
-    })?;
+    stage(
+        "building the aggregator, the analyzer and the dashboard",
+        || {
+            run_cmd(
+                "cargo build -p aggregator -p analyzer -p dashboard",
+                Command::new("cargo")
+                    .args([
+                        "build",
+                        "--quiet",
+                        "-p",
+                        "aggregator",
+                        "-p",
+                        "analyzer",
+                        "-p",
+                        "dashboard",
+                    ])
+                    .current_dir(paths::root()),
+            )
+        },
+    )?;
     tokio::runtime::Runtime::new()?.block_on(pipeline())
 }
 
@@ -127,6 +142,15 @@ async fn pipeline() -> Result<()> {
     eprintln!(
         "demo: aggregator consume is reading {STREAM} into {sink}; log {}",
         consume_log.display()
+    );
+
+    let dashboard = Dashboard::serve(&moto.endpoint, STREAM, &[], &[])
+        .await
+        .context("demo stage failed: starting dashboard serve")?;
+    eprintln!(
+        "demo: the live view: open {}/ (dashboard serve, reading {STREAM}); log {}",
+        dashboard.url,
+        dashboard.service.log_path().display()
     );
 
     let store = moto.store(&sink).await?;
@@ -205,6 +229,8 @@ async fn pipeline() -> Result<()> {
         );
     }
 
+    live_line(&dashboard, &visits).await?;
+
     let (live, burst_day) = live_report(&moto.endpoint, &sink, &watcher.days, &logs)?;
     let t = Instant::now();
     let history = put_history(&kin, &moto.endpoint, &sink, &logs, burst_day).await?;
@@ -225,7 +251,39 @@ async fn pipeline() -> Result<()> {
         past.html.display(),
         past.folder.display()
     );
-    eprintln!("demo: done; stopping moto, wrangler dev and the aggregator");
+    eprintln!("demo: done; stopping moto, wrangler dev, the aggregator and the dashboard");
+    Ok(())
+}
+
+/// Waits until the live view counts every page view of the burst that is not a crawler's,
+/// then prints one line of its snapshot and how it compares with what was sent.
+async fn live_line(dashboard: &Dashboard, visits: &[traffic::Visit]) -> Result<()> {
+    let human: Vec<&traffic::Visit> = visits.iter().filter(|v| v.page_view && !v.bot).collect();
+    let views = human.len() as u64;
+    let visitors = human
+        .iter()
+        .map(|v| &v.user_agent)
+        .collect::<HashSet<_>>()
+        .len() as u64;
+    let s = dashboard
+        .wait_for(Duration::from_secs(30), |s| count(s, "hits") >= views)
+        .await
+        .with_context(|| failed("the live view", dashboard.service.log_path()))?;
+    let (hits, seen) = (count(&s, "hits"), count(&s, "visitors"));
+    let lag = s["lag_ms"]
+        .as_i64()
+        .map_or("-".into(), |l| format!("{:.1} s", l as f64 / 1000.0));
+    eprintln!(
+        "demo: live view ({}/api/live): {} visitors now (last 5 min), {hits} page views and {seen} visitors in the last {} minutes, {} crawler hits left out, newest hit {lag} old; sent {views} page views from {visitors} visitors: {}",
+        dashboard.url,
+        count(&s, "visitors_now"),
+        s["window_minutes"],
+        count(&s, "bots"),
+        if hits == views && seen == visitors { "they match" } else { "MISMATCH" }
+    );
+    if hits != views || seen != visitors {
+        bail!("the live view counts {hits} page views from {seen} visitors; {views} from {visitors} were sent");
+    }
     Ok(())
 }
 
