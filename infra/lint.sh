@@ -4,7 +4,7 @@
 #   sam validate --lint --region us-east-1 -t infra/template.yaml
 #   checkov on the template as deployed by default (plus the alarm e-mail topic) and with the
 #   Fargate parts switched on
-#   hadolint on Dockerfile.aggregator and Dockerfile.analyzer
+#   hadolint on Dockerfile.aggregator, Dockerfile.analyzer and Dockerfile.dashboard
 # Installs the pinned tools on first use (PyPI only) into git-ignored venvs at the repository
 # root: .venv-sam (aws-sam-cli, which bundles cfn-lint) and .venv-checkov (checkov, hadolint);
 # sam and checkov pin clashing boto3 versions, hence two. Exits non-zero on any finding.
@@ -43,12 +43,15 @@ fi
 
 # checkov drops resources whose Condition is false with the parameter defaults, so the optional
 # parts are scanned in copies that switch them on: the Lambda aggregator with the alarm e-mail
-# topic, and the Fargate aggregator with the nightly report.
+# topic, and the Fargate aggregator with the nightly report and the live dashboard.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sed -e '/^  AggregatorMode:/,/Default:/ s|Default: Lambda|Default: Fargate|' \
     -e '/^  AggregatorImageUri:/,/Default:/ s|Default: ""|Default: 123456789012.dkr.ecr.us-east-1.amazonaws.com/pagehit-aggregator:lint|' \
     -e '/^  AnalyzerImageUri:/,/Default:/ s|Default: ""|Default: 123456789012.dkr.ecr.us-east-1.amazonaws.com/pagehit-analyzer:lint|' \
+    -e '/^  DashboardImageUri:/,/Default:/ s|Default: ""|Default: 123456789012.dkr.ecr.us-east-1.amazonaws.com/pagehit-dashboard:lint|' \
+    -e '/^  DashboardTokenSecretArn:/,/Default:/ s|Default: ""|Default: arn:aws:secretsmanager:us-east-1:123456789012:secret:pagehit-dashboard-token-AbCdEf|' \
+    -e '/^  DashboardIngressCidr:/,/Default:/ s|Default: ""|Default: 10.0.0.0/16|' \
     infra/template.yaml > "$work/template-all-parts.yaml"
 sed -e '/^  AlarmEmail:/,/Default:/ s|Default: ""|Default: ops@example.com|' \
     infra/template.yaml > "$work/template-alarm-topic.yaml"
@@ -74,9 +77,9 @@ run "cfn-lint" .venv-sam/bin/cfn-lint infra/template.yaml
 run "sam validate --lint" .venv-sam/bin/sam validate --lint --region us-east-1 -t infra/template.yaml
 run "checkov (defaults + alarm e-mail)" .venv-checkov/bin/checkov -f "$work/template-alarm-topic.yaml" \
   --framework cloudformation --skip-download --compact --quiet
-run "checkov (Fargate aggregator + report)" .venv-checkov/bin/checkov -f "$work/template-all-parts.yaml" \
+run "checkov (Fargate aggregator + report + dashboard)" .venv-checkov/bin/checkov -f "$work/template-all-parts.yaml" \
   --framework cloudformation --skip-download --compact --quiet
-run "hadolint" .venv-checkov/bin/hadolint Dockerfile.aggregator Dockerfile.analyzer
+run "hadolint" .venv-checkov/bin/hadolint Dockerfile.aggregator Dockerfile.analyzer Dockerfile.dashboard
 
 if ((${#failed[@]})); then
   printf '\nlint: FAILED: %s\n' "${failed[*]}" >&2
