@@ -38,6 +38,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import sys
 import time
 
@@ -597,9 +598,26 @@ def network(args):
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
     json.dump(
-        {"VpcId": vpc["VpcId"], "SubnetIds": sorted(s["SubnetId"] for s in subnets["Subnets"])},
+        {
+            "VpcId": vpc["VpcId"],
+            "CidrBlock": vpc["CidrBlock"],
+            "SubnetIds": sorted(s["SubnetId"] for s in subnets["Subnets"]),
+        },
         sys.stdout,
     )
+    print()
+
+
+def dashboard_token(args):
+    """The dashboard's token secret (made on first use with a random value), as docs/deploy.md
+    makes one with `aws secretsmanager create-secret`."""
+    sm = clients(args.endpoint, args.region)("secretsmanager")
+    try:
+        secret = sm.get_secret_value(SecretId=args.name)
+    except sm.exceptions.ResourceNotFoundException:
+        sm.create_secret(Name=args.name, SecretString=secrets.token_hex(32))
+        secret = sm.get_secret_value(SecretId=args.name)
+    json.dump({"ARN": secret["ARN"], "SecretString": secret["SecretString"]}, sys.stdout)
     print()
 
 
@@ -614,7 +632,7 @@ def access_key(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("deploy", "describe", "network", "access-key"):
+    for name in ("deploy", "describe", "network", "access-key", "dashboard-token"):
         p = sub.add_parser(name)
         p.add_argument("--endpoint", required=True)
         p.add_argument("--region", required=True)
@@ -622,6 +640,8 @@ def main():
             p.add_argument("--stack", required=True)
         if name == "access-key":
             p.add_argument("--user", required=True)
+        if name == "dashboard-token":
+            p.add_argument("--name", required=True)
         if name == "deploy":
             p.add_argument("--template", required=True)
             p.add_argument("--param", action="append", default=[])
@@ -629,6 +649,7 @@ def main():
     try:
         commands = {"deploy": deploy, "describe": describe, "network": network}
         commands["access-key"] = access_key
+        commands["dashboard-token"] = dashboard_token
         commands[args.cmd](args)
     except botocore.exceptions.BotoCoreError as e:
         raise SystemExit(f"{args.cmd}: {e}") from e

@@ -50,9 +50,33 @@ fn helper(endpoint: &str, region: &str, subcommand: &str, args: &[String]) -> Re
         .with_context(|| format!("deploy_local.py {subcommand} printed no JSON"))
 }
 
+/// The image the live dashboard's task definition names (never pulled, as the analyzer's).
+pub const LOCAL_DASHBOARD_IMAGE: &str = "pagehit-dashboard:local";
+
+/// The name of the dashboard's token secret in the emulator.
+pub const DASHBOARD_TOKEN_SECRET: &str = "pagehit-dashboard-token";
+
+/// The dashboard's token secret in the emulator, made on first use: (ARN, token).
+pub fn dashboard_token(endpoint: &str, region: &str) -> Result<(String, String)> {
+    let secret = helper(
+        endpoint,
+        region,
+        "dashboard-token",
+        &["--name".to_string(), DASHBOARD_TOKEN_SECRET.to_string()],
+    )?;
+    let field = |name: &str| {
+        secret[name]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("{name} in {secret}"))
+    };
+    Ok((field("ARN")?, field("SecretString")?))
+}
+
 /// Values for the parameters a local deploy must set because their defaults leave a part out:
-/// the analyzer image (without it the stack has no nightly report) and the network of the
-/// Fargate tasks (moto's default VPC and its subnets in `region`).
+/// the analyzer image (without it the stack has no nightly report), the dashboard's image and
+/// token secret (without them no live dashboard; its port open to the default VPC's CIDR) and
+/// the network of the Fargate tasks (moto's default VPC and its subnets in `region`).
 pub fn local_parameters(endpoint: &str, region: &str) -> Result<Vec<(String, String)>> {
     let net = helper(endpoint, region, "network", &[])?;
     let subnets: Vec<&str> = net["SubnetIds"]
@@ -61,8 +85,15 @@ pub fn local_parameters(endpoint: &str, region: &str) -> Result<Vec<(String, Str
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    let (token_arn, _) = dashboard_token(endpoint, region)?;
     Ok(vec![
         ("AnalyzerImageUri".into(), LOCAL_ANALYZER_IMAGE.into()),
+        ("DashboardImageUri".into(), LOCAL_DASHBOARD_IMAGE.into()),
+        ("DashboardTokenSecretArn".into(), token_arn),
+        (
+            "DashboardIngressCidr".into(),
+            net["CidrBlock"].as_str().context("CidrBlock")?.to_string(),
+        ),
         (
             "VpcId".into(),
             net["VpcId"].as_str().context("VpcId")?.to_string(),

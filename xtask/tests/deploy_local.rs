@@ -16,7 +16,9 @@
 //!    binary in place of the image's entrypoint, with the clock of the schedule's firing the
 //!    night after the hits (libfaketime), so `--date yesterday` is the day the hits were sent.
 //!    The report it writes to the stack's `ReportsLocation` holds exactly the page views sent.
-//! 5. An update (PROVISIONED stream with 2 shards, longer retention): UPDATE_COMPLETE, the stream
+//! 5. The live dashboard as its task definition states it (command, environment, the token from
+//!    the stack's secret), reading the stack's stream: the page views of step 2, token required.
+//! 6. An update (PROVISIONED stream with 2 shards, longer retention): UPDATE_COMPLETE, the stream
 //!    resharded, the objects landed before still there, and steps 2-4 again, with the report
 //!    holding both rounds.
 //!
@@ -135,6 +137,17 @@ impl Stack {
             })
     }
 
+    /// The live dashboard's task definition, by the stack's output.
+    fn dashboard_task(&self) -> &Value {
+        let arn = self.output("DashboardTaskDefinitionArn");
+        self.d["task_definitions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|td| td["taskDefinitionArn"] == arn.as_str())
+            .unwrap_or_else(|| panic!("{arn} is not a task definition of the stack"))
+    }
+
     /// The Lambda function's environment variables as the template set them.
     fn function_env(&self) -> BTreeMap<String, String> {
         self.function()["Environment"]["Variables"]
@@ -238,6 +251,14 @@ fn check_wiring(stack: &Stack) {
         target["EcsParameters"]["NetworkConfiguration"]["awsvpcConfiguration"]["SecurityGroups"],
         json!([stack.output("TaskSecurityGroupId")])
     );
+
+    // The live dashboard reads the stack's stream; its service runs its task definition.
+    let dashboard = &stack.dashboard_task()["containerDefinitions"][0];
+    let command = dashboard["command"].as_array().unwrap();
+    let stream = command.iter().position(|a| a == "--stream").unwrap() + 1;
+    assert_eq!(command[stream], stack.output("StreamName").as_str());
+    assert!(!stack.output("DashboardServiceName").is_empty());
+    assert!(!stack.output("DashboardSecurityGroupId").is_empty());
 }
 
 // ------------------------------------------------------------------ the worker
@@ -277,6 +298,84 @@ async fn send_page_views(stack: &Stack, moto: &Moto, round: u64) -> Vec<Visit> {
         dev.service.log_path().display()
     );
     visits
+}
+
+// ------------------------------------------------------------------ the live dashboard
+
+/// Runs the dashboard's container as ECS would: the `dashboard` binary as the image's
+/// entrypoint, the container's `Command` (its `--listen` moved to a free 127.0.0.1 port: tests
+/// listen on loopback only), its `Environment`, its secret from the emulator's Secrets Manager
+/// by the ARN the task definition names, and the emulator's credentials for the task role's.
+/// Checks that it serves the page views just sent, with the token and only with it.
+async fn check_dashboard(stack: &Stack, moto: &Moto, visits: &[Visit]) {
+    let task = stack.dashboard_task();
+    let c = &task["containerDefinitions"][0];
+    assert_eq!(c["image"], stack.parameter("DashboardImageUri").as_str());
+    let (arn, token) = deploy_local::dashboard_token(&moto.endpoint, DEPLOY_REGION).unwrap();
+    assert_eq!(
+        c["secrets"],
+        json!([{"name": "DASHBOARD_TOKEN", "valueFrom": arn}]),
+        "the token comes from the stack's secret"
+    );
+    assert_eq!(stack.parameter("DashboardTokenSecretArn"), arn);
+    let port = free_port();
+    let mut command: Vec<String> = c["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let listen = command.iter().position(|a| a == "--listen").unwrap() + 1;
+    assert_eq!(
+        command[listen], "0.0.0.0:8080",
+        "the task listens on its port mapping"
+    );
+    assert_eq!(c["portMappings"][0]["containerPort"], 8080);
+    command[listen] = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(paths::workspace_bin("dashboard"));
+    cmd.env_clear()
+        .args(&command)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("DASHBOARD_TOKEN", &token)
+        .env("AWS_ACCESS_KEY_ID", xtask::kinesis::ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", xtask::kinesis::SECRET_ACCESS_KEY)
+        .env("AWS_SESSION_TOKEN", "emulated-task-role-session")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for e in c["environment"].as_array().into_iter().flatten() {
+        cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+    }
+    let mut service = Service::spawn(
+        "dashboard (task definition)",
+        &mut cmd,
+        &paths::scratch("deploy-dashboard").join("dashboard.log"),
+    )
+    .unwrap();
+    wait_listening(&mut service, port);
+    let url = format!("http://127.0.0.1:{port}/api/live");
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(&url).send().await.unwrap().status(),
+        401,
+        "no token, no data"
+    );
+    let want: u64 = human_page_views(visits).values().sum();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let resp = http.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let s: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        if s["caught_up"] == true && s["hits"] == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dashboard shows {s}, not the {want} page views sent: {}",
+            service.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("deploy test: the dashboard as its task definition states it shows the {want} page views sent");
 }
 
 // ------------------------------------------------------------------ the Lambda
@@ -825,6 +924,7 @@ async fn the_template_deploys_into_moto_and_the_pipeline_runs_against_its_stack(
     // Round 1: page views -> stream -> Lambda -> bucket -> nightly report.
     let mut positions = Positions::new();
     let round1 = send_page_views(&stack, &moto, 1).await;
+    check_dashboard(&stack, &moto, &round1).await;
     let mut days = run_lambda(&stack, &moto, &mut positions).await;
     let hits_location = format!("{}/hits/", stack.output("DataLocation"));
     let landed = list(&moto, &hits_location).await;
