@@ -1,12 +1,42 @@
 //! From hit columns to a [`model::Report`]: sessions, the page, user, source, device and event
 //! reports, and the summary.
+//!
+//! By role: [`sessions`] (ordering and session marks of one run), [`visits`] (each visitor's
+//! sessions and first-of-value marks in a bucket), [`totals`] (the period's counts and the
+//! summary), [`pages`], [`dimensions`] (sources, campaigns, browsers, OS, devices, countries,
+//! referrers), [`events`], [`users`]; [`compute`] drives them bucket by bucket.
 
 pub mod agents;
 pub mod compute;
+pub mod dimensions;
+pub mod events;
 pub mod model;
+pub mod pages;
 pub mod sessions;
+pub mod totals;
+pub mod users;
+pub mod visits;
 
 pub use model::Report;
+use rayon::prelude::*;
+
+/// Sorts rows by hits descending, then name, and keeps the first `top`.
+pub(crate) fn sort_top<T: Send>(
+    rows: &mut Vec<T>,
+    hits: impl Fn(&T) -> u64 + Sync,
+    name: impl Fn(&T) -> &str + Sync,
+    top: Option<usize>,
+) {
+    let cmp = |a: &T, b: &T| hits(b).cmp(&hits(a)).then_with(|| name(a).cmp(name(b)));
+    match top {
+        Some(n) if n < rows.len() => {
+            rows.select_nth_unstable_by(n, cmp);
+            rows.truncate(n);
+            rows.sort_unstable_by(cmp);
+        }
+        _ => rows.par_sort_unstable_by(cmp),
+    }
+}
 
 /// Attaches what was being done to a polars error (anyhow's and polars' `context` methods
 /// clash when both traits are in scope).

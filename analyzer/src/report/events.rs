@@ -1,0 +1,82 @@
+//! Custom events (every `event` other than `pageview`): per bucket, each event's hits and
+//! distinct visitors; at the end the list with each event's conversion rate.
+
+use super::model::{ratio, EventRow};
+use super::pages::merge;
+use super::sessions::{first_of_value, runs};
+use super::{pl, sort_top};
+use crate::transform::hits::Hits;
+use crate::transform::intern::{Dict, NONE};
+use anyhow::Result;
+use polars::prelude::*;
+
+/// Each bucket's event groups.
+#[derive(Default)]
+pub struct Events {
+    parts: Vec<DataFrame>,
+    /// Custom events counted.
+    pub total: u64,
+}
+
+impl Events {
+    /// Groups a bucket's custom events `ev` (rows of `hits` in visitor order) by event.
+    pub fn add(&mut self, hits: &Hits, ev: &[u32]) -> Result<()> {
+        self.total += ev.len() as u64;
+        if ev.is_empty() {
+            return Ok(());
+        }
+        let mut first = vec![false; ev.len()];
+        let mut seen = hashbrown::HashSet::new();
+        let bounds = runs(ev, |r| hits.vis[r as usize]);
+        for w in bounds.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            first_of_value(
+                |i| hits.event[ev[a + i] as usize],
+                b - a,
+                &mut first[a..b],
+                &mut seen,
+            );
+        }
+        let df = pl(
+            DataFrame::new(
+                ev.len(),
+                vec![
+                    UInt32Chunked::from_vec(
+                        "event".into(),
+                        ev.iter().map(|&r| hits.event[r as usize]).collect(),
+                    )
+                    .into_column(),
+                    BooleanChunked::from_slice("fv_event".into(), &first).into_column(),
+                ],
+            ),
+            "building a bucket's events",
+        )?;
+        let grouped = df
+            .lazy()
+            .filter(col("event").neq(lit(NONE)))
+            .group_by([col("event")])
+            .agg([len().alias("hits"), col("fv_event").sum().alias("visitors")])
+            .collect();
+        self.parts.push(pl(grouped, "grouping a bucket's events")?);
+        Ok(())
+    }
+
+    /// The list, sorted by hits then name and cut to `top`; conversion rates of `visitors`.
+    pub fn rows(self, names: &Dict, visitors: u64, top: Option<usize>) -> Result<Vec<EventRow>> {
+        let mut events: Vec<(String, u64, u64)> =
+            merge(self.parts, "event", &["hits", "visitors"])?
+                .into_iter()
+                .map(|(code, v)| (names.name(code).to_string(), v[0], v[1]))
+                .collect();
+        sort_top(&mut events, |r| r.1, |r| &r.0, top);
+        Ok(events
+            .into_iter()
+            .map(|(event, hits, v)| EventRow {
+                event,
+                hits,
+                visitors: v,
+                conversion_rate: ratio(v, visitors),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,164 @@
+//! Per-visitor work inside one bucket: where each visitor's sessions begin and end, and which
+//! page view is the visitor's first of each page, source, campaign, browser, OS, device and day
+//! (so that summing those marks counts distinct visitors per value).
+//!
+//! Runs of one visitor are worked out in parallel, in chunks of whole runs.
+
+use super::agents::Class;
+use super::sessions::{first_of_value, runs, session_flags, SESSION_GAP_MS};
+use crate::transform::hits::Hits;
+use crate::transform::intern::NONE;
+use rayon::prelude::*;
+
+/// The dimensions a first-of-visitor mark is kept for, in [`Marks::firsts`] order.
+pub const FIRSTS: usize = 7;
+/// [`Marks::firsts`] index: the path.
+pub const F_PATH: usize = 0;
+/// [`Marks::firsts`] index: the source.
+pub const F_SOURCE: usize = 1;
+/// [`Marks::firsts`] index: the campaign.
+pub const F_CAMPAIGN: usize = 2;
+/// [`Marks::firsts`] index: the browser family.
+pub const F_BROWSER: usize = 3;
+/// [`Marks::firsts`] index: the OS family.
+pub const F_OS: usize = 4;
+/// [`Marks::firsts`] index: the device class.
+pub const F_DEVICE: usize = 5;
+/// [`Marks::firsts`] index: the local day.
+pub const F_DAY: usize = 6;
+
+/// The marks of a bucket's page views, in the order of the rows given to [`mark`].
+pub struct Marks {
+    /// A visitor session's first page view.
+    pub entry: Vec<bool>,
+    /// A visitor session's last page view.
+    pub exit: Vec<bool>,
+    /// The visitor's first page view with this value of each dimension (see [`FIRSTS`]).
+    pub firsts: [Vec<bool>; FIRSTS],
+    /// Visitors (runs).
+    pub visitors: u64,
+    /// Sessions of anonymous page views, per visitor.
+    pub anon_sessions: u64,
+    /// Those of one page view.
+    pub anon_bounces: u64,
+}
+
+/// The marks of one chunk of runs.
+struct ChunkMarks {
+    entry: Vec<bool>,
+    exit: Vec<bool>,
+    firsts: [Vec<bool>; FIRSTS],
+    anon_sessions: u64,
+    anon_bounces: u64,
+}
+
+/// Cuts runs (given by their `bounds`) into chunks of whole runs of about `rows` rows: pairs
+/// of indices into `bounds`.
+pub fn chunks_of_runs(bounds: &[usize], rows: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let runs = bounds.len().saturating_sub(1);
+    let mut start = 0;
+    for r in 1..=runs {
+        if bounds[r] - bounds[start] >= rows || r == runs {
+            out.push((start, r));
+            start = r;
+        }
+    }
+    out
+}
+
+/// Marks the page views `pv` (rows of `hits` in (visitor, ts, event id) order): `classes[i]`
+/// and `day[i]` are the agent class and local day index of `pv[i]`.
+pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
+    let n = pv.len();
+    let bounds = runs(pv, |r| hits.vis[r as usize]);
+    let chunks = chunks_of_runs(&bounds, n / (8 * rayon::current_num_threads()) + 1);
+    let marked: Vec<ChunkMarks> = chunks
+        .par_iter()
+        .map(|&(c0, c1)| {
+            let base = bounds[c0];
+            let rows = bounds[c1] - base;
+            let mut m = ChunkMarks {
+                entry: vec![false; rows],
+                exit: vec![false; rows],
+                firsts: [(); FIRSTS].map(|()| vec![false; rows]),
+                anon_sessions: 0,
+                anon_bounces: 0,
+            };
+            let mut seen = hashbrown::HashSet::new();
+            for w in bounds[c0..=c1].windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let (la, lb) = (a - base, b - base);
+                let len = b - a;
+                let row = |i: usize| pv[a + i] as usize;
+                if len == 1 {
+                    m.entry[la] = true;
+                    m.exit[la] = true;
+                    for f in m.firsts.iter_mut() {
+                        f[la] = true;
+                    }
+                } else {
+                    session_flags(
+                        |i| hits.ts[row(i)],
+                        len,
+                        &mut m.entry[la..lb],
+                        &mut m.exit[la..lb],
+                    );
+                    let values: [&dyn Fn(usize) -> u32; FIRSTS] = [
+                        &|i| hits.path[row(i)],
+                        &|i| hits.source[row(i)],
+                        &|i| hits.campaign[row(i)],
+                        &|i| classes[a + i].browser,
+                        &|i| classes[a + i].os,
+                        &|i| classes[a + i].device as u32,
+                        &|i| day[a + i],
+                    ];
+                    for (value, out) in values.iter().zip(m.firsts.iter_mut()) {
+                        first_of_value(value, len, &mut out[la..lb], &mut seen);
+                    }
+                }
+                // Anonymous page views make sessions of their visitor (signed-in ones are the
+                // user's, counted in the user report).
+                let (mut last, mut current) = (None::<i64>, 0u64);
+                for i in 0..len {
+                    let r = row(i);
+                    if hits.user[r] != NONE {
+                        continue;
+                    }
+                    let t = hits.ts[r];
+                    if last.is_none_or(|l| t - l > SESSION_GAP_MS) {
+                        m.anon_sessions += 1;
+                        if current == 1 {
+                            m.anon_bounces += 1;
+                        }
+                        current = 0;
+                    }
+                    current += 1;
+                    last = Some(t);
+                }
+                if current == 1 {
+                    m.anon_bounces += 1;
+                }
+            }
+            m
+        })
+        .collect();
+    let mut out = Marks {
+        entry: Vec::with_capacity(n),
+        exit: Vec::with_capacity(n),
+        firsts: [(); FIRSTS].map(|()| Vec::with_capacity(n)),
+        visitors: (bounds.len() - 1) as u64,
+        anon_sessions: 0,
+        anon_bounces: 0,
+    };
+    for m in marked {
+        out.entry.extend_from_slice(&m.entry);
+        out.exit.extend_from_slice(&m.exit);
+        for (all, part) in out.firsts.iter_mut().zip(&m.firsts) {
+            all.extend_from_slice(part);
+        }
+        out.anon_sessions += m.anon_sessions;
+        out.anon_bounces += m.anon_bounces;
+    }
+    out
+}
