@@ -10,11 +10,19 @@ use clap::{Parser, Subcommand};
     after_help = "\
 Objects: PREFIX/hits/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.csv (one per batch and day),
          PREFIX/rejected/dt=YYYY-MM-DD/<shard>-<first-seq>-<last-seq>.jsonl (bad records, reasons),
-         PREFIX/_checkpoints/<stream>/<shard> (consume only).
+         PREFIX/_landed/dt=YYYY-MM-DD/<shard> (rewritten after each batch: readers' coverage check),
+         PREFIX/_checkpoints/<stream>/<shard> and _lease.json (consume only).
+
+consume holds a lease: one consumer per stream and sink; a second one waits (or, with
+--if-held exit, exits naming the holder). Records lost unread (a checkpoint past the stream's
+retention, a parent shard gone before its end, a stream created again) stop it with an error
+naming the shard and the range, unless --accept-gap. Every minute it logs {\"event\":\"lag\",...}
+on stderr (infra/template.yaml alarms on it).
 
 Examples:
   aggregator consume --stream page-hits --sink s3://my-bucket/analytics
   aggregator consume --stream page-hits --sink ./data --once      # drain, summarise, exit
+  aggregator consume --stream page-hits --sink ./data --once --if-held exit   # cron: skip if running
   AGGREGATOR_SINK=s3://my-bucket/analytics aggregator lambda      # the Lambda handler
   (as a Lambda `bootstrap` with no arguments, it is the handler too)"
 )]

@@ -105,17 +105,21 @@ async fn lands_a_batch_and_a_redelivery_duplicates_nothing() {
     );
 
     let first = "shardId-000000000006-49590338271490256608559692538361571095921575989136588898-49590338271490256608559692538361571095921575989136588901";
+    // Each day with hits gets its shard's "last landed" marker (readers' coverage check).
     let expected = vec![
+        "_landed/dt=2026-11-26/shardId-000000000006".to_string(),
+        "_landed/dt=2026-11-27/shardId-000000000006".to_string(),
         format!("hits/dt=2026-11-26/{first}.csv"),
         format!("hits/dt=2026-11-27/{first}.csv"),
         format!("rejected/dt=2026-11-27/{first}.jsonl"),
     ];
     assert_eq!(files_under(dir.path()), expected);
-    let day27 = std::fs::read_to_string(dir.path().join(&expected[1])).unwrap();
+    let day27 = std::fs::read_to_string(dir.path().join(&expected[3])).unwrap();
     let read = pagehit::csv::read_all(day27.as_bytes()).unwrap();
     assert_eq!(read.hits.len(), 2);
     assert_eq!(read.hits[0].path, "/p2");
-    let rejected = std::fs::read_to_string(dir.path().join(&expected[2])).unwrap();
+    let marker = std::fs::read_to_string(dir.path().join(&expected[1])).unwrap();
+    let rejected = std::fs::read_to_string(dir.path().join(&expected[4])).unwrap();
     let line: serde_json::Value = serde_json::from_str(rejected.trim()).unwrap();
     assert_eq!(line["data"], "{\"broken\": ");
     assert_eq!(line["arrival"], "2026-11-27T00:00:01.123Z");
@@ -130,8 +134,14 @@ async fn lands_a_batch_and_a_redelivery_duplicates_nothing() {
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(files_under(dir.path()), expected);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join(&expected[1])).unwrap(),
+        std::fs::read_to_string(dir.path().join(&expected[3])).unwrap(),
         day27
+    );
+    assert_ne!(
+        std::fs::read_to_string(dir.path().join(&expected[1])).unwrap(),
+        marker,
+        "a batch whose objects were already there still moves the marker (it may be the retry \
+         of one that crashed before its marker)"
     );
 }
 
@@ -166,5 +176,13 @@ async fn a_day_that_cannot_be_written_is_reported_from_its_first_record() {
     assert!(
         landed.iter().any(|f| f.starts_with("hits/dt=2026-11-26/")),
         "{landed:?}"
+    );
+    assert!(
+        landed.contains(&"_landed/dt=2026-11-26/shardId-000000000006".to_string())
+            && !landed
+                .iter()
+                .any(|f| f.starts_with("_landed/dt=2026-11-27/")),
+        "the day that landed moves its marker (the retry may not hold its records again), the \
+         day that did not does not: {landed:?}"
     );
 }

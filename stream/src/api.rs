@@ -39,6 +39,68 @@ pub async fn list_shards(client: &Client, stream: &str) -> Result<Vec<Shard>> {
     }
 }
 
+/// What the reader needs to know of the stream itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// How long it keeps records, in hours.
+    pub retention_hours: i64,
+    /// When it was created, ms since the epoch: a stream deleted and created again under the
+    /// same name has other sequence numbers, and its checkpoints mean nothing in it.
+    pub created_ms: i64,
+}
+
+/// `DescribeStreamSummary`: the stream's retention and creation time.
+pub async fn describe(client: &Client, stream: &str) -> Result<StreamInfo> {
+    let out = client
+        .describe_stream_summary()
+        .stream_name(stream)
+        .send()
+        .await
+        .with_context(|| format!("describing the stream {stream}"))?;
+    let summary = out
+        .stream_description_summary()
+        .with_context(|| format!("describing the stream {stream}: no summary in the answer"))?;
+    Ok(StreamInfo {
+        retention_hours: i64::from(summary.retention_period_hours()),
+        created_ms: summary.stream_creation_timestamp().to_millis().unwrap_or(0),
+    })
+}
+
+/// The oldest record `shard` still holds (from its trim horizon), or `None` when it holds
+/// none. A few calls at most: `GetRecords` may answer empty pages before the first record.
+pub async fn oldest_record(client: &Client, stream: &str, shard: &str) -> Result<Option<Fetched>> {
+    let Some(mut iterator) = shard_iterator(client, stream, shard, &StartAt::TrimHorizon).await?
+    else {
+        return Ok(None);
+    };
+    for _ in 0..100 {
+        match get_records(client, &iterator).await? {
+            Read::Records {
+                mut records,
+                next,
+                behind_ms,
+            } => {
+                if !records.is_empty() {
+                    return Ok(Some(records.swap_remove(0)));
+                }
+                match next {
+                    Some(n) if behind_ms > 0 => iterator = n,
+                    // At the tip (or the end of a closed shard) with nothing read: empty.
+                    _ => return Ok(None),
+                }
+            }
+            Read::Throttled => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            Read::Expired => {
+                match shard_iterator(client, stream, shard, &StartAt::TrimHorizon).await? {
+                    Some(i) => iterator = i,
+                    None => return Ok(None),
+                }
+            }
+        }
+    }
+    anyhow::bail!("{shard}: no record found from its trim horizon after 100 calls")
+}
+
 /// Where a shard's reading starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartAt {
@@ -74,10 +136,21 @@ pub async fn shard_iterator(
             .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
             .starting_sequence_number(seq),
     };
-    let out = req
-        .send()
-        .await
-        .with_context(|| format!("getting an iterator for {shard}"))?;
+    let out = match req.send().await {
+        Ok(out) => out,
+        // A position the shard does not hold (a sequence number of another stream: it was
+        // deleted and created again) is not an outage: retrying cannot help.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_invalid_argument_exception()) =>
+        {
+            return Err(anyhow::Error::new(crate::reader::Permanent(format!(
+                "getting an iterator for {shard} at {start:?}: {}",
+                aws_sdk_kinesis::error::DisplayErrorContext(&e)
+            ))))
+        }
+        Err(e) => return Err(e).with_context(|| format!("getting an iterator for {shard}")),
+    };
     Ok(out.shard_iterator().map(str::to_string))
 }
 

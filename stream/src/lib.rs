@@ -8,6 +8,6 @@ pub mod api;
 pub mod reader;
 pub mod shard;
 
-pub use api::{Fetched, StartAt};
-pub use reader::{persist, Options, Position, Positions, Reader, Step};
+pub use api::{Fetched, StartAt, StreamInfo};
+pub use reader::{persist, Options, Permanent, Position, Positions, Reader, Step};
 pub use shard::{sequence_cmp, Shard};

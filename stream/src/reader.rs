@@ -92,6 +92,8 @@ struct ShardState {
     throttle_backoff: Option<Duration>,
     caught_up: bool,
     behind_ms: i64,
+    /// Every record that arrived before this time (ms since the epoch) has been read.
+    read_to_ms: Option<i64>,
 }
 
 /// A polling reader of every shard of one stream.
@@ -149,6 +151,14 @@ impl Reader {
             .map(|(_, s)| s.behind_ms)
             .max()
             .unwrap_or(0)
+    }
+
+    /// The time (ms since the epoch) before which every record of `shard` has been read, by
+    /// this host's clock and the shard's `MillisBehindLatest`; `None` before its first call.
+    /// A checkpoint that keeps it lets a later reader tell whether records may have passed
+    /// the stream's retention unread.
+    pub fn read_to_ms(&self, shard: &str) -> Option<i64> {
+        self.states.get(shard).and_then(|s| s.read_to_ms)
     }
 
     /// The next step: waits until a shard may be called, calls it, and says what came of it.
@@ -276,6 +286,10 @@ impl Reader {
         };
         state.throttle_backoff = None;
         state.behind_ms = behind_ms;
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        state.read_to_ms = Some(wall - behind_ms.max(0));
         if let Some(last) = records.last() {
             state.last_sequence = Some(last.sequence.clone());
             state.from_timestamp = false;
@@ -323,8 +337,22 @@ impl Reader {
     }
 }
 
+/// An error that retrying cannot mend (a position the stream does not hold, a checkpoint that
+/// cannot be parsed): [`persist`] returns it at once instead of retrying forever.
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
+
 /// Runs a stream or sink operation until it succeeds, with backoff (0.5 s doubling to 30 s):
-/// an outage pauses the reader instead of ending it. Errors only when asked to stop.
+/// an outage pauses the reader instead of ending it. Errors when asked to stop, and at once
+/// for a [`Permanent`] error.
 pub async fn persist<T, F, Fut>(stop: &AtomicBool, name: &str, what: &str, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
@@ -334,6 +362,7 @@ where
     loop {
         match op().await {
             Ok(v) => return Ok(v),
+            Err(e) if e.chain().any(|c| c.is::<Permanent>()) => return Err(e),
             Err(e) if stop.load(Ordering::Relaxed) => {
                 return Err(e.context(format!("stopping while {what}")))
             }
@@ -367,6 +396,20 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(got, 2);
+    }
+
+    #[tokio::test]
+    async fn persist_does_not_retry_what_cannot_mend() {
+        let stop = AtomicBool::new(false);
+        let mut calls = 0;
+        let err = persist(&stop, "test", "reading", || {
+            calls += 1;
+            async { Err::<(), _>(anyhow::Error::new(Permanent("bad checkpoint".into()))) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert_eq!(err.to_string(), "bad checkpoint");
     }
 
     #[tokio::test]

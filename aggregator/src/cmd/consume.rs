@@ -1,20 +1,26 @@
 //! `aggregator consume`: poll every shard, land each batch, then checkpoint it.
 //!
-//! Order of effects per batch: objects (create-only) -> checkpoint. A crash between the two
-//! re-reads the batch and writes the same keys, which already exist: no loss, no duplicates.
-//! A batch that cannot land is retried in place with backoff until it lands or the process is
-//! asked to stop; its checkpoint is never written before it lands. The reading itself (shard
-//! order, pacing, throttling, expired iterators) is the workspace's one stream reader.
+//! Order of effects per batch: objects (create-only) -> the day's "last landed" markers ->
+//! checkpoint. A crash between them re-reads the batch and writes the same keys, which already
+//! exist: no loss, no duplicates. A batch that cannot land is retried in place with backoff
+//! until it lands or the process is asked to stop; its checkpoint is never written before it
+//! lands. The reading itself (shard order, pacing, throttling, expired iterators) is the
+//! workspace's one stream reader; where each shard starts, and whether records were lost
+//! before it, is [`crate::source`]'s. One consumer per stream and sink holds the lease
+//! ([`crate::sink::lease`]); another waits or exits.
 
 use crate::sink::checkpoint::{self, Checkpoint};
 use crate::sink::land::land;
+use crate::sink::lease::{holder_name, IfHeld, Lease};
+use crate::source::{wall_ms, Checkpoints, Start};
 use crate::transform::batch::StreamRecord;
 use anyhow::{bail, Result};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::{Location, Store};
-use stream::{persist, Fetched, Position, Positions, Reader, Shard, StartAt, Step};
+use stream::{persist, Fetched, Reader, Step};
 
 /// Arguments of `aggregator consume`.
 #[derive(Debug, clap::Args)]
@@ -32,15 +38,20 @@ pub struct Args {
     /// Drain until every shard is caught up, print a summary, exit.
     #[arg(long)]
     pub once: bool,
-}
-
-/// Where a shard that has no checkpoint starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Start {
-    /// The oldest record still in the stream.
-    TrimHorizon,
-    /// Only records put from now on.
-    Latest,
+    /// Go on after records were lost unread (a checkpoint past the stream's retention, a
+    /// parent shard gone before its end, a stream created again): each gap is logged with its
+    /// shard and range, then reading goes on from what the stream holds. Without it a gap
+    /// stops the consumer with an error (exit 1).
+    #[arg(long)]
+    pub accept_gap: bool,
+    /// When another consumer holds this stream and sink's lease: wait for it to stop (or for
+    /// its lease to expire), or exit with an error naming it.
+    #[arg(long, value_enum, default_value = "wait")]
+    pub if_held: IfHeld,
+    /// The lease's time to live in seconds: a consumer that stops renewing it (crashed) is
+    /// replaced after this long.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub lease_ttl: u64,
 }
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
@@ -49,6 +60,11 @@ const MIN_CALL_GAP: Duration = Duration::from_millis(200);
 const IDLE_GAP: Duration = Duration::from_secs(1);
 /// New shards appear after a reshard; the list is read again this often.
 const RELIST_EVERY: Duration = Duration::from_secs(10);
+/// How often the lag line is logged (a CloudWatch metric filter alarms on it, and on its
+/// absence).
+const LAG_EVERY: Duration = Duration::from_secs(60);
+/// How often the checkpoints of quiet shards record that they were read up to now.
+const REFRESH_EVERY: Duration = Duration::from_secs(600);
 
 /// Totals for the summary line.
 #[derive(Debug, Default)]
@@ -58,36 +74,6 @@ struct Totals {
     rejected: usize,
     objects: usize,
     retried_objects: usize,
-}
-
-/// Shards start from their checkpoints beside the data.
-struct Checkpoints<'a> {
-    store: &'a Store,
-    stream: &'a str,
-    start: Start,
-    stop: &'a AtomicBool,
-}
-
-impl Positions for Checkpoints<'_> {
-    async fn position(&mut self, shard: &Shard) -> Result<Position> {
-        let cp = persist(self.stop, "aggregator", "reading a checkpoint", || {
-            checkpoint::read(self.store, self.stream, &shard.id)
-        })
-        .await?;
-        Ok(match cp {
-            Some(c) if c.shard_end => Position::Finished,
-            Some(c) if !c.sequence_number.is_empty() => {
-                Position::From(StartAt::After(c.sequence_number))
-            }
-            // A child shard must start at its beginning, or records between the reshard
-            // and now are lost.
-            _ if shard.is_child() => Position::From(StartAt::TrimHorizon),
-            _ => Position::From(match self.start {
-                Start::TrimHorizon => StartAt::TrimHorizon,
-                Start::Latest => StartAt::Latest,
-            }),
-        })
-    }
 }
 
 /// Runs the consumer until drained (`--once`) or stopped (SIGTERM / Ctrl-C).
@@ -100,8 +86,35 @@ pub async fn run(args: Args) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone());
 
+    let lease = Lease::take(
+        &store,
+        &args.stream,
+        &holder_name(),
+        Duration::from_secs(args.lease_ttl),
+        args.if_held,
+        stop.clone(),
+    )
+    .await?;
+    let consumed = consume(&args, &client, &store, &lease, &stop).await;
+    if let Err(e) = lease.release().await {
+        eprintln!("aggregator: {e:#}");
+    }
+    consumed
+}
+
+async fn consume(
+    args: &Args,
+    client: &aws_sdk_kinesis::Client,
+    store: &Store,
+    lease: &Lease,
+    stop: &Arc<AtomicBool>,
+) -> Result<()> {
     let started = Instant::now();
     let mut totals = Totals::default();
+    let info = persist(stop, "aggregator", "describing the stream", || {
+        stream::api::describe(client, &args.stream)
+    })
+    .await?;
     let options = stream::Options {
         name: "aggregator",
         min_call_gap: MIN_CALL_GAP,
@@ -109,23 +122,66 @@ pub async fn run(args: Args) -> Result<()> {
         idle_gap: if args.once { MIN_CALL_GAP } else { IDLE_GAP },
         relist_every: RELIST_EVERY,
     };
-    let mut reader = Reader::open(client, &args.stream, options, stop.clone()).await?;
+    let mut reader = Reader::open(client.clone(), &args.stream, options, stop.clone()).await?;
     let mut positions = Checkpoints {
-        store: &store,
+        store,
+        client,
         stream: &args.stream,
+        info,
         start: args.start,
-        stop: &stop,
+        accept_gap: args.accept_gap,
+        stop,
+        now_ms: wall_ms,
     };
+    // The checkpoint last written per shard (to refresh quiet shards' times).
+    let mut written: HashMap<String, Checkpoint> = HashMap::new();
+    let mut lag_at = Instant::now() + LAG_EVERY;
+    let mut refresh_at = Instant::now() + REFRESH_EVERY;
     loop {
-        match reader.next(&mut positions).await? {
+        let tick = lag_at.min(refresh_at);
+        // The reader is cancel-safe at its waits: a tick drops the call in hand, and the
+        // next call starts it again from the same iterator.
+        let step = tokio::select! {
+            step = reader.next(&mut positions) => Some(step?),
+            () = tokio::time::sleep_until(tick.into()) => None,
+        };
+        let Some(step) = step else {
+            if Instant::now() >= lag_at {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"event": "lag", "behind_ms": reader.behind_ms()})
+                );
+                lag_at = Instant::now() + LAG_EVERY;
+            }
+            if Instant::now() >= refresh_at {
+                refresh(
+                    store,
+                    &args.stream,
+                    &reader,
+                    &mut written,
+                    info.created_ms,
+                    lease,
+                    stop,
+                )
+                .await?;
+                refresh_at = Instant::now() + REFRESH_EVERY;
+            }
+            continue;
+        };
+        match step {
             Step::Records { shard, records, .. } => {
-                land_until_done(&store, &shard, &records, &stop, &mut totals).await?;
+                lease.check().await?;
+                land_until_done(store, &shard, &records, stop, &mut totals).await?;
                 failpoint_before_checkpoint(&shard).await;
                 let cp = Checkpoint {
                     sequence_number: records.last().expect("non-empty").sequence.clone(),
                     shard_end: false,
+                    read_to_ms: reader.read_to_ms(&shard),
+                    stream_created_ms: Some(info.created_ms),
                 };
-                write_checkpoint(&store, &args.stream, &shard, &cp, &stop).await?;
+                lease.check().await?;
+                write_checkpoint(store, &args.stream, &shard, &cp, stop).await?;
+                written.insert(shard, cp);
             }
             // A shard read to its end: checkpoint that, so its children may start.
             Step::Ended {
@@ -135,13 +191,29 @@ pub async fn run(args: Args) -> Result<()> {
                 let cp = Checkpoint {
                     sequence_number: last_sequence.unwrap_or_default(),
                     shard_end: true,
+                    read_to_ms: reader.read_to_ms(&shard),
+                    stream_created_ms: Some(info.created_ms),
                 };
-                write_checkpoint(&store, &args.stream, &shard, &cp, &stop).await?;
+                lease.check().await?;
+                write_checkpoint(store, &args.stream, &shard, &cp, stop).await?;
+                written.insert(shard, cp);
             }
             Step::CaughtUp if args.once => break,
             Step::CaughtUp => {}
             Step::Stopped => break,
         }
+    }
+    if !stop.load(Ordering::Relaxed) || args.once {
+        refresh(
+            store,
+            &args.stream,
+            &reader,
+            &mut written,
+            info.created_ms,
+            lease,
+            stop,
+        )
+        .await?;
     }
 
     let stopped = if stop.load(Ordering::Relaxed) {
@@ -160,6 +232,52 @@ pub async fn run(args: Args) -> Result<()> {
         store.location(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Records in the checkpoints of shards read since their last checkpoint (quiet ones above
+/// all) the time up to which they were read, so a restart can tell what the stream's
+/// retention may have taken in between.
+async fn refresh(
+    store: &Store,
+    stream: &str,
+    reader: &Reader,
+    written: &mut HashMap<String, Checkpoint>,
+    created_ms: i64,
+    lease: &Lease,
+    stop: &AtomicBool,
+) -> Result<()> {
+    for shard in reader.shards() {
+        let Some(read_to) = reader.read_to_ms(&shard.id) else {
+            continue;
+        };
+        let cp = match written.get(&shard.id) {
+            Some(cp) if cp.shard_end || cp.read_to_ms >= Some(read_to) => continue,
+            Some(cp) => Checkpoint {
+                read_to_ms: Some(read_to),
+                ..cp.clone()
+            },
+            // Read and found empty since this process started: its checkpoint (if any) is
+            // still as it was, so it is read before it is refreshed.
+            None => match checkpoint::read(store, stream, &shard.id).await? {
+                Some(cp) if cp.shard_end => continue,
+                Some(cp) => Checkpoint {
+                    read_to_ms: Some(read_to),
+                    stream_created_ms: Some(created_ms),
+                    ..cp
+                },
+                None => Checkpoint {
+                    sequence_number: String::new(),
+                    shard_end: false,
+                    read_to_ms: Some(read_to),
+                    stream_created_ms: Some(created_ms),
+                },
+            },
+        };
+        lease.check().await?;
+        write_checkpoint(store, stream, &shard.id, &cp, stop).await?;
+        written.insert(shard.id.clone(), cp);
+    }
     Ok(())
 }
 

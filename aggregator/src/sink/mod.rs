@@ -1,8 +1,9 @@
-//! Where batches land (a `store::Store`: S3 or a folder) with create-only puts, and the
-//! polling consumer's per-shard checkpoints.
+//! Where batches land (a `store::Store`: S3 or a folder) with create-only puts, the days'
+//! "last landed" markers, and the polling consumer's per-shard checkpoints and lease.
 
 pub mod checkpoint;
 pub mod land;
+pub mod lease;
 
 use store::{Location, Store};
 
