@@ -300,14 +300,18 @@ impl Window {
     /// Counts one valid hit whose `ts` is `ts` ms since the epoch.
     pub fn add_hit(&mut self, hit: &HitRef<'_>, ts: i64, arrival_ms: i64, now: i64) -> Outcome {
         self.advance(now);
-        self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
+        let future = ts > self.clock + FUTURE_MS;
+        if !future {
+            // A hit from the far future (a broken clock) must not hide the lag for good.
+            self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
+        }
         let current = self.start + self.ring.len() as i64 - 1;
         let minute = ts.div_euclid(MINUTE_MS);
-        if ts > self.clock + FUTURE_MS || minute < self.start {
+        if future || minute < self.start {
             self.at_arrival(arrival_ms, now, |m| m.outside += 1);
             // A page view just before the window still starts the session that later page
             // views belong to (their source).
-            if hit.is_pageview() && !hit.bot && ts <= self.clock + FUTURE_MS {
+            if hit.is_pageview() && !hit.bot && !future {
                 if let Some(vid) = visitor_id(hit.visitor) {
                     self.earlier_view(vid, ts, hit);
                 }

@@ -236,6 +236,9 @@ fn repeats_bots_old_and_future_hits_and_bad_records_are_counted_apart() {
         (1, 1, 2, 2)
     );
     assert_eq!(s.per_minute.last().unwrap().hits, 2);
+    // The lag is from the newest hit up to a minute ahead, not from the one further ahead.
+    let s = f.snap(now + 2 * MIN);
+    assert_eq!(s.lag_ms, Some(MIN));
     // Counted apart in the minute they arrived; they leave with it.
     let s = f.snap(now + 30 * MIN);
     assert_eq!(
