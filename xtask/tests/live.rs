@@ -46,8 +46,9 @@ fn direct_hit(n: u64, ts: i64, path: &str) -> PageHit {
     }
 }
 
-/// Reads the Server-Sent Events of `url` into `events` (data of each `event: snapshot`).
-fn collect_events(url: String) -> std::sync::Arc<std::sync::Mutex<Vec<Value>>> {
+/// Reads the Server-Sent Events of `url` into `events` (data of each `event: snapshot`, with
+/// when it came).
+fn collect_events(url: String) -> std::sync::Arc<std::sync::Mutex<Vec<(Instant, Value)>>> {
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = events.clone();
     tokio::spawn(async move {
@@ -70,7 +71,7 @@ fn collect_events(url: String) -> std::sync::Arc<std::sync::Mutex<Vec<Value>>> {
                         .join("\n");
                     sink.lock()
                         .unwrap()
-                        .push(serde_json::from_str(&data).unwrap());
+                        .push((Instant::now(), serde_json::from_str(&data).unwrap()));
                 }
             }
         }
@@ -101,7 +102,13 @@ async fn page_views_through_the_worker_are_live_with_exact_counts_and_survive_a_
     // Six visitors walk the demo pages in turn, one request at a time (so each one's latest
     // page is known); a crawler and an asset request ride along.
     let pages = ["/", "/products", "/about", "/blog"];
-    let http = reqwest::Client::new();
+    // A connection per request and a bound on each: a kept-alive connection that wrangler dev
+    // dropped under load once held a request (and the test) forever.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let mut hits: BTreeMap<&str, u64> = BTreeMap::new();
     let mut visitors: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     let mut latest: BTreeMap<usize, &str> = BTreeMap::new();
@@ -180,11 +187,9 @@ async fn page_views_through_the_worker_are_live_with_exact_counts_and_survive_a_
     // The Server-Sent Events carried the same numbers.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got = events
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| expected(e) && count(e, "visitors") == 6 && count(e, "visitors_now") == 6);
+        let got = events.lock().unwrap().iter().any(|(_, e)| {
+            expected(e) && count(e, "visitors") == 6 && count(e, "visitors_now") == 6
+        });
         if got {
             break;
         }
@@ -194,6 +199,28 @@ async fn page_views_through_the_worker_are_live_with_exact_counts_and_survive_a_
             events.lock().unwrap().last()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // At most one event a second (the first one comes at once, on connecting), each a change.
+    let events = events.lock().unwrap().clone();
+    assert!(events.len() >= 3, "{} events", events.len());
+    for pair in events[1..].windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(
+            gap >= Duration::from_millis(900),
+            "two events {gap:?} apart"
+        );
+        let numbers = |s: &Value| {
+            let mut s = s.clone();
+            s["now"] = Value::Null;
+            s["lag_ms"] = Value::Null;
+            s
+        };
+        assert_ne!(
+            numbers(&pair[0].1),
+            numbers(&pair[1].1),
+            "an event without a change"
+        );
     }
 
     // A restart warms up from the stream: the same numbers at once.
@@ -539,4 +566,83 @@ async fn the_live_page_loaded_once_shows_new_page_views_by_itself_in_chromium() 
         "a screenshot at {}",
         shot.display()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto and tmux: run `cargo xtask test`"]
+async fn the_terminal_view_shows_the_numbers_and_leaves_the_terminal_on_q() {
+    xtask::debian::ensure("/usr/bin/tmux", "tmux").unwrap();
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "tty", 1).await.unwrap();
+    // Five page views of three visitors.
+    let hits: Vec<PageHit> = (0..5u64)
+        .map(|n| {
+            let mut h = direct_hit(
+                n,
+                now_ms() - 1000 * n as i64,
+                ["/", "/pricing"][n as usize % 2],
+            );
+            h.visitor = format!("{:016x}", 0xabc0_0000 + n % 3);
+            h
+        })
+        .collect();
+    kinesis::put_hits(&kin, "tty", &hits, &[]).await.unwrap();
+
+    // A private tmux server (its own socket), a terminal of 140x40.
+    let socket = format!("pagehit-live-test-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let command = format!(
+        "env AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={} \
+         AWS_EC2_METADATA_DISABLED=true {} live --stream tty; echo EXITED $?; sleep 60",
+        moto.endpoint,
+        kinesis::REGION,
+        xtask::dashboard::binary().display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "140",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-t", "live", "-p"]).stdout).into_owned()
+    };
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never on screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let s = wait_for("page views (last 30 min): 5");
+    assert!(s.contains("visitors now (last 5 min): 3"), "{s}");
+    assert!(s.contains("/pricing"), "{s}");
+    tmux(&["send-keys", "-t", "live", "q"]);
+    let s = wait_for("EXITED 0");
+    assert!(
+        !s.contains("visitors now"),
+        "the terminal is back as it was:\n{s}"
+    );
+    tmux(&["kill-server"]);
 }
