@@ -53,7 +53,7 @@ pub fn run(which: Which) -> Result<()> {
             rounds,
             kinesis,
         } => {
-            setup::ensure_tools()?;
+            setup::ensure_for(setup::Task::Bench)?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(edge(
                 concurrency,

@@ -55,7 +55,9 @@ const TOP_ROWS: u32 = 10;
 
 /// Runs the demo; every service it starts is stopped when it returns, on success or failure.
 pub fn run() -> Result<()> {
-    stage("installing missing tools", setup::ensure_tools)?;
+    stage("installing missing tools", || {
+        setup::ensure_for(setup::Task::Demo)
+    })?;
     stage("building the edge worker (Rust -> Wasm)", edge_build::build)?;
     stage(
         "building the aggregator, the analyzer and the dashboard",

@@ -20,7 +20,7 @@ pub const DB_ENV: &str = "PAGEHIT_ADVISORY_DB";
 
 /// Runs the checks; fails when any check that ran fails.
 pub fn run_checks() -> Result<()> {
-    setup::ensure_cargo_deny()?;
+    setup::ensure(&[setup::Tool::CargoDeny])?;
     let root = paths::root();
     let deny = paths::cargo_bin("cargo-deny");
     eprintln!("deny: fetching the advisory database");

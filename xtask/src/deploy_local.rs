@@ -177,7 +177,7 @@ pub struct Args {
 
 /// `cargo xtask deploy-local`.
 pub async fn run(args: Args) -> Result<()> {
-    setup::ensure_venv()?;
+    setup::ensure_for(setup::Task::DeployLocal)?;
     lambda_package::build()?;
     let started;
     let endpoint = match &args.endpoint {

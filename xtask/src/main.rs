@@ -3,7 +3,8 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::Command;
-use xtask::{edge_build, paths, process::run, setup, wrangler};
+use xtask::setup::{self, Task};
+use xtask::{edge_build, paths, process::run, wrangler};
 
 mod bench;
 mod demo;
@@ -26,7 +27,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install missing tools: wasm target, worker-build, wasm-bindgen-cli, npm packages, moto.
+    /// Install every missing tool (what CI needs): wasm target, worker-build, wasm-bindgen-cli,
+    /// npm packages, moto, aws-sam-translator, libfaketime, chromium, pyspark, cargo-deny. The
+    /// other commands install only what they use.
     Setup,
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.
     BuildEdge,
@@ -58,16 +61,20 @@ enum Cmd {
 fn main() -> Result<()> {
     forget_cargo_run_env();
     match Cli::parse().command {
-        Cmd::Setup => setup::ensure_tools().and_then(|()| setup::ensure_cargo_deny()),
+        Cmd::Setup => setup::ensure_for(Task::Setup),
         Cmd::Deny => xtask::deny::run_checks(),
-        Cmd::BuildEdge => edge_build::build(),
+        Cmd::BuildEdge => {
+            setup::ensure_for(Task::BuildEdge)?;
+            edge_build::build()
+        }
         Cmd::Test => test(),
         Cmd::E2e => {
-            setup::ensure_tools()?;
+            setup::ensure_for(Task::E2e)?;
             edge_build::build()?;
             e2e()
         }
         Cmd::Size => {
+            setup::ensure_for(Task::BuildEdge)?;
             edge_build::build()?;
             let (total, gzip) = wrangler::deploy_dry_run()?;
             println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");
@@ -105,7 +112,7 @@ fn forget_cargo_run_env() {
 
 /// The README's test command: everything CI runs after fmt and clippy.
 fn test() -> Result<()> {
-    setup::ensure_tools()?;
+    setup::ensure_for(Task::Test)?;
     eprintln!("test: building the edge worker (wasm32, release)");
     edge_build::build()?;
     // tests/deploy_local.rs deploys the template, whose CodeUri is this zip.

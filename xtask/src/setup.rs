@@ -1,9 +1,9 @@
-//! Installs what the build and the tests need, when it is missing: the wasm target, pinned
-//! worker-build and wasm-bindgen-cli, the npm packages, moto in a project-local venv (with
-//! aws-sam-translator and libfaketime for `cargo xtask deploy-local` and its test), Debian's
-//! chromium (the dashboard's browser test) and pyspark with a Java 17 check (the Spark job's
-//! cluster test).
-//! Every step is a no-op when its tool is already there, so it runs before every test.
+//! Installs the tools a command uses, when they are missing, and only those: the demo gets the
+//! worker's build tools, the npm packages and moto; Chromium, pyspark, aws-sam-translator,
+//! libfaketime and cargo-deny come with the commands and tests that use them. [`Task::Setup`]
+//! (`cargo xtask setup`, which CI runs) installs every [`Tool`].
+//! Every step is a no-op when its tool is already there, so commands run it every time; a step
+//! that does work prints one `setup:` line first.
 
 use crate::paths;
 use crate::process::run;
@@ -25,6 +25,127 @@ pub const SAM_TRANSLATOR: &str = "1.115.0";
 /// `--date yesterday` command with the clock of the night after the hits were sent.
 pub const LIBFAKETIME: &str = "3.0.1";
 
+/// A tool some command needs, installed by [`ensure`] when missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// rustup's `wasm32-unknown-unknown` target: the worker's build.
+    WasmTarget,
+    /// `worker-build` [`WORKER_BUILD`] in `$CARGO_HOME/bin`: the worker's build.
+    WorkerBuild,
+    /// `wasm-bindgen` [`WASM_BINDGEN`] in `$CARGO_HOME/bin`: the worker's build.
+    WasmBindgen,
+    /// `npm ci`: wrangler (and its esbuild), binaryen's wasm-opt, playwright-core.
+    NpmPackages,
+    /// moto [`MOTO`] in `.venv`: Kinesis and S3 on 127.0.0.1.
+    Moto,
+    /// aws-sam-translator [`SAM_TRANSLATOR`] in `.venv`: `cargo xtask deploy-local`.
+    SamTranslator,
+    /// libfaketime [`LIBFAKETIME`] in `.venv`: the deploy-local test's nightly clock.
+    Libfaketime,
+    /// Debian's chromium: the browser tests (the report's dashboard, the live page).
+    Chromium,
+    /// pyspark in `.venv-spark` (and a Java check): the Spark job's cluster test.
+    Spark,
+    /// cargo-deny [`CARGO_DENY`] in `$CARGO_HOME/bin`: `cargo xtask deny`.
+    CargoDeny,
+}
+
+impl Tool {
+    /// Every tool, in the order they are installed (moto's step creates `.venv`, which the other
+    /// `.venv` packages go into).
+    pub const ALL: [Tool; 10] = [
+        Tool::WasmTarget,
+        Tool::WorkerBuild,
+        Tool::WasmBindgen,
+        Tool::NpmPackages,
+        Tool::Moto,
+        Tool::SamTranslator,
+        Tool::Libfaketime,
+        Tool::Chromium,
+        Tool::Spark,
+        Tool::CargoDeny,
+    ];
+
+    /// Installs this tool when it is missing (or another version); a no-op otherwise.
+    fn ensure(self) -> Result<()> {
+        match self {
+            Tool::WasmTarget => ensure_wasm_target(),
+            Tool::WorkerBuild => ensure_worker_build(),
+            Tool::WasmBindgen => ensure_wasm_bindgen(),
+            Tool::NpmPackages => ensure_npm_packages(),
+            Tool::Moto => ensure_moto(),
+            Tool::SamTranslator => {
+                ensure_venv_package("aws-sam-translator", SAM_TRANSLATOR, "deploy-local")
+            }
+            Tool::Libfaketime => {
+                ensure_venv_package("libfaketime", LIBFAKETIME, "the deploy-local test")
+            }
+            Tool::Chromium => crate::chromium::ensure(),
+            Tool::Spark => crate::spark::ensure(),
+            Tool::CargoDeny => ensure_cargo_deny(),
+        }
+    }
+}
+
+/// The commands that install tools, each named by what it is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// `cargo xtask setup`: everything, as CI wants it before its checks.
+    Setup,
+    /// Building the worker (`build-edge`, `size`, wrangler's build step).
+    BuildEdge,
+    /// `cargo xtask demo`: the worker under wrangler dev, moto, the native binaries.
+    Demo,
+    /// `cargo xtask e2e`: the same stack as the demo, under faults.
+    E2e,
+    /// `cargo xtask test`: every test, the browser, Spark and deploy-local ones included.
+    Test,
+    /// `cargo xtask deploy-local`: moto and the SAM transform (cargo-lambda comes with the
+    /// Lambda package's own step).
+    DeployLocal,
+    /// `cargo xtask bench edge` and `bench live`: the worker under wrangler dev and moto.
+    Bench,
+}
+
+impl Task {
+    /// The tools this task uses: [`ensure_for`] installs these and nothing else.
+    pub fn needs(self) -> &'static [Tool] {
+        use Tool::*;
+        const EDGE: &[Tool] = &[WasmTarget, WorkerBuild, WasmBindgen, NpmPackages];
+        const STACK: &[Tool] = &[WasmTarget, WorkerBuild, WasmBindgen, NpmPackages, Moto];
+        match self {
+            Task::Setup => &Tool::ALL,
+            Task::BuildEdge => EDGE,
+            Task::Demo | Task::E2e | Task::Bench => STACK,
+            Task::Test => &[
+                WasmTarget,
+                WorkerBuild,
+                WasmBindgen,
+                NpmPackages,
+                Moto,
+                SamTranslator,
+                Libfaketime,
+                Chromium,
+                Spark,
+            ],
+            Task::DeployLocal => &[Moto, SamTranslator],
+        }
+    }
+}
+
+/// Installs what `task` uses and is missing.
+pub fn ensure_for(task: Task) -> Result<()> {
+    ensure(task.needs())
+}
+
+/// Installs the missing tools among `tools`, in [`Tool::ALL`]'s order, each once.
+pub fn ensure(tools: &[Tool]) -> Result<()> {
+    for tool in Tool::ALL.into_iter().filter(|t| tools.contains(t)) {
+        tool.ensure()?;
+    }
+    Ok(())
+}
+
 /// Whether the venv's pip has `package` at exactly `version`.
 fn pip_has(pip: &std::path::Path, package: &str, version: &str) -> bool {
     Command::new(pip)
@@ -41,10 +162,7 @@ fn installed_version(bin: &std::path::Path, arg: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Installs every missing tool; prints one line per step that does work.
-pub fn ensure_tools() -> Result<()> {
-    let root = paths::root();
-
+fn ensure_wasm_target() -> Result<()> {
     let targets = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()?;
@@ -55,7 +173,10 @@ pub fn ensure_tools() -> Result<()> {
             Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
         )?;
     }
+    Ok(())
+}
 
+fn ensure_worker_build() -> Result<()> {
     let wb = installed_version(&paths::cargo_bin("worker-build"), "--version");
     if !wb.as_deref().is_some_and(|v| v.contains(WORKER_BUILD)) {
         eprintln!("setup: cargo install worker-build {WORKER_BUILD} (~5 min cold)");
@@ -70,7 +191,10 @@ pub fn ensure_tools() -> Result<()> {
             ]),
         )?;
     }
+    Ok(())
+}
 
+fn ensure_wasm_bindgen() -> Result<()> {
     let bindgen = installed_version(&paths::cargo_bin("wasm-bindgen"), "--version");
     if !bindgen.as_deref().is_some_and(|v| v.contains(WASM_BINDGEN)) {
         eprintln!("setup: cargo install wasm-bindgen-cli {WASM_BINDGEN} (~4 min cold)");
@@ -86,9 +210,12 @@ pub fn ensure_tools() -> Result<()> {
             ]),
         )?;
     }
+    Ok(())
+}
 
-    // wrangler and wasm-opt build and run the worker; playwright-core drives Chromium in the
-    // live page's browser test.
+/// wrangler and wasm-opt build and run the worker; playwright-core drives Chromium in the live
+/// page's browser test. One `npm ci` brings them all (a few seconds, no browser download).
+fn ensure_npm_packages() -> Result<()> {
     if ["wrangler", "wasm-opt", "playwright-core"]
         .iter()
         .any(|bin| !paths::node_bin(bin).exists())
@@ -98,27 +225,17 @@ pub fn ensure_tools() -> Result<()> {
             "npm ci",
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&root),
+                .current_dir(paths::root()),
         )?;
     }
-
-    ensure_venv()?;
-    crate::chromium::ensure()?;
-    crate::spark::ensure()?;
     Ok(())
 }
 
-/// The project venv alone: moto, aws-sam-translator and libfaketime (all that
-/// `cargo xtask deploy-local` needs from setup).
-pub fn ensure_venv() -> Result<()> {
+/// `.venv` with moto: created here when missing, so the other `.venv` packages go after it.
+fn ensure_moto() -> Result<()> {
     let moto = paths::venv().join("bin/moto_server");
     let pip = paths::venv().join("bin/pip");
-    let moto_ok = Command::new(&pip)
-        .args(["show", "moto"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("Version: {MOTO}")))
-        .unwrap_or(false);
-    if !moto.exists() || !moto_ok {
+    if !moto.exists() || !pip_has(&pip, "moto", MOTO) {
         eprintln!("setup: python3 -m venv .venv && pip install moto[server]=={MOTO}");
         install(
             "creating .venv",
@@ -131,28 +248,25 @@ pub fn ensure_venv() -> Result<()> {
             Command::new(&pip).args(["install", "--quiet", &format!("moto[server]=={MOTO}")]),
         )?;
     }
-    if !pip_has(&pip, "aws-sam-translator", SAM_TRANSLATOR)
-        || !pip_has(&pip, "libfaketime", LIBFAKETIME)
-    {
-        eprintln!(
-            "setup: pip install aws-sam-translator=={SAM_TRANSLATOR} libfaketime=={LIBFAKETIME} into .venv"
-        );
+    Ok(())
+}
+
+/// One pinned PyPI package in `.venv` (which [`Tool::Moto`] creates), for `user`.
+fn ensure_venv_package(package: &str, version: &str, user: &str) -> Result<()> {
+    let pip = paths::venv().join("bin/pip");
+    if !pip_has(&pip, package, version) {
+        eprintln!("setup: pip install {package}=={version} into .venv (for {user})");
         install(
-            "installing aws-sam-translator and libfaketime",
-            Command::new(&pip).args([
-                "install",
-                "--quiet",
-                &format!("aws-sam-translator=={SAM_TRANSLATOR}"),
-                &format!("libfaketime=={LIBFAKETIME}"),
-            ]),
+            &format!("installing {package}"),
+            Command::new(&pip).args(["install", "--quiet", &format!("{package}=={version}")]),
         )?;
     }
     Ok(())
 }
 
-/// Installs cargo-deny when it is missing or another version. Apart from [`ensure_tools`]:
-/// only the dependency check needs it, and it takes minutes to build cold.
-pub fn ensure_cargo_deny() -> Result<()> {
+/// Installs cargo-deny when it is missing or another version: only the dependency check (and
+/// `cargo xtask setup`) wants it, and it takes minutes to build cold.
+fn ensure_cargo_deny() -> Result<()> {
     let installed = installed_version(&paths::cargo_bin("cargo-deny"), "--version");
     if !installed.as_deref().is_some_and(|v| v.contains(CARGO_DENY)) {
         eprintln!("setup: cargo install cargo-deny {CARGO_DENY} --locked (~6 min cold)");
@@ -175,4 +289,74 @@ pub fn ensure_cargo_deny() -> Result<()> {
 /// that called setup prints (the demo's report, the bench's table).
 fn install(what: &str, cmd: &mut Command) -> Result<()> {
     run(what, cmd.stdout(std::io::stderr()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What only some tests use, and the demo must not wait for.
+    const NOT_FOR_THE_DEMO: [Tool; 5] = [
+        Tool::Chromium,
+        Tool::Spark,
+        Tool::SamTranslator,
+        Tool::Libfaketime,
+        Tool::CargoDeny,
+    ];
+
+    #[test]
+    fn the_demo_installs_only_what_it_runs() {
+        for tool in NOT_FOR_THE_DEMO {
+            assert!(
+                !Task::Demo.needs().contains(&tool),
+                "the demo would install {tool:?}"
+            );
+        }
+        for tool in [
+            Tool::WasmTarget,
+            Tool::WorkerBuild,
+            Tool::WasmBindgen,
+            Tool::NpmPackages,
+            Tool::Moto,
+        ] {
+            assert!(
+                Task::Demo.needs().contains(&tool),
+                "the demo lacks {tool:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn setup_installs_every_tool_and_test_every_one_a_test_uses() {
+        assert_eq!(Task::Setup.needs(), Tool::ALL);
+        // Only `cargo xtask deny` uses cargo-deny; every other tool is used by some test.
+        for tool in Tool::ALL.into_iter().filter(|t| *t != Tool::CargoDeny) {
+            assert!(Task::Test.needs().contains(&tool), "test lacks {tool:?}");
+        }
+        assert!(!Task::Test.needs().contains(&Tool::CargoDeny));
+    }
+
+    #[test]
+    fn every_task_needs_a_subset_of_what_test_or_setup_installs() {
+        let tasks = [
+            Task::BuildEdge,
+            Task::Demo,
+            Task::E2e,
+            Task::Test,
+            Task::DeployLocal,
+            Task::Bench,
+        ];
+        for task in tasks {
+            for tool in task.needs() {
+                assert!(
+                    Task::Test.needs().contains(tool),
+                    "{task:?} uses {tool:?}, which `cargo xtask test` does not install"
+                );
+            }
+        }
+        // The worker's build needs no emulator; deploy-local no worker.
+        assert!(!Task::BuildEdge.needs().contains(&Tool::Moto));
+        assert!(!Task::DeployLocal.needs().contains(&Tool::WorkerBuild));
+        assert!(Task::DeployLocal.needs().contains(&Tool::SamTranslator));
+    }
 }

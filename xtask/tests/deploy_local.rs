@@ -41,6 +41,7 @@ use xtask::deploy_local;
 use xtask::moto::Moto;
 use xtask::paths;
 use xtask::process::{free_port, Service};
+use xtask::setup::{self, Tool};
 use xtask::traffic::{self, Visit};
 use xtask::wrangler::{self, WranglerDev};
 
@@ -687,7 +688,7 @@ fn check_entrypoint() {
     );
 }
 
-/// libfaketime's library in the project venv (`cargo xtask setup`).
+/// libfaketime's library in the project venv ([`Tool::Libfaketime`]).
 fn libfaketime() -> PathBuf {
     let lib = paths::venv().join("lib");
     std::fs::read_dir(&lib)
@@ -889,6 +890,8 @@ fn human_page_views(visits: &[Visit]) -> BTreeMap<String, u64> {
 #[ignore = "needs moto, aws-sam-translator, cargo-lambda, libfaketime and wrangler dev: run `cargo xtask test`"]
 async fn the_template_deploys_into_moto_and_the_pipeline_runs_against_its_stack() {
     let test_started = Instant::now();
+    // What this test alone uses (a no-op under `cargo xtask test`, which installed them).
+    setup::ensure(&[Tool::Moto, Tool::SamTranslator, Tool::Libfaketime]).unwrap();
     check_entrypoint();
     let moto = Moto::start().await.unwrap();
 

@@ -375,6 +375,8 @@ fn page<'a>(report: &'a Value, path: &str) -> &'a Value {
 #[ignore = "needs pyspark, Java 17 and the analyzer binary: run `cargo xtask test`"]
 async fn spark_report_on_a_standalone_cluster_equals_the_analyzers() {
     let started = Instant::now();
+    // pyspark is this test's alone: installed here when missing (`cargo xtask test` did already).
+    xtask::setup::ensure(&[xtask::setup::Tool::Spark]).unwrap();
     let analyzer = xtask::paths::workspace_bin("analyzer");
     assert!(
         analyzer.exists(),

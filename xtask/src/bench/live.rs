@@ -41,7 +41,7 @@ pub struct Args {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: Args) -> Result<()> {
-    setup::ensure_tools()?;
+    setup::ensure_for(setup::Task::Bench)?;
     edge_build::build()?;
     eprintln!("bench live: cargo build --release -p dashboard --bin dashboard --example ingest");
     run_cmd(
