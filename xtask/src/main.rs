@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Install every missing tool (what CI needs): wasm target, worker-build, wasm-bindgen-cli,
-    /// npm packages, moto, aws-sam-translator, libfaketime, chromium, pyspark, cargo-deny. The
+    /// npm packages, moto, aws-sam-translator, libfaketime, chromium, tmux, pyspark, cargo-deny. The
     /// other commands install only what they use.
     Setup,
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.

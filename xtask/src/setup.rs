@@ -1,5 +1,5 @@
 //! Installs the tools a command uses, when they are missing, and only those: the demo gets the
-//! worker's build tools, the npm packages and moto; Chromium, pyspark, aws-sam-translator,
+//! worker's build tools, the npm packages and moto; Chromium, tmux, pyspark, aws-sam-translator,
 //! libfaketime and cargo-deny come with the commands and tests that use them. [`Task::Setup`]
 //! (`cargo xtask setup`, which CI runs) installs every [`Tool`].
 //! Every step is a no-op when its tool is already there, so commands run it every time; a step
@@ -44,6 +44,8 @@ pub enum Tool {
     Libfaketime,
     /// Debian's chromium: the browser tests (the report's dashboard, the live page).
     Chromium,
+    /// Debian's tmux: the terminal view's test (`dashboard live` in a real terminal).
+    Tmux,
     /// pyspark in `.venv-spark` (and a Java check): the Spark job's cluster test.
     Spark,
     /// cargo-deny [`CARGO_DENY`] in `$CARGO_HOME/bin`: `cargo xtask deny`.
@@ -53,7 +55,7 @@ pub enum Tool {
 impl Tool {
     /// Every tool, in the order they are installed (moto's step creates `.venv`, which the other
     /// `.venv` packages go into).
-    pub const ALL: [Tool; 10] = [
+    pub const ALL: [Tool; 11] = [
         Tool::WasmTarget,
         Tool::WorkerBuild,
         Tool::WasmBindgen,
@@ -62,6 +64,7 @@ impl Tool {
         Tool::SamTranslator,
         Tool::Libfaketime,
         Tool::Chromium,
+        Tool::Tmux,
         Tool::Spark,
         Tool::CargoDeny,
     ];
@@ -81,6 +84,7 @@ impl Tool {
                 ensure_venv_package("libfaketime", LIBFAKETIME, "the deploy-local test")
             }
             Tool::Chromium => crate::chromium::ensure(),
+            Tool::Tmux => crate::debian::ensure("/usr/bin/tmux", "tmux"),
             Tool::Spark => crate::spark::ensure(),
             Tool::CargoDeny => ensure_cargo_deny(),
         }
@@ -126,6 +130,7 @@ impl Task {
                 SamTranslator,
                 Libfaketime,
                 Chromium,
+                Tmux,
                 Spark,
             ],
             Task::DeployLocal => &[Moto, SamTranslator],
@@ -296,8 +301,9 @@ mod tests {
     use super::*;
 
     /// What only some tests use, and the demo must not wait for.
-    const NOT_FOR_THE_DEMO: [Tool; 5] = [
+    const NOT_FOR_THE_DEMO: [Tool; 6] = [
         Tool::Chromium,
+        Tool::Tmux,
         Tool::Spark,
         Tool::SamTranslator,
         Tool::Libfaketime,
