@@ -8,6 +8,7 @@ use xtask::{edge_build, paths, process::run, wrangler};
 
 mod bench;
 mod demo;
+mod first_run;
 
 #[derive(Parser)]
 #[command(
@@ -18,6 +19,7 @@ Examples:
   cargo xtask test        # every unit, integration and end-to-end test (installs what is missing)
   cargo xtask e2e         # only the end-to-end test: the whole pipeline under faults
   cargo xtask deploy-local  # infra/template.yaml deployed into moto, outputs printed
+  cargo xtask first-run-time --skip-test  # a newcomer's first demo, from nothing, timed
   cargo xtask bench edge  # worker throughput with the collector on vs off"
 )]
 struct Cli {
@@ -56,6 +58,11 @@ enum Cmd {
     /// aggregator, the analyzer's report on the burst and the hit-to-S3 latency, then two weeks
     /// of labelled synthetic history through the same stream, compacted, as a dashboard.
     Demo,
+    /// Time a newcomer's first run from nothing: a fresh clone of HEAD with a throwaway
+    /// CARGO_HOME (no installed binaries, no crate cache), target folder and npm/pip caches runs
+    /// `cargo xtask demo`, the demo again and `cargo xtask test`; prints each stage's seconds.
+    /// Takes the machine's cores for 20+ minutes: run it on an otherwise idle machine.
+    FirstRunTime(first_run::Args),
 }
 
 fn main() -> Result<()> {
@@ -86,6 +93,7 @@ fn main() -> Result<()> {
         }
         Cmd::Bench { which } => bench::run(which),
         Cmd::Demo => demo::run(),
+        Cmd::FirstRunTime(args) => first_run::measure(args),
     }
 }
 
