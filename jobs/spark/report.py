@@ -11,7 +11,9 @@ What it reads under the source (see pagehit/src/layout.rs): for each UTC `dt=` p
 local day touches, the landed `hits/dt=D/*.csv` objects are only listed (which partitions have
 data, and whether compaction covered them all), and the rows are read from the Parquet files
 named by `compacted/dt=D/_current.json`, the commit object of `analyzer compact`. Never a glob
-of the folder: older runs may still lie beside the current one.
+of the folder: older runs may still lie beside the current one. A partition whose run cannot
+be used (none, damaged, incomplete, or not covering every landed object) is read from its CSVs,
+with one line on stderr saying why.
 
 Exit codes as the analyzer's: 2 usage, 3 no hit files for the day, 1 anything else.
 """
@@ -122,17 +124,78 @@ def duplicates_in(date, by_minute, start_ms, end_ms):
     return sum(n for minute, n in by_minute if start_ms <= day_ms + minute * 60_000 < end_ms)
 
 
-def plan(source, partitions, listed, currents):
+MAX_BUCKETS = 4096
+
+
+def manifest_problem(current, date):
+    """Why `_current.json` (parsed) cannot be the current run of `date`, or None: the checks of
+    the analyzer's Manifest::problem (analyzer/src/compacted.rs), which readers apply before
+    they trust a manifest."""
+    if not isinstance(current, dict):
+        return "it is not a compaction manifest"
+    if "unreadable" in current:
+        return f"it is not a compaction manifest ({current['unreadable']})"
+    try:
+        if current["format"] != COMPACTION_FORMAT:
+            return f"it has format {current['format']} (this job reads {COMPACTION_FORMAT})"
+        if current["date"] != date:
+            return f"it names the day {current['date']!r}"
+        run = current["run"]
+        if (not isinstance(run, str) or run in ("", ".", "..") or "/" in run or "\\" in run
+                or CONTROL_RE.search(run)):
+            return f"its run id {run!r} is not a folder name"
+        buckets, files = current["buckets"], current["files"]
+        if not isinstance(buckets, int) or buckets < 1 or buckets & (buckets - 1) or \
+                buckets > MAX_BUCKETS:
+            return f"it has {buckets} buckets (a power of two from 1 to {MAX_BUCKETS} expected)"
+        if len(files) != buckets:
+            return f"it lists {len(files)} files for {buckets} buckets (one per bucket expected)"
+        folder = f"compacted/dt={date}/run={run}/"
+        for i, f in enumerate(files):
+            if f["bucket"] != i:
+                return f"its file {i + 1} holds bucket {f['bucket']} (bucket {i} expected)"
+            name = f["key"][len(folder):] if f["key"].startswith(folder) else ""
+            if name in ("", ".", "..") or "/" in name or not name.endswith(".parquet"):
+                return f"its file {f['key']!r} is not a Parquet file of its own run folder {folder}"
+        rows = sum(f["rows"] for f in files)
+        if rows != current["rows"]:
+            return f"its files hold {rows} rows but it says {current['rows']}"
+        keys = current["covers"]["keys"]
+        if current["covers"]["objects"] != len(keys):
+            return f"it covers {current['covers']['objects']} objects but lists {len(keys)} keys"
+        day = f"hits/dt={date}/"
+        for k in keys:
+            if not k.startswith(day):
+                return f"it covers {k!r}, not an object of {day}"
+        if any(keys[i] >= keys[i + 1] for i in range(len(keys) - 1)):
+            return "its covered keys are not sorted"
+        by_minute = current["duplicates_by_minute"]
+        if sum(n for _, n in by_minute) != current["duplicates"] or any(
+                m >= 1440 for m, _ in by_minute):
+            return f"its duplicates by minute do not add up to its {current['duplicates']} duplicates"
+        for k in ("malformed_rows", "unknown_header_files"):
+            if not isinstance(current[k], int):
+                return f"its {k} is not a count"
+    except (KeyError, TypeError, ValueError) as e:
+        return f"it is not a compaction manifest ({type(e).__name__}: {e})"
+    return None
+
+
+def plan(source, partitions, listed, currents, run_files=None):
     """What to read for the period, or a Failure saying why it cannot be read.
 
     `listed[date]`: the names of the files in `hits/dt=date/` (None when the folder is absent);
-    `currents[date]`: the parsed `compacted/dt=date/_current.json` (None when absent);
-    `source` as the user gave it, for messages. Returns a dict: `partitions` (with hit
-    files), `missing` (without), `files` (keys of the Parquet files to read, relative to the
-    source) and their `bytes`, `objects` (hit files covered), `malformed`,
-    `unknown_header_files`.
+    `currents[date]`: the parsed `compacted/dt=date/_current.json` (None when absent, a dict
+    with `unreadable` when it is not JSON); `run_files[date]`: {file name: size} of the current
+    run's folder (None: not listed); `source` as the user gave it, for messages. A day is read
+    from its compacted run when that run is usable, as the analyzer decides, else from its
+    landed CSV objects with a note saying why. Returns a dict: `partitions` (with hit files),
+    `missing` (without), `files` (keys of the Parquet files to read, relative to the source)
+    and their `bytes`, `objects` (hit files covered), `malformed`, `unknown_header_files` (of
+    the compacted days), `landed` (keys of the CSV objects to read instead) and `notes`.
     """
-    present, missing, files = [], [], []
+    run_files = run_files or {}
+    present, missing, files, landed, notes = [], [], [], [], []
     objects = malformed = unknown = size = 0
     for date in partitions:
         hits = sorted(n for n in (listed.get(date) or []) if is_hit_object(n))
@@ -141,26 +204,38 @@ def plan(source, partitions, listed, currents):
             continue
         present.append(date)
         current = currents.get(date)
-        where = f"{join(source, 'compacted/dt=' + date + '/_current.json')}"
+        where = join(source, f"compacted/dt={date}/_current.json")
+        again = f"run `analyzer compact --source {source} --date {date}`"
+        why = None
         if current is None:
-            raise Failure(
-                f"partition dt={date} has {len(hits)} hit files under "
-                f"{join(source, 'hits/dt=' + date + '/')} but is not compacted ({where} is "
-                f"missing): run `analyzer compact --source {source} --date {date}` first"
-            )
-        if current.get("format") != COMPACTION_FORMAT or current.get("date") != date:
-            raise Failure(
-                f"{where} is not a format-{COMPACTION_FORMAT} compaction of {date} "
-                f"(format {current.get('format')!r}, date {current.get('date')!r})"
-            )
-        covered = set(current["covers"]["keys"])
-        late = [n for n in hits if f"hits/dt={date}/{n}" not in covered]
-        if late:
-            raise Failure(
-                f"partition dt={date} has {len(late)} hit files that its compacted run does "
-                f"not cover (first: {late[0]}; objects landed after compaction): run "
-                f"`analyzer compact --source {source} --date {date}` again"
-            )
+            why = f"it is not compacted ({again} first)"
+        elif manifest_problem(current, date):
+            why = f"its compaction manifest {where} cannot be used: {manifest_problem(current, date)}"
+        else:
+            covered = set(current["covers"]["keys"])
+            late = [n for n in hits if f"hits/dt={date}/{n}" not in covered]
+            found = run_files.get(date)
+            if late:
+                why = (f"{len(late)} landed after its compaction run {current['run']} "
+                       f"({again} again)")
+            elif found is not None:
+                folder = f"compacted/dt={date}/run={current['run']}/"
+                gone = [f["key"] for f in current["files"] if f["key"][len(folder):] not in found]
+                wrong = [f["key"] for f in current["files"]
+                         if f["key"][len(folder):] in found
+                         and found[f["key"][len(folder):]] != f["bytes"]]
+                if gone:
+                    why = (f"its compaction run {current['run']} is incomplete: {len(gone)} of "
+                           f"its {len(current['files'])} files are missing (the first: "
+                           f"{join(source, gone[0])}) ({again} again)")
+                elif wrong:
+                    why = (f"its compaction run {current['run']} is incomplete: "
+                           f"{join(source, wrong[0])} does not have the size the run says "
+                           f"({again} again)")
+        if why:
+            notes.append(f"reading dt={date} from its {len(hits)} CSV objects: {why}")
+            landed.extend(f"hits/dt={date}/{n}" for n in hits)
+            continue
         files.extend(f["key"] for f in current["files"])
         size += sum(f["bytes"] for f in current["files"])
         objects += current["covers"]["objects"]
@@ -177,6 +252,8 @@ def plan(source, partitions, listed, currents):
         "objects": objects,
         "malformed": malformed,
         "unknown_header_files": unknown,
+        "landed": landed,
+        "notes": notes,
     }
 
 
@@ -277,6 +354,178 @@ def to_json(report):
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
+# --- The landed CSVs, for a day whose compacted run cannot be used ------------------------
+#
+# A day whose current run is missing, damaged, incomplete or does not cover every landed object
+# is read from its landed CSV objects, as the analyzer reads it, so the numbers are the same:
+# the header maps columns by name (pagehit/src/csv.rs), a line is a row only if it is a valid
+# hit by pagehit's rules (pagehit/src/validate.rs: formats, byte caps, no control characters),
+# anything else is counted malformed; a file whose header is not a page-hit header is counted
+# and not read. The rules are ported here because Spark runs Python; xtask/tests/spark.rs
+# checks the port against the analyzer on files with every kind of broken row.
+
+HIT_COLUMNS = [
+    "event_id", "ts", "host", "path", "action", "method", "status", "user", "visitor",
+    "referrer", "country", "user_agent", "bot", "origin_ms", "event", "utm_source",
+    "utm_medium", "utm_campaign", "utm_term", "utm_content",
+]
+V1_COLUMNS = 14
+MAX_ROW = 64 * 1024
+MAX_FIELDS = 256
+# Byte caps of the free-text fields (pagehit::Limits).
+CAPS = {
+    "host": 260, "path": 2048, "action": 128, "method": 16, "user": 256, "referrer": 2048,
+    "user_agent": 512, "utm_source": 256, "utm_medium": 256, "utm_campaign": 256,
+    "utm_term": 256, "utm_content": 256,
+}
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TS_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{3})Z")
+VISITOR_RE = re.compile(r"[0-9a-f]{16}")
+COUNTRY_RE = re.compile(r"|[A-Z0-9]{2}")
+EVENT_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+NUMBER_RE = re.compile(r"[0-9]{1,10}")
+CONTROL_RE = re.compile("[\x00-\x1f\x7f\x80-\x9f]")
+
+
+def days_from_civil(y, m, d):
+    """Days since 1970-01-01 of a proleptic Gregorian date (any four-digit year, 0 included)."""
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def parse_ts(text):
+    """pagehit::time::parse_ts: `YYYY-MM-DDTHH:MM:SS.mmmZ` as ms since the epoch, else None."""
+    m = TS_RE.fullmatch(text)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec, ms = (int(g) for g in m.groups())
+    leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+    days_in = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    if not 1 <= mo <= 12 or d == 0 or d > days_in[mo - 1] or h > 23 or mi > 59 or sec > 59:
+        return None
+    return days_from_civil(y, mo, d) * MS_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1000 + ms
+
+
+def parse_header(line):
+    """pagehit::csv::Header::parse: {column: field index} and the field count, or None when
+    the line is not a page-hit header (unreadable, a duplicate name, a first-version column
+    missing)."""
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    names = split_fields(line)
+    if names is None or len(names) > MAX_FIELDS:
+        return None
+    positions = {}
+    for i, name in enumerate(names):
+        if name in HIT_COLUMNS:
+            if name in positions:
+                return None
+            positions[name] = i
+    if any(c not in positions for c in HIT_COLUMNS[:V1_COLUMNS]):
+        return None
+    return positions, len(names)
+
+
+def split_fields(line):
+    """One line's fields as csv-core splits them (RFC 4180 quoting), or None when it cannot be
+    split (over MAX_ROW bytes, not UTF-8, an unclosed quote)."""
+    if len(line) > MAX_ROW:
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if '"' not in text:
+        return text.split(",")
+    if text.count('"') % 2:
+        return None
+    import csv
+
+    try:
+        return next(csv.reader([text], strict=False), [""])
+    except csv.Error:
+        # A line break inside a field: a control character, so not a valid row anyway.
+        return None
+
+
+def parse_row(header, line):
+    """pagehit::csv::RowReader::read and HitRef::validate: the row's values in HIT_COLUMNS
+    order (`ts` as ms, `status` and `origin_ms` as ints, `bot` as a bool), or None."""
+    positions, fields = header
+    values = split_fields(line)
+    if values is None or len(values) != fields:
+        return None
+
+    def get(column):
+        i = positions.get(column)
+        if i is None:
+            return "pageview" if column == "event" else ""
+        return values[i]
+
+    row = {c: get(c) for c in HIT_COLUMNS}
+    for column in ("status", "origin_ms"):
+        if not NUMBER_RE.fullmatch(row[column]) or int(row[column]) > 0xFFFFFFFF:
+            return None
+    status = int(row["status"])
+    if row["bot"] not in ("true", "false"):
+        return None
+    if not UUID_RE.fullmatch(row["event_id"]):
+        return None
+    ts = parse_ts(row["ts"])
+    if ts is None:
+        return None
+    for column in ("host", "path", "action", "method"):
+        if not row[column]:
+            return None
+    for column, cap in CAPS.items():
+        if len(row[column].encode("utf-8")) > cap or CONTROL_RE.search(row[column]):
+            return None
+    if not row["path"].startswith("/") or not re.fullmatch(r"[A-Z]+", row["method"]):
+        return None
+    if not 100 <= status <= 599:
+        return None
+    if not VISITOR_RE.fullmatch(row["visitor"]) or not COUNTRY_RE.fullmatch(row["country"]):
+        return None
+    if not EVENT_RE.fullmatch(row["event"]):
+        return None
+    row["ts"] = ts
+    row["status"] = status
+    row["origin_ms"] = int(row["origin_ms"])
+    row["bot"] = row["bot"] == "true"
+    return row
+
+
+def read_landed(data):
+    """pagehit::csv::FileReader over a whole object: (rows as (line number, row), malformed
+    lines, whether its header was refused). Only LF ends a line (a CR before it is dropped),
+    blank lines are no rows, a last line without LF counts."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    rows, malformed = [], 0
+    header = None
+    for number, line in enumerate(lines, start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if header is None:
+            header = parse_header(line)
+            if header is None:
+                return [], 0, True
+            continue
+        if not line:
+            continue
+        row = parse_row(header, line)
+        if row is None:
+            malformed += 1
+        else:
+            rows.append((number, row))
+    return rows, malformed, False
+
+
 # --- Spark and the file system -------------------------------------------------------------
 
 
@@ -300,6 +549,13 @@ class Files:
         if not fs.exists(path):
             return None
         return [s.getPath().getName() for s in fs.listStatus(path) if s.isFile()]
+
+    def list_sizes(self, folder):
+        """{file name: size} of the files in `folder`, or None when it does not exist."""
+        path, fs = self._path(folder)
+        if not fs.exists(path):
+            return None
+        return {s.getPath().getName(): s.getLen() for s in fs.listStatus(path) if s.isFile()}
 
     def read(self, location):
         """The object's bytes, or None when it does not exist."""
@@ -359,15 +615,57 @@ def resolve_date(spark, text, tz):
 
 
 def read_currents(files, source, partitions):
-    listed, currents = {}, {}
+    """The listings and manifests `plan` decides on: hit file names, parsed `_current.json`
+    (a dict with `unreadable` when it is not JSON), and the current run's files and sizes."""
+    listed, currents, run_files = {}, {}, {}
     for date in partitions:
         listed[date] = files.list_names(join(source, f"hits/dt={date}"))
         raw = files.read(join(source, f"compacted/dt={date}/_current.json"))
         try:
             currents[date] = None if raw is None else json.loads(raw)
         except ValueError as e:
-            raise Failure(f"compacted/dt={date}/_current.json is not JSON: {e}") from e
-    return listed, currents
+            currents[date] = {"unreadable": str(e)}
+        current = currents[date]
+        if current is not None and manifest_problem(current, date) is None:
+            run_files[date] = files.list_sizes(
+                join(source, f"compacted/dt={date}/run={current['run']}")) or {}
+    return listed, currents, run_files
+
+
+def landed_frame(spark, source, keys, start_ms, end_ms):
+    """The landed CSV objects `keys` (sorted) read as the analyzer reads them: the valid rows,
+    repeats dropped (a row equal in event_id, visitor and ts to one read before it, in key then
+    line order), with the counts the summary needs: (frame, counts). The frame has COLUMNS."""
+    from pyspark.sql import Window, functions as F, types as T
+
+    counts = {"objects": len(keys), "malformed": 0, "unknown_header_files": 0, "duplicates": 0}
+    schema = T.StructType(
+        [T.StructField("file", T.IntegerType()), T.StructField("line", T.IntegerType())]
+        + [T.StructField(c, {"ts": T.LongType(), "status": T.IntegerType(),
+                             "origin_ms": T.LongType(), "bot": T.BooleanType()}.get(
+                                 c, T.StringType())) for c in HIT_COLUMNS])
+    index = {k: i for i, k in enumerate(keys)}
+
+    def read(pair):
+        path, data = pair
+        key = path[path.rfind("/hits/dt=") + 1:]
+        rows, bad, refused = read_landed(bytes(data))
+        return index[key], rows, bad, refused
+
+    per_file = spark.sparkContext.binaryFiles(",".join(join(source, k) for k in keys)).map(read)
+    per_file.cache()
+    for _, _, bad, refused in per_file.map(lambda r: (r[0], None, r[2], r[3])).collect():
+        counts["malformed"] += bad
+        counts["unknown_header_files"] += 1 if refused else 0
+    rows = per_file.flatMap(
+        lambda r: [(r[0], line) + tuple(row[c] for c in HIT_COLUMNS) for line, row in r[1]])
+    df = spark.createDataFrame(rows, schema)
+    first = Window.partitionBy("event_id", "visitor", "ts").orderBy("file", "line")
+    df = df.withColumn("nth", F.row_number().over(first)).persist()
+    counts["duplicates"] = df.filter(
+        (F.col("nth") > 1) & (F.col("ts") >= start_ms) & (F.col("ts") < end_ms)).count()
+    kept = df.filter(F.col("nth") == 1).withColumn("ts", F.timestamp_millis(F.col("ts")))
+    return kept.select(*[F.col(n).cast(t) for n, t in COLUMNS]), counts
 
 
 def compacted_frame(spark, files):
@@ -413,18 +711,30 @@ def run(spark, args):
     source = qualify(args.source)
     files = Files(spark)
     partitions = utc_partitions(start_ms, end_ms)
-    listed, currents = read_currents(files, source, partitions)
-    read = plan(args.source, partitions, listed, currents)
+    listed, currents, run_files = read_currents(files, source, partitions)
+    read = plan(args.source, partitions, listed, currents, run_files)
+    for note in read["notes"]:
+        print(f"report.py: {note}", file=sys.stderr)
+    compacted_days = [d for d in read["partitions"]
+                      if not any(k.startswith(f"hits/dt={d}/") for k in read["landed"])]
     duplicates = sum(
         duplicates_in(d, currents[d].get("duplicates_by_minute", []), start_ms, end_ms)
-        for d in read["partitions"]
+        for d in compacted_days
     )
 
     paths = [join(source, key) for key in read["files"]]
     if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
         spark.conf.set("spark.sql.shuffle.partitions",
                        shuffle_partitions(read["bytes"], spark.sparkContext.defaultParallelism))
-    compacted_frame(spark, paths).createOrReplaceTempView("compacted")
+    frame = compacted_frame(spark, paths)
+    if read["landed"]:
+        landed, counts = landed_frame(spark, source, read["landed"], start_ms, end_ms)
+        frame = frame.unionByName(landed)
+        duplicates += counts["duplicates"]
+        read["objects"] += counts["objects"]
+        read["malformed"] += counts["malformed"]
+        read["unknown_header_files"] += counts["unknown_header_files"]
+    frame.createOrReplaceTempView("compacted")
     with open(sql_path()) as f:
         statements = sql_statements(f.read())
     params = {"start_ms": start_ms, "end_ms": end_ms}

@@ -9,12 +9,15 @@ import unittest
 import report
 
 
-def current(date, keys, files=(), malformed=0, unknown=0):
+def current(date, keys, files=None, malformed=0, unknown=0):
+    files = files or [f"compacted/dt={date}/run=r1/part-00000-of-00001.parquet"]
     return {
         "format": 1,
         "date": date,
         "run": "r1",
+        "buckets": len(files),
         "files": [{"key": k, "bucket": i, "rows": 1, "bytes": 1} for i, k in enumerate(files)],
+        "rows": len(files),
         "covers": {"objects": len(keys), "keys": list(keys)},
         "duplicates": 0,
         "duplicates_by_minute": [],
@@ -91,23 +94,40 @@ class Plan(unittest.TestCase):
         self.assertEqual(read["partitions"], ["2026-11-24", "2026-11-25"])
         self.assertEqual(read["missing"], ["2026-11-26"])
         self.assertEqual(read["files"],
-                         ["compacted/dt=2026-11-24/run=r1/part-00000-of-00001.parquet"])
+                         ["compacted/dt=2026-11-24/run=r1/part-00000-of-00001.parquet",
+                          "compacted/dt=2026-11-25/run=r1/part-00000-of-00001.parquet"])
+        self.assertEqual((read["landed"], read["notes"]), ([], []))
         self.assertEqual((read["objects"], read["malformed"], read["unknown_header_files"]),
                          (3, 2, 1))
 
-    def test_a_partition_with_hit_files_but_no_compaction_is_named(self):
-        with self.assertRaises(report.Failure) as e:
-            report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]}, {"2026-11-25": None})
-        self.assertIn("dt=2026-11-25", str(e.exception))
-        self.assertIn("analyzer compact --source /d --date 2026-11-25", str(e.exception))
-        self.assertEqual(e.exception.code, report.EXIT_FAILED)
+    def test_a_partition_with_hit_files_but_no_compaction_is_read_from_its_csvs(self):
+        read = report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]}, {"2026-11-25": None})
+        self.assertEqual(read["landed"], ["hits/dt=2026-11-25/b.csv"])
+        self.assertEqual(read["files"], [])
+        self.assertEqual(len(read["notes"]), 1)
+        self.assertIn("reading dt=2026-11-25 from its 1 CSV objects", read["notes"][0])
+        self.assertIn("analyzer compact --source /d --date 2026-11-25", read["notes"][0])
 
-    def test_objects_landed_after_compaction_are_refused(self):
+    def test_objects_landed_after_compaction_send_the_day_to_its_csvs(self):
         cur = current("2026-11-25", ["hits/dt=2026-11-25/b.csv"])
-        with self.assertRaises(report.Failure) as e:
-            report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv", "late.csv"]},
-                        {"2026-11-25": cur})
-        self.assertIn("late.csv", str(e.exception))
+        read = report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv", "late.csv"]},
+                           {"2026-11-25": cur})
+        self.assertEqual(read["landed"],
+                         ["hits/dt=2026-11-25/b.csv", "hits/dt=2026-11-25/late.csv"])
+        self.assertIn("1 landed after its compaction run r1", read["notes"][0])
+
+    def test_a_run_with_a_missing_or_resized_file_is_incomplete(self):
+        cur = current("2026-11-25", ["hits/dt=2026-11-25/b.csv"])
+        for found, why in (({}, "1 of its 1 files are missing"),
+                           ({"part-00000-of-00001.parquet": 7}, "does not have the size")):
+            read = report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]},
+                               {"2026-11-25": cur}, {"2026-11-25": found})
+            self.assertEqual(read["landed"], ["hits/dt=2026-11-25/b.csv"])
+            self.assertIn("is incomplete", read["notes"][0])
+            self.assertIn(why, read["notes"][0])
+        read = report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]},
+                           {"2026-11-25": cur}, {"2026-11-25": {"part-00000-of-00001.parquet": 1}})
+        self.assertEqual((read["landed"], read["notes"]), ([], []))
 
     def test_no_hit_files_at_all_is_no_data(self):
         with self.assertRaises(report.Failure) as e:
@@ -116,11 +136,92 @@ class Plan(unittest.TestCase):
         self.assertEqual(e.exception.code, report.EXIT_NO_DATA)
         self.assertIn("/d/hits/dt=2026-11-25/", str(e.exception))
 
-    def test_an_unknown_compaction_format_is_refused(self):
-        cur = current("2026-11-25", ["hits/dt=2026-11-25/b.csv"])
-        cur["format"] = 2
-        with self.assertRaises(report.Failure):
-            report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]}, {"2026-11-25": cur})
+    def test_damaged_manifests_are_not_trusted(self):
+        def damaged(change):
+            cur = current("2026-11-25", ["hits/dt=2026-11-25/b.csv"])
+            change(cur)
+            return cur
+
+        cases = [
+            (lambda c: c.update(format=2), "format 2"),
+            (lambda c: c.update(buckets=0), "0 buckets"),
+            (lambda c: c.update(buckets=2 ** 31), "2147483648 buckets"),
+            (lambda c: c.update(buckets=3), "3 buckets"),
+            (lambda c: c["files"].clear(), "0 files for 1 buckets"),
+            (lambda c: c["files"][0].update(key="hits/dt=2026-11-25/b.csv"), "own run folder"),
+            (lambda c: c["files"][0].update(
+                key="compacted/dt=2026-11-25/run=r1/../x.parquet"), "own run folder"),
+            (lambda c: c.update(rows=99), "hold 1 rows but it says 99"),
+            (lambda c: c.update(date="2026-11-24"), "names the day"),
+            (lambda c: c.pop("covers"), "not a compaction manifest"),
+            (lambda c: c.update(run="../x"), "not a folder name"),
+        ]
+        for change, why in cases:
+            read = report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]},
+                               {"2026-11-25": damaged(change)})
+            self.assertEqual(read["landed"], ["hits/dt=2026-11-25/b.csv"], why)
+            self.assertIn("cannot be used", read["notes"][0])
+            self.assertIn(why, read["notes"][0])
+        read = report.plan("/d", ["2026-11-25"], {"2026-11-25": ["b.csv"]},
+                           {"2026-11-25": {"unreadable": "Expecting value"}})
+        self.assertIn("not a compaction manifest (Expecting value)", read["notes"][0])
+
+
+class LandedFiles(unittest.TestCase):
+    """The port of pagehit's reader, on the cases its Rust tests pin."""
+
+    HEADER = ",".join(report.HIT_COLUMNS)
+
+    def row(self, **change):
+        values = {
+            "event_id": "01936b2e-1f00-7abc-8def-000000000001", "ts": "2026-11-25T08:00:00.000Z",
+            "host": "shop.example", "path": "/", "action": "index", "method": "GET",
+            "status": "200", "user": "", "visitor": "aaaaaaaaaaaaaaaa", "referrer": "",
+            "country": "DE", "user_agent": "Mozilla/5.0 (X11; Linux x86_64)", "bot": "false",
+            "origin_ms": "7", "event": "pageview", "utm_source": "", "utm_medium": "",
+            "utm_campaign": "", "utm_term": "", "utm_content": "",
+        }
+        values.update(change)
+        return ",".join(values[c] for c in report.HIT_COLUMNS)
+
+    def read(self, *lines, header=None):
+        text = "\n".join([header or self.HEADER, *lines]) + "\n"
+        return report.read_landed(text.encode("utf-8"))
+
+    def test_valid_rows_and_every_kind_of_broken_one(self):
+        broken = [
+            self.row(status="OK"), self.row(status="99"), self.row(status="70000"),
+            self.row(ts="2026-11-25 08:00:00"), self.row(ts="2026-02-30T08:00:00.000Z"),
+            self.row(ts="2026-11-25T08:00:00.00\u0662Z"),
+            self.row(event_id="01936B2E-1F00-7ABC-8DEF-000000000001"), self.row(host=""),
+            self.row(path="about"), self.row(path="/" + "p" * 2048), self.row(method="get"),
+            self.row(visitor="xyz"), self.row(country="de"), self.row(bot="yes"),
+            self.row(event="sign up"), self.row(utm_term="t" * 257), self.row(user="a\x1bb"),
+            self.row(referrer="https://x/\u0085"), "garbage,line", self.row() + ",extra",
+            '"unclosed,' + self.row(),
+        ]
+        rows, bad, refused = self.read(self.row(), "", *broken,
+                                       self.row(user='"zoë, ""the"" one"'))
+        self.assertFalse(refused)
+        self.assertEqual(bad, len(broken))
+        self.assertEqual([n for n, _ in rows], [2, 2 + 1 + len(broken) + 1])
+        self.assertEqual(rows[0][1]["ts"], report.parse_ts("2026-11-25T08:00:00.000Z"))
+        self.assertEqual(rows[1][1]["user"], 'zoë, "the" one')
+        self.assertEqual((rows[0][1]["status"], rows[0][1]["bot"]), (200, False))
+
+    def test_headers_by_name_older_versions_and_refused_ones(self):
+        v1 = ",".join(report.HIT_COLUMNS[:report.V1_COLUMNS])
+        line = ",".join(self.row().split(",")[:report.V1_COLUMNS])
+        rows, bad, refused = self.read(line, header=v1)
+        self.assertEqual((len(rows), bad, refused), (1, 0, False))
+        self.assertEqual(rows[0][1]["event"], "pageview")
+        rows, _, refused = self.read(self.row(), header="\ufeff" + self.HEADER)
+        self.assertEqual((len(rows), refused), (1, False))
+        for header in ("not,a,header", self.HEADER + ",event_id", v1.replace(",visitor", "")):
+            self.assertEqual(self.read(self.row(), header=header), ([], 0, True), header)
+        self.assertEqual(report.read_landed(b""), ([], 0, False))
+        crlf = (self.HEADER + "\r\n" + self.row() + "\r\n").encode()
+        self.assertEqual(len(report.read_landed(crlf)[0]), 1)
 
 
 class ShufflePartitions(unittest.TestCase):

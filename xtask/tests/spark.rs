@@ -529,30 +529,66 @@ async fn spark_report_on_a_standalone_cluster_equals_the_analyzers() {
         );
     }
 
-    // A partition of the day with hit files but no compaction is refused by name.
-    let late = source.join(format!("hits/dt={OUTSIDE}"));
-    assert!(late.is_dir());
-    let out = cluster
-        .submit(
-            &job,
-            &[
-                "--source",
-                source_arg,
-                "--date",
-                OUTSIDE,
-                "--tz",
-                "UTC",
-                "--out",
-                out_file.to_str().unwrap(),
-            ],
-        )
-        .unwrap();
-    // Spark's Python runner sends the script's stderr to spark-submit's stdout.
-    let said = output_text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
-    let named = format!("partition dt={OUTSIDE} has 1 hit files");
-    let command = format!("`analyzer compact --source {source_arg} --date {OUTSIDE}`");
-    assert!(said.contains(&named) && said.contains(&command), "{said}");
+    // A day whose runs cannot be used is read from its landed CSVs, with the same numbers
+    // (malformed rows, the file that is not a hit file and repeats included) and one line
+    // saying why: a partition never compacted, and one whose manifest is damaged.
+    let current = source.join(format!("compacted/dt={}/_current.json", PARTITIONS[1]));
+    let mut damaged: Value = serde_json::from_slice(&std::fs::read(&current).unwrap()).unwrap();
+    damaged["buckets"] = 0.into();
+    std::fs::write(&current, damaged.to_string()).unwrap();
+    for (date, tz, why) in [
+        (DATE, TZ, format!("reading dt={} from its", PARTITIONS[1])),
+        (
+            OUTSIDE,
+            "UTC",
+            format!("reading dt={OUTSIDE} from its 1 CSV objects: it is not compacted"),
+        ),
+    ] {
+        let out = Command::new(&analyzer)
+            .args([
+                "report", "--date", date, "--tz", tz, "--format", "json", "--source",
+            ])
+            .arg(&analyzer_source)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "analyzer report: {}",
+            output_text(&out)
+        );
+        let expected: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = cluster
+            .submit(
+                &job,
+                &[
+                    "--source",
+                    source_arg,
+                    "--date",
+                    date,
+                    "--tz",
+                    tz,
+                    "--out",
+                    out_file.to_str().unwrap(),
+                ],
+            )
+            .unwrap();
+        // Spark's Python runner sends the script's stderr to spark-submit's stdout.
+        let said = output_text(&out);
+        assert!(out.status.success(), "{said}");
+        assert!(said.contains(&why), "{said}");
+        let got: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+        if date == DATE {
+            assert_eq!(got["summary"]["malformed_rows"], day.malformed);
+            assert_eq!(got["summary"]["unknown_header_files"], 1);
+        }
+        let (expected, got) = (contract(&expected), contract(&got));
+        if let Some(diff) = first_difference(&expected, &got, "report") {
+            panic!(
+                "{date}: the Spark report from the CSVs differs from the analyzer's at {diff} (data in {})",
+                scratch.display()
+            );
+        }
+    }
     eprintln!(
         "spark test: generated and compacted in {:.1} s, cluster up at {:.1} s, \
          report job done at {:.1} s, all done at {:.1} s",
