@@ -416,6 +416,81 @@ async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
     assert_eq!(got, want);
 }
 
+/// The line `ConsumerLagMetricFilter` (infra/template.yaml, `{ $.event = "lag" }`,
+/// value `$.behind_ms`) turns into the metric its alarm watches: a whole JSON object on one
+/// line, logged every minute while the consumer runs, also when nothing arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: run `cargo xtask test`"]
+async fn the_lag_line_the_alarm_reads_is_logged_every_minute() {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, "watched", 1).await.unwrap();
+    let sink = tempfile::tempdir().unwrap();
+    let hits: Vec<PageHit> = (0..5).map(|n| hit(n, now_ms())).collect();
+    kinesis::put_hits(&kin, "watched", &hits, &[])
+        .await
+        .unwrap();
+    let mut child = xtask::aggregator::command(&moto.endpoint)
+        .args(["consume", "--stream", "watched", "--sink"])
+        .arg(sink.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut said = Vec::new();
+    let mut lags = Vec::new();
+    while lags.len() < 2 {
+        match rx.recv_timeout(Duration::from_secs(150).saturating_sub(started.elapsed())) {
+            Ok(line) => {
+                if line.contains("\"lag\"") {
+                    lags.push((started.elapsed(), line.clone()));
+                }
+                said.push(line);
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("fewer than two lag lines in 150 s: {said:#?}");
+            }
+        }
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    for (_, line) in &lags {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("the lag line is not one JSON object ({e}): {line}"));
+        let fields = v.as_object().expect("an object");
+        assert_eq!(fields.len(), 2, "{line}");
+        assert_eq!(v["event"], "lag", "{line}");
+        // Caught up on an idle stream: far below any alarm threshold (an hour).
+        let behind = v["behind_ms"]
+            .as_i64()
+            .expect("behind_ms is a whole number");
+        assert!((0..60_000).contains(&behind), "{line}");
+    }
+    // About a minute apart (the alarm's five-minute periods each hold several).
+    let apart = lags[1].0 - lags[0].0;
+    assert!(
+        apart >= Duration::from_secs(50) && apart <= Duration::from_secs(80),
+        "{apart:?} between {lags:?}"
+    );
+    // The five hits landed meanwhile: the consumer was working, not only logging.
+    assert_eq!(landed_hits(sink.path()).len(), 5);
+}
+
 fn wait_with_timeout(
     child: &mut std::process::Child,
     timeout: Duration,
