@@ -301,6 +301,32 @@ def delete_alarm(client, name):
     client("cloudwatch").delete_alarms(AlarmNames=[name])
 
 
+def create_metric_filter(client, stack, lid, props, resources):
+    name = props.get("FilterName", physical_name(stack, lid))
+    transformations = []
+    for t in props["MetricTransformations"]:
+        one = {
+            "metricName": t["MetricName"],
+            "metricNamespace": t["MetricNamespace"],
+            "metricValue": t["MetricValue"],
+        }
+        if "DefaultValue" in t:
+            one["defaultValue"] = float(t["DefaultValue"])
+        transformations.append(one)
+    client("logs").put_metric_filter(
+        logGroupName=props["LogGroupName"],
+        filterName=name,
+        filterPattern=props["FilterPattern"],
+        metricTransformations=transformations,
+    )
+    return f"{props['LogGroupName']}|{name}"
+
+
+def delete_metric_filter(client, name):
+    group, filter_name = name.split("|", 1)
+    client("logs").delete_metric_filter(logGroupName=group, filterName=filter_name)
+
+
 def create_group(client, stack, lid, props, resources):
     iam = client("iam")
     name = props.get("GroupName", physical_name(stack, lid))
@@ -383,6 +409,7 @@ def delete_subscription(client, name):
 CREATORS = {
     "AWS::Scheduler::Schedule": (create_schedule, delete_schedule),
     "AWS::CloudWatch::Alarm": (create_alarm, delete_alarm),
+    "AWS::Logs::MetricFilter": (create_metric_filter, delete_metric_filter),
     "AWS::IAM::Group": (create_group, delete_group),
     "AWS::S3::BucketPolicy": (create_bucket_policy, delete_bucket_policy),
     "AWS::SQS::QueuePolicy": (create_queue_policy, delete_queue_policy),

@@ -213,11 +213,27 @@ fn check_wiring(stack: &Stack) {
     );
 
     // The alarm watches the failed-batch queue and tells the stack's topic.
-    let alarm = stack.only("alarms");
+    let alarms = stack.d["alarms"].as_object().expect("alarms");
+    assert_eq!(alarms.len(), 2, "{:?}", alarms.keys());
+    let alarm = &alarms["FailedBatchAlarm"];
     assert_eq!(
         alarm["AlarmName"],
         stack.output("FailedBatchAlarmName").as_str()
     );
+    // The iterator-age alarm watches the function, an hour (the default) behind the stream.
+    let age = &alarms["IteratorAgeAlarm"];
+    assert_eq!(
+        age["AlarmName"],
+        stack.output("IteratorAgeAlarmName").as_str()
+    );
+    assert_eq!(age["Namespace"], "AWS/Lambda");
+    assert_eq!(age["MetricName"], "IteratorAge");
+    assert_eq!(
+        age["Dimensions"],
+        json!([{"Name": "FunctionName", "Value": f["FunctionName"]}])
+    );
+    assert_eq!(age["Threshold"].as_f64(), Some(3_600_000.0));
+    assert_eq!(age["AlarmActions"], json!([stack.output("AlarmTopicArn")]));
     let queue_name = queue["Attributes"]["QueueArn"]
         .as_str()
         .unwrap()
@@ -912,6 +928,7 @@ async fn the_template_deploys_into_moto_and_the_pipeline_runs_against_its_stack(
     assert_eq!(
         emulated,
         [
+            "AWS::CloudWatch::Alarm",
             "AWS::CloudWatch::Alarm",
             "AWS::IAM::Group",
             "AWS::S3::BucketPolicy",
