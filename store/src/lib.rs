@@ -406,6 +406,34 @@ impl Store {
     /// Uploads a local file to `rel` in parts (files larger than one PUT may hold); visible
     /// whole or not at all, like [`Store::put`] (in a folder: copied, fsynced, renamed).
     pub async fn put_file(&self, rel: &str, file: &std::path::Path) -> Result<()> {
+        self.upload(rel, file, object_store::PutMultipartOptions::default())
+            .await
+    }
+
+    /// [`Store::put_file`] with a content type (S3 serves it with the object; a folder ignores
+    /// it).
+    pub async fn put_file_typed(
+        &self,
+        rel: &str,
+        file: &std::path::Path,
+        content_type: &str,
+    ) -> Result<()> {
+        let mut opts = object_store::PutMultipartOptions::default();
+        if let Location::S3 { .. } = self.location {
+            opts.attributes.insert(
+                object_store::Attribute::ContentType,
+                content_type.to_string().into(),
+            );
+        }
+        self.upload(rel, file, opts).await
+    }
+
+    async fn upload(
+        &self,
+        rel: &str,
+        file: &std::path::Path,
+        opts: object_store::PutMultipartOptions,
+    ) -> Result<()> {
         use tokio::io::AsyncReadExt;
         let what = || format!("uploading {} to {}", file.display(), self.display(rel));
         if let Some(target) = self.local(rel)? {
@@ -423,7 +451,7 @@ impl Store {
         }
         let upload = self
             .inner
-            .put_multipart(&self.path(rel)?)
+            .put_multipart_opts(&self.path(rel)?, opts)
             .await
             .clean()
             .with_context(what)?;
