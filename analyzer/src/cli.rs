@@ -46,7 +46,12 @@ the user report counts sessions per signed-in user across devices; the summary's
 people: per user for signed-in page views, per visitor for anonymous ones.
 
 --out writes pages.csv, users.csv, summary.json and report.html to <OUT>/dt=YYYY-MM-DD/ (one
-day) or <OUT>/range=FROM_TO/ (a period), each file complete or not at all. Text cells of CSV
+day) or <OUT>/range=FROM_TO/ (a period), each file complete or not at all; pages.csv and
+users.csv hold every row, whatever --top shows.
+
+Memory stays within --memory-budget whatever the number of distinct paths, users, sources,
+campaigns or referrers: past it, those tables spill hash partitions to --tmp and are merged one
+partition at a time, and long lists are sorted in runs on disk; every number stays exact. Text cells of CSV
 files that start with = + - @ tab or CR get a leading ' so spreadsheets do not run them as
 formulas; JSON keeps every value exactly as recorded.
 
@@ -189,8 +194,8 @@ pub struct ReportArgs {
     #[arg(long)]
     pub compare: bool,
 
-    /// Keep only the first N rows of every list [default: all, but 10 referrer hosts and
-    /// countries in the summary].
+    /// Show only the first N rows of every list [default: all, but 10 referrer hosts and
+    /// countries in the summary]; pages.csv and users.csv of --out stay whole.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub top: Option<u64>,
 
@@ -202,6 +207,50 @@ pub struct ReportArgs {
     /// header.
     #[arg(long)]
     pub strict: bool,
+
+    /// Memory the report's tables (pages, users, sources, campaigns, referrers) may hold
+    /// before they spill to --tmp, e.g. 512MiB or 2GiB (0: everything spills); with --compare
+    /// each period has half. The buckets being read come on top (a few hundred MB for a
+    /// compacted day).
+    #[arg(long, env = "ANALYZER_MEMORY_BUDGET", default_value = "1GiB", value_parser = parse_size)]
+    pub memory_budget: u64,
+
+    /// A local folder for the spill files of tables past --memory-budget and for large --out
+    /// files [default: the system's temporary folder].
+    #[arg(long, env = "ANALYZER_TMP")]
+    pub tmp: Option<std::path::PathBuf>,
+}
+
+/// A size in bytes: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB; K, M and G
+/// are the binary ones).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "{s:?} is not a size: use e.g. 512MiB, 2GiB or 1000000000"
+            ))
+        }
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size: use e.g. 512MiB, 2GiB or 1000000000"))?;
+    let bytes = n * scale as f64;
+    if !(0.0..1e18).contains(&bytes) {
+        return Err(format!("{s:?} is too large a size"));
+    }
+    Ok(bytes as u64)
 }
 
 impl PeriodArgs {
@@ -267,12 +316,25 @@ mod tests {
     }
 
     #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_size("65536"), Ok(65_536));
+        assert_eq!(parse_size("0"), Ok(0));
+        for bad in ["", "GiB", "1TiB", "12 apples", "-5", "1e30"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_values_as_usage_errors() {
         for bad in [
             ["--date", "2026-02-30"],
             ["--tz", "Mars/Olympus"],
             ["--top", "0"],
             ["--format", "xml"],
+            ["--memory-budget", "lots"],
         ]
         .iter()
         .map(|b| b.to_vec())

@@ -19,6 +19,14 @@ impl Progress {
         }
     }
 
+    /// No progress line at all (the analyzer used as a library).
+    pub fn silent() -> Progress {
+        Progress {
+            enabled: false,
+            started: Instant::now(),
+        }
+    }
+
     /// Shows `msg` as the current step.
     pub fn step(&self, msg: &str) {
         if self.enabled {

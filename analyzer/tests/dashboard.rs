@@ -326,7 +326,7 @@ fn page(path: &str, hits: u64, total: u64, previous: Option<u64>) -> PageRow {
     }
 }
 
-fn named<T>(rows: &[(&str, u64, u64)], f: impl Fn(String, u64, u64) -> T) -> Vec<T> {
+fn named<T, C: FromIterator<T>>(rows: &[(&str, u64, u64)], f: impl Fn(String, u64, u64) -> T) -> C {
     rows.iter()
         .map(|&(n, h, v)| f(n.to_string(), h, v))
         .collect()
@@ -377,7 +377,8 @@ fn one_day() -> Report {
             page("/about", 3, 12, None),
             page("/café/日本", 3, 12, None),
             page("/<img src=x onerror=alert(1)>\"&amp;\r\n", 1, 12, None),
-        ],
+        ]
+        .into(),
         users: vec![
             UserRow {
                 user: "zoë".into(),
@@ -397,7 +398,8 @@ fn one_day() -> Report {
                 last_seen: "2026-11-25T12:00:00.000+00:00".into(),
                 top_page: "/".into(),
             },
-        ],
+        ]
+        .into(),
         hourly,
         daily: vec![DayRow {
             date: "2026-11-25".into(),
@@ -413,7 +415,7 @@ fn one_day() -> Report {
                 visitors,
             },
         ),
-        campaigns: Vec::new(),
+        campaigns: Vec::new().into(),
         browsers: named(
             &[("Firefox", 7, 3), ("Chrome", 5, 3)],
             |browser, hits, visitors| BrowserRow {
@@ -769,7 +771,8 @@ fn range_with_compare() -> Report {
                 hits: 214,
                 visitors: 180,
             },
-        ],
+        ]
+        .into(),
         browsers: named(
             &[
                 ("Chrome", 13_120, 4210),
@@ -877,7 +880,7 @@ fn range_with_compare_renders_days_changes_and_caps() {
     );
     let pages = rows(&dom, "pages");
     assert_eq!(pages.len(), html::PAGES_SHOWN);
-    for (row, p) in pages.iter().zip(&report.pages) {
+    for (row, p) in pages.iter().zip(&report.pages.to_vec()) {
         let before = p.previous_hits.unwrap();
         assert_eq!(row[0], p.path);
         assert_eq!(row[1], grouped(p.hits));

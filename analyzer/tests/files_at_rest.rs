@@ -286,9 +286,9 @@ proptest! {
         let want: Vec<&PageHit> = files.iter().flatten().collect();
         prop_assert_eq!(got.len(), want.len());
         let (paths, users, countries, sources, refs, campaigns, agents, events) = (
-            dicts.path.snapshot(), dicts.user.snapshot(), dicts.country.snapshot(),
+            dicts.path.snapshot(), dicts.user.snapshot(), dicts.shared.country.snapshot(),
             dicts.source.snapshot(), dicts.ref_host.snapshot(), dicts.campaign.snapshot(),
-            dicts.agent.snapshot(), dicts.event.snapshot(),
+            dicts.shared.agent.snapshot(), dicts.shared.event.snapshot(),
         );
         for (r, h) in want.iter().enumerate() {
             prop_assert_eq!(uuid_text(got.eid[r]), h.event_id.clone());

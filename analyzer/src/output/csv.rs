@@ -2,9 +2,12 @@
 //! formula injection neutralised in text cells.
 
 use super::ratio;
+use crate::report::model::{PageRow, UserRow};
 use crate::report::Report;
+use anyhow::{Context, Result};
 use pagehit::csv::write_record;
 use std::borrow::Cow;
+use std::io::Write;
 
 /// Header of `pages.csv`.
 pub const PAGE_COLUMNS: [&str; 10] = [
@@ -44,20 +47,27 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 /// The column `pages.csv` gains, last, when the report has a comparison (`--compare`).
 pub const PREVIOUS_HITS_COLUMN: &str = "previous_hits";
 
-/// The page report as CSV; with a comparison, `previous_hits` is the last column (so readers
-/// that take columns by position still find the others where they were).
+/// The page report as CSV, the rows shown (`--format csv`); with a comparison,
+/// `previous_hits` is the last column (so readers that take columns by position still find the
+/// others where they were).
 pub fn pages(report: &Report) -> String {
+    text(|w| write_pages(report, false, w))
+}
+
+/// Writes the page report as CSV: every row when `all` (`pages.csv`), else the rows shown.
+pub fn write_pages(report: &Report, all: bool, out: &mut dyn Write) -> Result<()> {
     let compared = report.previous.is_some();
-    let mut out = String::new();
+    let mut w = Lines::new(out);
     let mut header = PAGE_COLUMNS.to_vec();
     if compared {
         header.push(PREVIOUS_HITS_COLUMN);
     }
-    write_record(&mut out, header);
-    for p in &report.pages {
-        let path = neutralise(&p.path);
-        let mut cells = vec![
-            path.to_string(),
+    w.record(header)?;
+    let mut cells: Vec<String> = Vec::with_capacity(11);
+    let mut row = |p: &PageRow| {
+        cells.clear();
+        cells.extend([
+            neutralise(&p.path).into_owned(),
             p.hits.to_string(),
             p.users.to_string(),
             p.visitors.to_string(),
@@ -67,20 +77,30 @@ pub fn pages(report: &Report) -> String {
             p.bounces.to_string(),
             p.errors_4xx.to_string(),
             p.errors_5xx.to_string(),
-        ];
+        ]);
         if compared {
             cells.push(p.previous_hits.unwrap_or(0).to_string());
         }
-        write_record(&mut out, cells.iter().map(String::as_str));
+        w.record(cells.iter().map(String::as_str))
+    };
+    if all {
+        report.pages.each_all(&mut row)?;
+    } else {
+        report.pages.each(&mut row)?;
     }
-    out
+    w.finish()
 }
 
-/// The user report as CSV.
+/// The user report as CSV, the rows shown.
 pub fn users(report: &Report) -> String {
-    let mut out = String::new();
-    write_record(&mut out, USER_COLUMNS);
-    for u in &report.users {
+    text(|w| write_users(report, false, w))
+}
+
+/// Writes the user report as CSV: every row when `all` (`users.csv`), else the rows shown.
+pub fn write_users(report: &Report, all: bool, out: &mut dyn Write) -> Result<()> {
+    let mut w = Lines::new(out);
+    w.record(USER_COLUMNS)?;
+    let mut row = |u: &UserRow| {
         let cells = [
             neutralise(&u.user).into_owned(),
             u.hits.to_string(),
@@ -90,9 +110,50 @@ pub fn users(report: &Report) -> String {
             u.last_seen.clone(),
             neutralise(&u.top_page).into_owned(),
         ];
-        write_record(&mut out, cells.iter().map(String::as_str));
+        w.record(cells.iter().map(String::as_str))
+    };
+    if all {
+        report.users.each_all(&mut row)?;
+    } else {
+        report.users.each(&mut row)?;
     }
-    out
+    w.finish()
+}
+
+/// CSV records through pagehit's writer, buffered onto `out`.
+struct Lines<'a> {
+    out: std::io::BufWriter<&'a mut dyn Write>,
+    line: String,
+}
+
+impl<'a> Lines<'a> {
+    fn new(out: &'a mut dyn Write) -> Lines<'a> {
+        Lines {
+            out: std::io::BufWriter::with_capacity(1 << 16, out),
+            line: String::new(),
+        }
+    }
+
+    fn record<'c>(&mut self, cells: impl IntoIterator<Item = &'c str>) -> Result<()> {
+        self.line.clear();
+        write_record(&mut self.line, cells);
+        self.out
+            .write_all(self.line.as_bytes())
+            .context("writing CSV")
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush().context("writing CSV")
+    }
+}
+
+/// What `write` writes, as a string (for lists in memory).
+fn text(write: impl FnOnce(&mut dyn Write) -> Result<()>) -> String {
+    let mut bytes = Vec::new();
+    if let Err(e) = write(&mut bytes) {
+        panic!("rendering the report: {e:#}");
+    }
+    String::from_utf8(bytes).expect("CSV of UTF-8 strings")
 }
 
 #[cfg(test)]

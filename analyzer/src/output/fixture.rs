@@ -86,7 +86,8 @@ pub fn report(compare: bool) -> Report {
             page("/pricing", 300, 0, compare),
             page("/a<b>&\"c'|*_", 200, 250, compare),
             page("/日本\n", 104, 104, compare),
-        ],
+        ]
+        .into(),
         users: vec![
             UserRow {
                 user: "zoë".into(),
@@ -106,7 +107,8 @@ pub fn report(compare: bool) -> Report {
                 last_seen: "2026-11-24T09:20:00.000+01:00".into(),
                 top_page: "/".into(),
             },
-        ],
+        ]
+        .into(),
         hourly,
         daily: vec![
             DayRow {
@@ -144,7 +146,8 @@ pub fn report(compare: bool) -> Report {
                 hits: 304,
                 visitors: 62,
             },
-        ],
+        ]
+        .into(),
         campaigns: vec![
             CampaignRow {
                 utm_source: "newsletter".into(),
@@ -160,7 +163,8 @@ pub fn report(compare: bool) -> Report {
                 hits: 54,
                 visitors: 12,
             },
-        ],
+        ]
+        .into(),
         browsers: vec![
             BrowserRow {
                 browser: "Chrome".into(),

@@ -658,8 +658,8 @@ mod tests {
     #[test]
     fn every_list_is_capped() {
         let mut r = fixture::report(false);
-        let source = r.sources[0].clone();
-        r.sources = vec![source; 25];
+        let source = r.sources.first(1)[0].clone();
+        r.sources = vec![source; 25].into();
         let html = render(&r);
         let sources = section(&html, "sources");
         assert_eq!(sources.matches("<tr>").count(), 1 + ROWS_SHOWN);

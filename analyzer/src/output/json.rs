@@ -2,16 +2,25 @@
 //!
 //! `--format json` is the serde form of [`crate::report::model::Report`] (keys in field order);
 //! `summary.json` is the same without `pages` and `users`. Strings are exactly as recorded.
+//! Written as a stream: a list kept on disk is read back row by row while it is written.
 
 use crate::report::model::{
-    BrowserRow, CampaignRow, DayRow, DeviceRow, EventRow, OsRow, Previous, Report, SourceRow,
+    BrowserRow, CampaignRow, DayRow, DeviceRow, EventRow, OsRow, Previous, Report, Rows, SourceRow,
     Summary,
 };
+use anyhow::{Context, Result};
 use serde::Serialize;
+use std::io::Write;
 
 /// The full report as pretty-printed JSON, newline-terminated.
 pub fn report(report: &Report) -> String {
-    to_json(report)
+    text(|w| write(report, w))
+}
+
+/// Writes the full report as pretty-printed JSON, newline-terminated: what
+/// `analyzer report --format json` prints.
+pub fn write(report: &Report, out: &mut dyn Write) -> Result<()> {
+    to_writer(report, out)
 }
 
 /// What `summary.json` holds: the report without the page and user lists (those are in
@@ -27,8 +36,8 @@ struct SummaryFile<'a> {
     summary: &'a Summary,
     hourly: &'a [u64; 24],
     daily: &'a [DayRow],
-    sources: &'a [SourceRow],
-    campaigns: &'a [CampaignRow],
+    sources: &'a Rows<SourceRow>,
+    campaigns: &'a Rows<CampaignRow>,
     browsers: &'a [BrowserRow],
     os: &'a [OsRow],
     devices: &'a [DeviceRow],
@@ -39,6 +48,11 @@ struct SummaryFile<'a> {
 
 /// `summary.json`: the JSON contract without `pages` and `users`.
 pub fn summary(report: &Report) -> String {
+    text(|w| write_summary(report, w))
+}
+
+/// Writes `summary.json`.
+pub fn write_summary(report: &Report, out: &mut dyn Write) -> Result<()> {
     // Destructured whole, so a field added to `Report` does not compile here until it is
     // placed in `summary.json` or deliberately left out.
     let Report {
@@ -59,28 +73,43 @@ pub fn summary(report: &Report) -> String {
         events,
         previous,
     } = report;
-    to_json(&SummaryFile {
-        date,
-        from,
-        to,
-        tz,
-        summary,
-        hourly,
-        daily,
-        sources,
-        campaigns,
-        browsers,
-        os,
-        devices,
-        events,
-        previous: previous.as_ref(),
-    })
+    to_writer(
+        &SummaryFile {
+            date,
+            from,
+            to,
+            tz,
+            summary,
+            hourly,
+            daily,
+            sources,
+            campaigns,
+            browsers,
+            os,
+            devices,
+            events,
+            previous: previous.as_ref(),
+        },
+        out,
+    )
 }
 
-fn to_json<T: Serialize>(value: &T) -> String {
-    let mut s = serde_json::to_string_pretty(value).expect("plain data always serialises");
-    s.push('\n');
-    s
+fn to_writer<T: Serialize>(value: &T, out: &mut dyn Write) -> Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer_pretty(&mut out, value).context("writing the report as JSON")?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .context("writing the report as JSON")
+}
+
+/// What `write` writes, as a string (a list on disk that cannot be read back fails loudly:
+/// there is no partial report).
+fn text(write: impl FnOnce(&mut dyn Write) -> Result<()>) -> String {
+    let mut bytes = Vec::new();
+    if let Err(e) = write(&mut bytes) {
+        panic!("rendering the report: {e:#}");
+    }
+    String::from_utf8(bytes).expect("serde_json writes UTF-8")
 }
 
 #[cfg(test)]

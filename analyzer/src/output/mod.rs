@@ -17,11 +17,11 @@ pub mod sink;
 pub mod table;
 
 use crate::cli::Format;
-use crate::report::model::Summary;
+use crate::report::model::{Rows, Summary};
 use crate::report::Report;
 use std::borrow::Cow;
 
-/// The report in `format`, as printed on stdout.
+/// The report in `format`, as printed on stdout (for reports in memory: see [`write`]).
 pub fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Table => table::render(report),
@@ -29,6 +29,21 @@ pub fn render(report: &Report, format: Format) -> String {
         Format::Csv => csv::pages(report),
         Format::Markdown => markdown::render(report),
         Format::Html => html::render(report),
+    }
+}
+
+/// Writes the report in `format` to `out`, as `analyzer report` prints it: JSON and CSV as a
+/// stream (lists kept on disk are read back row by row), the other formats rendered first.
+pub fn write(report: &Report, format: Format, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    use anyhow::Context;
+    match format {
+        Format::Json => json::write(report, out),
+        Format::Csv => csv::write_pages(report, false, out),
+        _ => {
+            let text = render(report, format);
+            report.read_error()?;
+            out.write_all(text.as_bytes()).context("writing the report")
+        }
     }
 }
 
@@ -100,6 +115,26 @@ fn section<T>(
     }
 }
 
+/// [`section`] of a [`Rows`] list: the rows in memory are read in place; a list on disk is
+/// read up to `limit` rows.
+fn rows_section<T: Clone>(
+    id: &'static str,
+    title: &'static str,
+    columns: &[(&'static str, bool)],
+    items: &Rows<T>,
+    limit: usize,
+    cells: impl Fn(&T) -> (Vec<String>, u64),
+) -> Section {
+    match items.in_memory() {
+        Some(rows) => section(id, title, columns, rows, limit, cells),
+        None => {
+            let mut s = section(id, title, columns, &items.first(limit), limit, cells);
+            s.total = items.len();
+            s
+        }
+    }
+}
+
 const TEXT: bool = false;
 const NUM: bool = true;
 
@@ -120,7 +155,7 @@ pub fn pages(r: &Report, limit: usize, st: Style) -> Section {
         ("4xx", NUM),
         ("5xx", NUM),
     ]);
-    section("pages", "Pages", &columns, &r.pages, limit, |p| {
+    rows_section("pages", "Pages", &columns, &r.pages, limit, |p| {
         let mut row = vec![(st.text)(&p.path), (st.int)(p.hits)];
         if compared {
             let before = p.previous_hits.unwrap_or(0);
@@ -152,7 +187,7 @@ pub fn users(r: &Report, limit: usize, st: Style) -> Section {
         ("last seen", TEXT),
         ("top page", TEXT),
     ];
-    section("users", "Users", &columns, &r.users, limit, |u| {
+    rows_section("users", "Users", &columns, &r.users, limit, |u| {
         let row = vec![
             (st.text)(&u.user),
             (st.int)(u.hits),
@@ -202,7 +237,7 @@ pub fn daily(r: &Report, st: Style) -> Section {
 /// Where page views came from.
 pub fn sources(r: &Report, limit: usize, st: Style) -> Section {
     let columns = [("source", TEXT), ("hits", NUM), ("visitors", NUM)];
-    section("sources", "Sources", &columns, &r.sources, limit, |x| {
+    rows_section("sources", "Sources", &columns, &r.sources, limit, |x| {
         let row = vec![(st.text)(&x.source), (st.int)(x.hits), (st.int)(x.visitors)];
         (row, x.hits)
     })
@@ -228,7 +263,7 @@ pub fn campaigns(r: &Report, limit: usize, st: Style) -> Section {
         ("hits", NUM),
         ("visitors", NUM),
     ];
-    section(
+    rows_section(
         "campaigns",
         "Campaigns",
         &columns,

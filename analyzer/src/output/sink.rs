@@ -1,43 +1,59 @@
 //! `--out`: the report files under `<out>/dt=YYYY-MM-DD/` (one day) or
 //! `<out>/range=FROM_TO/` (a period), in a folder or on S3, never half written.
+//!
+//! `pages.csv` and `users.csv` hold every row (whatever `--top` shows elsewhere) and can be
+//! millions of rows: past [`IN_MEMORY_ROWS`] they are written as a stream to a local file and
+//! uploaded from it in parts, so they are never built in memory.
 
 use super::{csv, html, json};
 use crate::report::Report;
+use anyhow::{Context, Result};
 use pagehit::layout;
+use std::io::Write;
+use std::path::Path;
 use store::Store;
 
-/// One report file: its name and its bytes.
-pub struct ReportFile {
-    /// File name inside `dt=YYYY-MM-DD/`.
-    pub name: &'static str,
-    /// MIME type, for S3 objects.
-    pub content_type: &'static str,
-    /// The content.
-    pub body: String,
+/// Rows of a CSV file up to which it is built in memory and sent in one PUT.
+pub const IN_MEMORY_ROWS: u64 = 100_000;
+
+/// One report file: its name, type and how it is written.
+struct ReportFile {
+    name: &'static str,
+    content_type: &'static str,
+    rows: u64,
+    write: fn(&Report, &mut dyn Write) -> Result<()>,
 }
 
 /// The four files `--out` writes.
-pub fn report_files(report: &Report) -> Vec<ReportFile> {
-    vec![
+fn report_files(report: &Report) -> [ReportFile; 4] {
+    [
         ReportFile {
             name: "pages.csv",
             content_type: "text/csv; charset=utf-8",
-            body: csv::pages(report),
+            rows: report.pages.total(),
+            write: |r, w| csv::write_pages(r, true, w),
         },
         ReportFile {
             name: "users.csv",
             content_type: "text/csv; charset=utf-8",
-            body: csv::users(report),
+            rows: report.users.total(),
+            write: |r, w| csv::write_users(r, true, w),
         },
         ReportFile {
             name: "summary.json",
             content_type: "application/json",
-            body: json::summary(report),
+            rows: report.sources.total() + report.campaigns.total(),
+            write: json::write_summary,
         },
         ReportFile {
             name: "report.html",
             content_type: "text/html; charset=utf-8",
-            body: html::render(report),
+            rows: 0,
+            write: |r, w| {
+                let page = html::render(r);
+                r.read_error()?;
+                w.write_all(page.as_bytes()).context("writing report.html")
+            },
         },
     ]
 }
@@ -53,14 +69,51 @@ pub fn report_dir(report: &Report) -> String {
 }
 
 /// Writes the report files; returns where each one went. Each file is replaced whole or not
-/// at all (a folder gets a temporary file renamed over the name; S3 one PUT per object).
-pub async fn write_report(out: &Store, report: &Report) -> anyhow::Result<Vec<String>> {
+/// at all (a folder gets a temporary file renamed over the name; S3 one PUT, or a multipart
+/// upload, per object). Large files are first streamed to a file under `tmp`.
+pub async fn write_report(out: &Store, report: &Report, tmp: &Path) -> Result<Vec<String>> {
     let dir = report_dir(report);
     let mut written = Vec::new();
     for f in report_files(report) {
         let rel = format!("{dir}{}", f.name);
-        out.put_typed(&rel, f.body, f.content_type).await?;
+        if f.rows <= IN_MEMORY_ROWS {
+            let mut body = Vec::new();
+            (f.write)(report, &mut body)?;
+            out.put_typed(&rel, body, f.content_type).await?;
+        } else {
+            let local = tempfile_in(tmp, f.name)?;
+            {
+                let file = std::fs::File::create(&local.0)
+                    .with_context(|| format!("creating {}", local.0.display()))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                (f.write)(report, &mut w)?;
+                w.flush()
+                    .with_context(|| format!("writing {}", local.0.display()))?;
+            }
+            out.put_file_typed(&rel, &local.0, f.content_type).await?;
+        }
         written.push(out.display(&rel));
     }
     Ok(written)
+}
+
+/// A file name under `dir` for a local copy of `name`, removed when dropped.
+fn tempfile_in(dir: &Path, name: &str) -> Result<TempPath> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    Ok(TempPath(dir.join(format!(
+        ".analyzer-out-{}-{stamp}-{name}",
+        std::process::id()
+    ))))
+}
+
+/// A local file removed when dropped.
+struct TempPath(std::path::PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

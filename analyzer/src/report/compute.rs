@@ -17,22 +17,22 @@
 //! [`sessions::order`]: super::sessions::order
 //! [`visits::mark`]: super::visits::mark
 
-use super::agents::Agents;
+use super::agents::{Agents, Class};
 use super::dimensions::{DimNames, Dims};
 use super::events::Events;
 use super::model::{BrowserRow, CampaignRow, DeviceRow, EventRow, OsRow, SourceRow};
-use super::model::{DayRow, PageRow, Previous, Report, Summary, UserRow};
-use super::pages::Pages;
+use super::model::{DayRow, Previous, Report, Rows, Summary, UserRow};
+use super::pages::{self, Pages, SLOTS};
 use super::sessions::order;
+use super::spill::{Merged, Spill};
 use super::totals::Tally;
-use super::users::{users, SignedIn};
-use super::visits::{self, F_DAY};
+use super::users::SignedIn;
+use super::visits::{self, Marks, F_DAY};
 use crate::period::Period;
-use crate::transform::hits::{Hits, BOT, PAGEVIEW};
+use crate::transform::hits::{BucketNames, Dicts, Hits, BOT, PAGEVIEW};
 use crate::transform::intern::{Dict, Interner};
 use anyhow::Result;
 use rayon::prelude::*;
-use std::collections::HashMap;
 
 /// How many referrer hosts and countries the summary lists when `--top` is not given.
 pub const DEFAULT_SUMMARY_TOP: usize = 10;
@@ -69,6 +69,7 @@ pub struct Reading {
 pub struct Accumulator<'p> {
     period: &'p Period,
     include_bots: bool,
+    spill: Spill,
     tally: Tally,
     pages: Pages,
     dims: Dims,
@@ -76,23 +77,32 @@ pub struct Accumulator<'p> {
     signed_in: SignedIn,
 }
 
+/// Sixteenths of a period's budget each table may hold: while buckets are added, the pages,
+/// the signed-in page views and the three large dimensions; at the end, one partition of a
+/// table at a time and the sorted lists.
+const PAGES_SHARE: u64 = 5;
+const SIGNED_IN_SHARE: u64 = 4;
+const DIMENSION_SHARE: u64 = 1;
+const SORT_SHARE: u64 = 2;
+
 impl<'p> Accumulator<'p> {
-    /// An empty report of `period`.
-    pub fn new(period: &'p Period, include_bots: bool) -> Accumulator<'p> {
+    /// An empty report of `period`, whose tables hold at most `spill.budget` bytes.
+    pub fn new(period: &'p Period, include_bots: bool, spill: &Spill) -> Accumulator<'p> {
         Accumulator {
             period,
             include_bots,
+            spill: spill.clone(),
             tally: Tally::new(period.days()),
-            pages: Pages::default(),
-            dims: Dims::default(),
+            pages: Pages::new(spill.share(PAGES_SHARE), spill),
+            dims: Dims::new(spill.share(DIMENSION_SHARE), spill),
             events: Events::default(),
-            signed_in: SignedIn::default(),
+            signed_in: SignedIn::new(spill.share(SIGNED_IN_SHARE), spill),
         }
     }
 
     /// Adds the hits of a set of visitors: every hit of each of them in the period (a
-    /// visitor's hits must not be split between two calls).
-    pub fn add(&mut self, hits: &Hits, agents: &Agents, agent_names: &Interner) -> Result<()> {
+    /// visitor's hits must not be split between two calls); `dicts` are the bucket's.
+    pub fn add(&mut self, hits: &Hits, dicts: Dicts, agents: &Agents) -> Result<()> {
         if hits.is_empty() {
             return Ok(());
         }
@@ -139,22 +149,30 @@ impl<'p> Accumulator<'p> {
             .into_iter()
             .partition(|&r| hits.flags[r as usize] & PAGEVIEW != 0);
         self.tally.events += ev.len() as u64;
-        super::timed("page views", || {
+        let agent_names = &dicts.shared.agent;
+        let marked = super::timed("page views", || {
             self.page_views(hits, &pv, agents, agent_names)
         })?;
+        let names = dicts.into_names();
+        if let Some((marks, classes)) = marked {
+            super::timed("tables", || {
+                self.tables(hits, &pv, &marks, &classes, &names)
+            })?;
+        }
         super::timed("events", || self.events.add(hits, &ev))
     }
 
-    /// Counts a bucket's page views `pv` (rows of `hits` in visitor order) into every part.
+    /// Counts a bucket's page views `pv` (rows of `hits` in visitor order) into the parts that
+    /// count by the report's codes; the marks and agent classes, for [`Accumulator::tables`].
     fn page_views(
         &mut self,
         hits: &Hits,
         pv: &[u32],
         agents: &Agents,
         agent_names: &Interner,
-    ) -> Result<()> {
+    ) -> Result<Option<(Marks, Vec<Class>)>> {
         if pv.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let agent_codes: Vec<u32> = pv.iter().map(|&r| hits.agent[r as usize]).collect();
         agents.classify(&agent_codes, agent_names)?;
@@ -172,26 +190,29 @@ impl<'p> Accumulator<'p> {
         self.tally.anon_bounces += marks.anon_bounces;
         self.tally
             .count_page_views(period, hits, pv, &day, &marks.firsts[F_DAY]);
-        self.signed_in.add(hits, pv);
-        self.dims.count(hits, pv, &classes, &marks.firsts);
-        self.pages.add(hits, pv, &marks)
+        Ok(Some((marks, classes)))
+    }
+
+    /// Adds a bucket's page views to the tables kept by name (pages, sources, campaigns,
+    /// referrer hosts, signed-in page views).
+    fn tables(
+        &mut self,
+        hits: &Hits,
+        pv: &[u32],
+        marks: &Marks,
+        classes: &[Class],
+        names: &BucketNames,
+    ) -> Result<()> {
+        self.dims.count(hits, pv, classes, &marks.firsts, names)?;
+        self.pages.add(hits, pv, marks, &names.path)?;
+        self.signed_in.add(hits, pv, names)
     }
 }
 
-/// The names behind the codes, for the outputs.
+/// The names behind the report's shared codes, for the outputs.
 pub struct Names {
-    /// Paths.
-    pub path: Dict,
-    /// Users.
-    pub user: Dict,
     /// Countries.
     pub country: Dict,
-    /// Sources.
-    pub source: Dict,
-    /// External referrer hosts.
-    pub ref_host: Dict,
-    /// Campaign keys.
-    pub campaign: Dict,
     /// Custom events.
     pub event: Dict,
     /// Browser families.
@@ -200,15 +221,15 @@ pub struct Names {
     pub os: Dict,
 }
 
-/// One period worked out: everything but the comparison.
+/// One period worked out: everything but the comparison and the page list.
 pub struct Totals {
     summary: Summary,
-    pages: Vec<(u32, PageRow)>,
-    users: Vec<UserRow>,
+    pages: Merged<SLOTS>,
+    users: Rows<UserRow>,
     hourly: [u64; 24],
     daily: Vec<DayRow>,
-    sources: Vec<SourceRow>,
-    campaigns: Vec<CampaignRow>,
+    sources: Rows<SourceRow>,
+    campaigns: Rows<CampaignRow>,
     browsers: Vec<BrowserRow>,
     os: Vec<OsRow>,
     devices: Vec<DeviceRow>,
@@ -219,22 +240,28 @@ impl Accumulator<'_> {
     /// Adds the buckets up and works out the user report.
     pub fn finish(self, names: &Names, reading: &Reading, opts: Options) -> Result<Totals> {
         let period = self.period;
+        let spill = self.spill;
+        let mut pages = self.pages;
         let users = super::timed("users", || {
-            users(self.signed_in, period, &names.path, &names.user, opts.top)
-        });
-        let pages = self
-            .pages
-            .rows(&names.path, &users.per_page, self.tally.hits)?;
+            self.signed_in
+                .finish(period, opts.top, spill.share(SORT_SHARE), &mut pages)
+        })?;
+        let (pages, _) = pages.finish()?;
         let dim_names = DimNames {
-            source: &names.source,
-            campaign: &names.campaign,
             browser: &names.browser,
             os: &names.os,
             country: &names.country,
-            ref_host: &names.ref_host,
         };
         let summary_top = opts.top.unwrap_or(DEFAULT_SUMMARY_TOP);
-        let lists = self.dims.lists(&dim_names, opts.top, summary_top);
+        let lists = super::timed("dimensions", || {
+            self.dims.lists(
+                &dim_names,
+                opts.top,
+                summary_top,
+                spill.share(SORT_SHARE),
+                &spill,
+            )
+        })?;
         let summary = self.tally.summary(
             users.people,
             reading,
@@ -259,39 +286,43 @@ impl Accumulator<'_> {
     }
 }
 
-/// The report of `period`, compared with `previous` when given.
+/// The report of `period`, compared with `previous` when given; the page list is sorted
+/// within `spill`'s budget.
 pub fn report(
     period: &Period,
     current: Totals,
     previous: Option<(&Period, Totals)>,
     opts: Options,
-) -> Report {
-    let mut pages = current.pages;
-    if let Some(n) = opts.top {
-        pages.truncate(n);
-    }
-    let previous = previous.map(|(p, totals)| {
-        let before: HashMap<u32, u64> = totals
-            .pages
-            .iter()
-            .map(|(code, row)| (*code, row.hits))
-            .collect();
-        for (code, row) in pages.iter_mut() {
-            row.previous_hits = Some(before.get(code).copied().unwrap_or(0));
-        }
-        Previous {
-            from: p.from(),
-            to: p.to(),
-            summary: totals.summary,
-        }
-    });
-    Report {
+    spill: &Spill,
+) -> Result<Report> {
+    let (before, previous) = match previous {
+        Some((p, totals)) => (
+            Some(totals.pages),
+            Some(Previous {
+                from: p.from(),
+                to: p.to(),
+                summary: totals.summary,
+            }),
+        ),
+        None => (None, None),
+    };
+    let pages = super::timed("page list", || {
+        pages::rows(
+            current.pages,
+            current.summary.hits,
+            before,
+            opts.top,
+            spill.share(SORT_SHARE * 2),
+            spill,
+        )
+    })?;
+    Ok(Report {
         date: period.from(),
         from: period.from(),
         to: period.to(),
         tz: period.tz.name().to_string(),
         summary: current.summary,
-        pages: pages.into_iter().map(|(_, row)| row).collect(),
+        pages,
         users: current.users,
         hourly: current.hourly,
         daily: current.daily,
@@ -302,5 +333,5 @@ pub fn report(
         devices: current.devices,
         events: current.events,
         previous,
-    }
+    })
 }

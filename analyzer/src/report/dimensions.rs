@@ -1,14 +1,21 @@
 //! The page views' dimensions other than the path: source, campaign, browser, OS, device,
 //! country and referrer host, counted (page views, and distinct visitors from the
 //! first-of-visitor marks) in one folded pass per bucket, and their lists at the end.
+//!
+//! Browsers, OS, devices and countries have few values and are counted by the report's shared
+//! codes; sources, campaigns and referrer hosts can have as many values as page views, so each
+//! bucket's counts are added by name into [`Keyed`] tables, which spill past their budget.
 
 use super::agents::{Class, Device};
-use super::model::{BrowserRow, CampaignRow, DeviceRow, OsRow, SourceRow};
+use super::model::{BrowserRow, CampaignRow, DeviceRow, OsRow, Rows, SourceRow};
 use super::sort_top;
+use super::spill::{get_str, get_varint, put_str, put_varint, Keyed, Row, Sorter, Spill};
 use super::visits::{FIRSTS, F_BROWSER, F_CAMPAIGN, F_DEVICE, F_OS, F_SOURCE};
-use crate::transform::hits::{campaign_parts, Hits};
+use crate::transform::hits::{campaign_parts, BucketNames, Hits};
 use crate::transform::intern::{Dict, NONE};
+use anyhow::Result;
 use rayon::prelude::*;
+use std::cmp::Ordering;
 
 /// Codes below this are counted in a vector indexed by code (interner codes are dense, and most
 /// dimensions have few values); the rest in a map, so that memory follows the values a chunk
@@ -76,9 +83,10 @@ impl Counts {
     }
 }
 
-/// The page views' dimensions other than the path.
+/// One bucket's counts, by the bucket's codes (sources, campaigns, referrer hosts) or the
+/// report's (the rest).
 #[derive(Default)]
-pub struct Dims {
+struct BucketCounts {
     source: Counts,
     campaign: Counts,
     browser: Counts,
@@ -88,28 +96,45 @@ pub struct Dims {
     ref_host: Counts,
 }
 
-/// The names of the dimensions' codes.
+impl BucketCounts {
+    fn merge(&mut self, o: &BucketCounts) {
+        self.source.merge(&o.source);
+        self.campaign.merge(&o.campaign);
+        self.browser.merge(&o.browser);
+        self.os.merge(&o.os);
+        self.device.merge(&o.device);
+        self.country.merge(&o.country);
+        self.ref_host.merge(&o.ref_host);
+    }
+}
+
+/// The page views' dimensions other than the path, for a period.
+pub struct Dims {
+    source: Keyed<2>,
+    campaign: Keyed<2>,
+    ref_host: Keyed<1>,
+    browser: Counts,
+    os: Counts,
+    device: Counts,
+    country: Counts,
+}
+
+/// The names of the report's shared codes.
 pub struct DimNames<'a> {
-    /// Sources.
-    pub source: &'a Dict,
-    /// Campaign keys.
-    pub campaign: &'a Dict,
     /// Browser families.
     pub browser: &'a Dict,
     /// OS families.
     pub os: &'a Dict,
     /// Countries.
     pub country: &'a Dict,
-    /// External referrer hosts.
-    pub ref_host: &'a Dict,
 }
 
-/// The lists the dimensions give, sorted and cut.
+/// The lists the dimensions give, sorted; all but sources and campaigns cut to their top.
 pub struct Lists {
     /// `sources`.
-    pub sources: Vec<SourceRow>,
+    pub sources: Rows<SourceRow>,
     /// `campaigns`.
-    pub campaigns: Vec<CampaignRow>,
+    pub campaigns: Rows<CampaignRow>,
     /// `browsers`.
     pub browsers: Vec<BrowserRow>,
     /// `os`.
@@ -123,31 +148,36 @@ pub struct Lists {
 }
 
 impl Dims {
-    fn merge(&mut self, o: &Dims) {
-        self.source.merge(&o.source);
-        self.campaign.merge(&o.campaign);
-        self.browser.merge(&o.browser);
-        self.os.merge(&o.os);
-        self.device.merge(&o.device);
-        self.country.merge(&o.country);
-        self.ref_host.merge(&o.ref_host);
+    /// Nothing counted yet; each of the three large tables holds `limit` bytes before it
+    /// spills.
+    pub fn new(limit: usize, spill: &Spill) -> Dims {
+        Dims {
+            source: Keyed::new("sources", limit, spill),
+            campaign: Keyed::new("campaigns", limit, spill),
+            ref_host: Keyed::new("referrers", limit, spill),
+            browser: Counts::default(),
+            os: Counts::default(),
+            device: Counts::default(),
+            country: Counts::default(),
+        }
     }
 
     /// Counts the page views `pv` (rows of `hits`; `classes[i]` and `firsts[_][i]` belong to
-    /// `pv[i]`), folded per thread (a counter per chunk could hold a large code range many
-    /// times over).
+    /// `pv[i]`; `names` names the bucket's codes), folded per thread (a counter per chunk
+    /// could hold a large code range many times over).
     pub fn count(
         &mut self,
         hits: &Hits,
         pv: &[u32],
         classes: &[Class],
         firsts: &[Vec<bool>; FIRSTS],
-    ) {
-        let dims = pv
+        names: &BucketNames,
+    ) -> Result<()> {
+        let counts = pv
             .par_iter()
             .enumerate()
             .with_min_len(64 * 1024)
-            .fold(Dims::default, |mut d, (i, &r)| {
+            .fold(BucketCounts::default, |mut d, (i, &r)| {
                 let r = r as usize;
                 let class = &classes[i];
                 d.source.add(hits.source[r], firsts[F_SOURCE][i]);
@@ -159,29 +189,81 @@ impl Dims {
                 d.ref_host.add(hits.ref_host[r], false);
                 d
             })
-            .reduce(Dims::default, |mut a, b| {
+            .reduce(BucketCounts::default, |mut a, b| {
                 a.merge(&b);
                 a
             });
-        self.merge(&dims);
+        self.browser.merge(&counts.browser);
+        self.os.merge(&counts.os);
+        self.device.merge(&counts.device);
+        self.country.merge(&counts.country);
+        for (code, c) in counts.source.rows() {
+            self.source.add(names.source.name(code), c)?;
+        }
+        for (code, c) in counts.campaign.rows() {
+            self.campaign.add(names.campaign.name(code), c)?;
+        }
+        for (code, [hits, _]) in counts.ref_host.rows() {
+            self.ref_host.add(names.ref_host.name(code), [hits])?;
+        }
+        Ok(())
     }
 
-    /// The lists, sorted by hits (then name) and cut to `top`; the summary's countries and
-    /// referrers to `summary_top`.
-    pub fn lists(self, names: &DimNames<'_>, top: Option<usize>, summary_top: usize) -> Lists {
+    /// The lists, sorted by hits (then name): sources and campaigns whole, showing the first
+    /// `top`; the others cut to `top`; the summary's countries and referrers to `summary_top`.
+    pub fn lists(
+        self,
+        names: &DimNames<'_>,
+        top: Option<usize>,
+        summary_top: usize,
+        limit: usize,
+        spill: &Spill,
+    ) -> Result<Lists> {
         let Dims {
             source,
             campaign,
+            ref_host,
             browser,
             os,
             device,
             country,
-            ref_host,
         } = self;
-        let mut sources = source.named(names.source);
-        sort_top(&mut sources, |r| r.1, |r| &r.0, top);
-        let mut campaigns = campaign.named(names.campaign);
-        sort_top(&mut campaigns, |r| r.1, |r| &r.0, top);
+        let mut sources = Sorter::new("source-rows", limit, spill);
+        source.finish()?.for_each_part(|part| {
+            for (source, [hits, visitors]) in part {
+                sources.push(SourceRow {
+                    source: source.into_string(),
+                    hits,
+                    visitors,
+                })?;
+            }
+            Ok(())
+        })?;
+        let mut campaigns = Sorter::new("campaign-rows", limit, spill);
+        campaign.finish()?.for_each_part(|part| {
+            for (key, [hits, visitors]) in part {
+                let (s, m, c) = campaign_parts(&key);
+                campaigns.push(CampaignRow {
+                    utm_source: s.to_string(),
+                    utm_medium: m.to_string(),
+                    utm_campaign: c.to_string(),
+                    hits,
+                    visitors,
+                })?;
+            }
+            Ok(())
+        })?;
+        // The top referrer hosts, partition by partition: only the best `summary_top` stay.
+        let mut referrers: Vec<(String, u64)> = Vec::new();
+        ref_host.finish()?.for_each_part(|part| {
+            referrers.extend(
+                part.into_iter()
+                    .map(|(host, [hits])| (host.into_string(), hits)),
+            );
+            sort_top(&mut referrers, |r| r.1, |r| &r.0, Some(summary_top));
+            Ok(())
+        })?;
+
         let mut browsers = browser.named(names.browser);
         sort_top(&mut browsers, |r| r.1, |r| &r.0, top);
         let mut oses = os.named(names.os);
@@ -196,39 +278,16 @@ impl Dims {
             })
             .collect();
         sort_top(&mut devices, |r| r.1, |r| &r.0, top);
-
-        let hits_of = |counts: Counts, dict: &Dict| -> Vec<(String, u64)> {
-            let mut rows: Vec<(String, u64)> = counts
-                .rows()
-                .map(|(code, [hits, _])| (dict.name(code).to_string(), hits))
-                .collect();
-            sort_top(&mut rows, |r| r.1, |r| &r.0, Some(summary_top));
-            rows
-        };
-        Lists {
-            countries: hits_of(country, names.country),
-            referrers: hits_of(ref_host, names.ref_host),
-            sources: sources
-                .into_iter()
-                .map(|(source, hits, visitors)| SourceRow {
-                    source,
-                    hits,
-                    visitors,
-                })
-                .collect(),
-            campaigns: campaigns
-                .into_iter()
-                .map(|(key, hits, visitors)| {
-                    let (s, m, c) = campaign_parts(&key);
-                    CampaignRow {
-                        utm_source: s.to_string(),
-                        utm_medium: m.to_string(),
-                        utm_campaign: c.to_string(),
-                        hits,
-                        visitors,
-                    }
-                })
-                .collect(),
+        let mut countries: Vec<(String, u64)> = country
+            .rows()
+            .map(|(code, [hits, _])| (names.country.name(code).to_string(), hits))
+            .collect();
+        sort_top(&mut countries, |r| r.1, |r| &r.0, Some(summary_top));
+        Ok(Lists {
+            sources: sources.finish(top)?,
+            campaigns: campaigns.finish(top)?,
+            countries,
+            referrers,
             browsers: browsers
                 .into_iter()
                 .map(|(browser, hits, visitors)| BrowserRow {
@@ -249,7 +308,71 @@ impl Dims {
                     visitors,
                 })
                 .collect(),
-        }
+        })
+    }
+}
+
+impl Row for SourceRow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.source);
+        put_varint(out, self.hits);
+        put_varint(out, self.visitors);
+    }
+
+    fn decode(mut input: &[u8]) -> Option<Self> {
+        let i = &mut input;
+        Some(SourceRow {
+            source: get_str(i)?,
+            hits: get_varint(i)?,
+            visitors: get_varint(i)?,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        std::mem::size_of::<SourceRow>() + self.source.len()
+    }
+
+    fn order(a: &Self, b: &Self) -> Ordering {
+        b.hits.cmp(&a.hits).then_with(|| a.source.cmp(&b.source))
+    }
+}
+
+impl Row for CampaignRow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.utm_source);
+        put_str(out, &self.utm_medium);
+        put_str(out, &self.utm_campaign);
+        put_varint(out, self.hits);
+        put_varint(out, self.visitors);
+    }
+
+    fn decode(mut input: &[u8]) -> Option<Self> {
+        let i = &mut input;
+        Some(CampaignRow {
+            utm_source: get_str(i)?,
+            utm_medium: get_str(i)?,
+            utm_campaign: get_str(i)?,
+            hits: get_varint(i)?,
+            visitors: get_varint(i)?,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        std::mem::size_of::<CampaignRow>()
+            + self.utm_source.len()
+            + self.utm_medium.len()
+            + self.utm_campaign.len()
+    }
+
+    // The parts in order: as the joined key (U+001F sorts before any character a hit holds).
+    fn order(a: &Self, b: &Self) -> Ordering {
+        b.hits.cmp(&a.hits).then_with(|| {
+            (&a.utm_source, &a.utm_medium, &a.utm_campaign).cmp(&(
+                &b.utm_source,
+                &b.utm_medium,
+                &b.utm_campaign,
+            ))
+        })
     }
 }
 

@@ -2,7 +2,6 @@
 //! distinct visitors; at the end the list with each event's conversion rate.
 
 use super::model::{ratio, EventRow};
-use super::pages::merge;
 use super::sessions::{first_of_value, runs};
 use super::{pl, sort_top};
 use crate::transform::hits::Hits;
@@ -79,4 +78,50 @@ impl Events {
             })
             .collect())
     }
+}
+
+/// Adds partial groups up: `key` -> the sums of `values`, as `(key, sums)` rows.
+fn merge(parts: Vec<DataFrame>, key: &str, values: &[&str]) -> Result<Vec<(u32, Vec<u64>)>> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let df = if parts.len() == 1 {
+        // One bucket: already one row per key.
+        let casts: Vec<Expr> = std::iter::once(col(key))
+            .chain(values.iter().map(|v| col(*v).cast(DataType::UInt64)))
+            .collect();
+        let part = parts.into_iter().next().expect("one part");
+        pl(
+            part.lazy().select(casts).collect(),
+            "reading a bucket's groups",
+        )?
+    } else {
+        let lazy: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
+        let sums: Vec<Expr> = values
+            .iter()
+            .map(|v| col(*v).cast(DataType::UInt64).sum().alias(*v))
+            .collect();
+        pl(
+            concat(lazy, UnionArgs::default())
+                .and_then(|lf| lf.group_by([col(key)]).agg(sums).collect()),
+            "adding up the buckets",
+        )?
+    };
+    let keys: Vec<u32> = pl(
+        df.column(key).and_then(|c| c.u32().cloned()),
+        "reading keys",
+    )?
+    .into_no_null_iter()
+    .collect();
+    let mut columns = Vec::new();
+    for v in values {
+        let c: Vec<u64> = pl(df.column(v).and_then(|c| c.u64().cloned()), "reading sums")?
+            .iter()
+            .map(|x| x.unwrap_or(0))
+            .collect();
+        columns.push(c);
+    }
+    Ok((0..keys.len())
+        .map(|i| (keys[i], columns.iter().map(|c| c[i]).collect()))
+        .collect())
 }

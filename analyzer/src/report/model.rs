@@ -1,6 +1,9 @@
 //! The report as plain Rust values: what every output format renders, and (through serde) the
 //! `--format json` contract. Field order here is the key order in the JSON; keys are only ever
 //! added. The counting rules are in `analyzer/README.md` ("What is counted").
+//!
+//! The lists that grow with the number of distinct values (pages, users, sources, campaigns)
+//! are [`Rows`]: in memory, or past the memory budget on disk, streamed whenever written.
 
 use serde::Serialize;
 
@@ -18,17 +21,17 @@ pub struct Report {
     /// Period totals.
     pub summary: Summary,
     /// One row per path: page views descending, then path.
-    pub pages: Vec<PageRow>,
+    pub pages: Rows<PageRow>,
     /// One row per signed-in user: page views descending, then user.
-    pub users: Vec<UserRow>,
+    pub users: Rows<UserRow>,
     /// Page views in each local clock hour 00..23, over the whole period.
     pub hourly: [u64; 24],
     /// One row per local day of the period, in date order (days without page views included).
     pub daily: Vec<DayRow>,
     /// Where page views came from: hits descending, then source.
-    pub sources: Vec<SourceRow>,
+    pub sources: Rows<SourceRow>,
     /// Page views with campaign parameters, by (source, medium, campaign).
-    pub campaigns: Vec<CampaignRow>,
+    pub campaigns: Rows<CampaignRow>,
     /// Page views by browser family.
     pub browsers: Vec<BrowserRow>,
     /// Page views by operating system family.
@@ -79,6 +82,16 @@ pub struct Summary {
     pub countries: Vec<CountryCount>,
     /// Page views by status class.
     pub status_classes: StatusClasses,
+}
+
+impl Report {
+    /// The first error of a list on disk read back while the report was rendered, if any.
+    pub fn read_error(&self) -> anyhow::Result<()> {
+        self.pages.read_error()?;
+        self.users.read_error()?;
+        self.sources.read_error()?;
+        self.campaigns.read_error()
+    }
 }
 
 /// Page views from one referrer host.
@@ -274,5 +287,205 @@ pub fn ratio(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         round6(part as f64 / whole as f64)
+    }
+}
+
+/// One list of the report: every row, in the list's order, with how many of them are shown
+/// (`--top`). Rows live in memory, or (a list past the memory budget) in sorted runs on disk
+/// that are read back in order each time the list is written.
+pub struct Rows<T> {
+    all: RowsIn<T>,
+    total: u64,
+    shown: u64,
+    // The first error of a read by [`Rows::first`], which cannot return it.
+    failed: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+enum RowsIn<T> {
+    Memory(Vec<T>),
+    Stream(std::sync::Arc<dyn RowStream<T>>),
+}
+
+/// A list kept outside memory, read back in order.
+pub trait RowStream<T>: Send + Sync {
+    /// Calls `f` with the first `limit` rows, in order.
+    fn each(&self, limit: u64, f: &mut dyn FnMut(&T) -> anyhow::Result<()>) -> anyhow::Result<()>;
+}
+
+impl<T> Rows<T> {
+    /// `rows` (already in order), showing the first `shown` (all when `None`).
+    pub fn memory(rows: Vec<T>, shown: Option<usize>) -> Rows<T> {
+        let total = rows.len() as u64;
+        Rows {
+            all: RowsIn::Memory(rows),
+            total,
+            shown: shown.map_or(total, |n| total.min(n as u64)),
+            failed: Default::default(),
+        }
+    }
+
+    /// `total` rows read from `stream`, showing the first `shown` (all when `None`).
+    pub fn stream(
+        stream: std::sync::Arc<dyn RowStream<T>>,
+        total: u64,
+        shown: Option<usize>,
+    ) -> Rows<T> {
+        Rows {
+            all: RowsIn::Stream(stream),
+            total,
+            shown: shown.map_or(total, |n| total.min(n as u64)),
+            failed: Default::default(),
+        }
+    }
+
+    /// Rows shown (the first `--top`, or all).
+    pub fn len(&self) -> usize {
+        usize::try_from(self.shown).unwrap_or(usize::MAX)
+    }
+
+    /// Whether no row is shown.
+    pub fn is_empty(&self) -> bool {
+        self.shown == 0
+    }
+
+    /// Every row of the list, shown or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Calls `f` with each shown row, in order.
+    pub fn each(&self, f: impl FnMut(&T) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.each_of(self.shown, f)
+    }
+
+    /// Calls `f` with every row, shown or not, in order (`pages.csv`, `users.csv`).
+    pub fn each_all(&self, f: impl FnMut(&T) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.each_of(self.total, f)
+    }
+
+    fn each_of(
+        &self,
+        limit: u64,
+        mut f: impl FnMut(&T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        match &self.all {
+            RowsIn::Memory(rows) => rows
+                .iter()
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .try_for_each(f),
+            RowsIn::Stream(s) => s.each(limit, &mut f),
+        }
+    }
+
+    /// Empties the list.
+    pub fn clear(&mut self) {
+        *self = Rows::default();
+    }
+
+    /// The rows in memory, `None` when the list is on disk.
+    pub fn in_memory(&self) -> Option<&[T]> {
+        match &self.all {
+            RowsIn::Memory(rows) => Some(&rows[..self.len()]),
+            RowsIn::Stream(_) => None,
+        }
+    }
+}
+
+impl<T: Clone> Rows<T> {
+    /// Copies of the first `n` shown rows.
+    pub fn first(&self, n: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(n.min(self.len()));
+        let limit = self.shown.min(n as u64);
+        let read = self.each_of(limit, |row| {
+            out.push(row.clone());
+            Ok(())
+        });
+        // Kept for [`Rows::read_error`]: a list on disk that cannot be read back fails the
+        // output, never shows as a shorter list.
+        if let Err(e) = read {
+            let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+            failed.get_or_insert_with(|| format!("{e:#}"));
+        }
+        out
+    }
+
+    /// The first error of a read by [`Rows::first`], if any.
+    pub fn read_error(&self) -> anyhow::Result<()> {
+        match &*self.failed.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => anyhow::bail!("reading a list of the report back: {e}"),
+            None => Ok(()),
+        }
+    }
+
+    /// Every shown row, copied into memory.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.first(self.len())
+    }
+}
+
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Rows::memory(Vec::new(), None)
+    }
+}
+
+impl<T> From<Vec<T>> for Rows<T> {
+    fn from(rows: Vec<T>) -> Self {
+        Rows::memory(rows, None)
+    }
+}
+
+impl<T> FromIterator<T> for Rows<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Rows::memory(iter.into_iter().collect(), None)
+    }
+}
+
+impl<T: Clone> Clone for Rows<T> {
+    fn clone(&self) -> Self {
+        Rows {
+            all: match &self.all {
+                RowsIn::Memory(rows) => RowsIn::Memory(rows.clone()),
+                RowsIn::Stream(s) => RowsIn::Stream(s.clone()),
+            },
+            total: self.total,
+            shown: self.shown,
+            failed: Default::default(),
+        }
+    }
+}
+
+impl<T: Clone + PartialEq> PartialEq for Rows<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.total == other.total && self.shown == other.shown && self.to_vec() == other.to_vec()
+    }
+}
+
+impl<T: Clone + std::fmt::Debug> std::fmt::Debug for Rows<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows")
+            .field("total", &self.total)
+            .field("shown", &self.shown)
+            .field("first", &self.first(20))
+            .finish()
+    }
+}
+
+impl<T: Serialize> Serialize for Rows<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        let mut failed = None;
+        let read = self.each(|row| {
+            seq.serialize_element(row).map_err(|e| {
+                failed = Some(e);
+                anyhow::anyhow!("serialising")
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| S::Error::custom(format!("{e:#}")))?;
+        seq.end()
     }
 }

@@ -1,169 +1,177 @@
 //! The page report: per bucket, each path's page views, distinct visitors, visitor-session
-//! entries, exits and bounces and error statuses, grouped by polars; at the end the buckets'
-//! groups are added up into one row per path.
+//! entries, exits and bounces and error statuses, counted by the bucket's path codes and added
+//! by name into a [`Keyed`] table (which spills past its share of the budget); distinct users
+//! come from the user report; at the end one row per path, joined with the period before.
 
-use super::model::{ratio, PageRow};
+use super::model::{ratio, PageRow, Rows};
+use super::spill::{get_str, get_varint, joined, put_str, put_varint, Keyed, Merged, Row};
+use super::spill::{Sorter, Spill};
 use super::visits::{Marks, F_PATH};
-use super::{pl, sort_top};
 use crate::transform::hits::Hits;
 use crate::transform::intern::Dict;
 use anyhow::Result;
-use polars::prelude::*;
-use rayon::prelude::*;
-use std::collections::HashMap;
+use std::cmp::Ordering;
 
-/// The counters of a page row, in the order [`Pages::rows`] reads them.
-const VALUES: [&str; 7] = [
-    "hits",
-    "visitors",
-    "entries",
-    "exits",
-    "bounces",
-    "errors_4xx",
-    "errors_5xx",
-];
+/// Counter slots of a path: hits, visitors, entries, exits, bounces, 4xx, 5xx, users.
+pub const SLOTS: usize = 8;
+const HITS: usize = 0;
+const USERS: usize = 7;
 
-/// Each bucket's page groups.
-#[derive(Default)]
+/// The period's pages, by path.
 pub struct Pages {
-    parts: Vec<DataFrame>,
-}
-
-fn u32_col(name: &str, values: Vec<u32>) -> Column {
-    UInt32Chunked::from_vec(name.into(), values).into_column()
-}
-
-fn bool_col(name: &str, values: &[bool]) -> Column {
-    BooleanChunked::from_slice(name.into(), values).into_column()
+    table: Keyed<SLOTS>,
+    /// Page views counted, for the shares.
+    pub total: u64,
 }
 
 impl Pages {
-    /// Groups a bucket's page views `pv` (rows of `hits`, marked by `marks`) by path.
-    pub fn add(&mut self, hits: &Hits, pv: &[u32], marks: &Marks) -> Result<()> {
-        let n = pv.len();
-        let pick =
-            |column: &[u32]| -> Vec<u32> { pv.iter().map(|&r| column[r as usize]).collect() };
-        let status_in = |lo: u16, hi: u16| -> Vec<bool> {
-            pv.iter()
-                .map(|&r| (lo..=hi).contains(&hits.status[r as usize]))
-                .collect()
-        };
-        let bounce: Vec<bool> = marks
-            .entry
-            .iter()
-            .zip(&marks.exit)
-            .map(|(a, b)| *a && *b)
-            .collect();
-        let df = pl(
-            DataFrame::new(
-                n,
-                vec![
-                    u32_col("path", pick(&hits.path)),
-                    bool_col("entry", &marks.entry),
-                    bool_col("exit", &marks.exit),
-                    bool_col("bounce", &bounce),
-                    bool_col("fv_path", &marks.firsts[F_PATH]),
-                    bool_col("e4", &status_in(400, 499)),
-                    bool_col("e5", &status_in(500, 599)),
-                ],
-            ),
-            "building a bucket's page views",
-        )?;
-        let pages = pl(
-            df.lazy()
-                .group_by([col("path")])
-                .agg([
-                    len().alias("hits"),
-                    col("fv_path").sum().alias("visitors"),
-                    col("entry").sum().alias("entries"),
-                    col("exit").sum().alias("exits"),
-                    col("bounce").sum().alias("bounces"),
-                    col("e4").sum().alias("errors_4xx"),
-                    col("e5").sum().alias("errors_5xx"),
-                ])
-                .collect(),
-            "grouping a bucket's page views",
-        )?;
-        self.parts.push(pages);
+    /// No pages yet; the table holds `limit` bytes before it spills.
+    pub fn new(limit: usize, spill: &Spill) -> Pages {
+        Pages {
+            table: Keyed::new("pages", limit, spill),
+            total: 0,
+        }
+    }
+
+    /// Counts a bucket's page views `pv` (rows of `hits`, marked by `marks`); `paths` names
+    /// the bucket's path codes.
+    pub fn add(&mut self, hits: &Hits, pv: &[u32], marks: &Marks, paths: &Dict) -> Result<()> {
+        // The bucket's codes are dense: one counter row per code.
+        let mut counts = vec![[0u64; SLOTS - 1]; paths.code_space()];
+        for (i, &r) in pv.iter().enumerate() {
+            let r = r as usize;
+            let c = &mut counts[hits.path[r] as usize];
+            let (entry, exit) = (marks.entry[i], marks.exit[i]);
+            let status = hits.status[r];
+            c[0] += 1;
+            c[1] += u64::from(marks.firsts[F_PATH][i]);
+            c[2] += u64::from(entry);
+            c[3] += u64::from(exit);
+            c[4] += u64::from(entry && exit);
+            c[5] += u64::from((400..=499).contains(&status));
+            c[6] += u64::from((500..=599).contains(&status));
+        }
+        self.total += pv.len() as u64;
+        for (code, c) in counts.iter().enumerate() {
+            if c[HITS] > 0 {
+                let mut v = [0u64; SLOTS];
+                v[..SLOTS - 1].copy_from_slice(c);
+                self.table.add(paths.name(code as u32), v)?;
+            }
+        }
         Ok(())
     }
 
-    /// Every page row, with `users` per path code from the user report and shares of `total`
-    /// page views, sorted by hits then path: `(path code, row)`.
-    pub fn rows(
-        self,
-        paths: &Dict,
-        users: &HashMap<u32, u64>,
-        total: u64,
-    ) -> Result<Vec<(u32, PageRow)>> {
-        let pages = merge(self.parts, "path", &VALUES)?;
-        let mut rows: Vec<(u32, PageRow)> = pages
-            .into_par_iter()
-            .map(|(code, v)| {
-                let row = PageRow {
-                    path: paths.name(code).to_string(),
-                    hits: v[0],
-                    users: users.get(&code).copied().unwrap_or(0),
-                    visitors: v[1],
-                    share: ratio(v[0], total),
-                    entries: v[2],
-                    exits: v[3],
-                    bounces: v[4],
-                    errors_4xx: v[5],
-                    errors_5xx: v[6],
-                    previous_hits: None,
-                };
-                (code, row)
-            })
-            .collect();
-        // All of them: the comparison looks up pages outside the current top; the report cuts.
-        sort_top(&mut rows, |(_, p)| p.hits, |(_, p)| &p.path, None);
-        Ok(rows)
+    /// Adds `users` distinct signed-in users of `path`.
+    pub fn add_users(&mut self, path: &str, users: u64) -> Result<()> {
+        let mut v = [0u64; SLOTS];
+        v[USERS] = users;
+        self.table.add(path, v)
+    }
+
+    /// Done counting.
+    pub fn finish(self) -> Result<(Merged<SLOTS>, u64)> {
+        Ok((self.table.finish()?, self.total))
     }
 }
 
-/// Adds partial groups up: `key` -> the sums of `values`, as `(key, sums)` rows.
-pub fn merge(parts: Vec<DataFrame>, key: &str, values: &[&str]) -> Result<Vec<(u32, Vec<u64>)>> {
-    if parts.is_empty() {
-        return Ok(Vec::new());
+/// The page list: a row per path of `current` (of `total` page views) with its page views in
+/// `previous` when compared, sorted by hits then path, showing the first `shown`.
+pub fn rows(
+    current: Merged<SLOTS>,
+    total: u64,
+    previous: Option<Merged<SLOTS>>,
+    shown: Option<usize>,
+    limit: usize,
+    spill: &Spill,
+) -> Result<Rows<PageRow>> {
+    let compared = previous.is_some();
+    let mut sorter = Sorter::new("page-rows", limit, spill);
+    joined(current, previous, |now, before| {
+        for (path, v) in now {
+            // A path counted only through the user report's slot has no page view here.
+            if v[HITS] == 0 {
+                continue;
+            }
+            let previous_hits = compared.then(|| before.get(&path).map_or(0, |b| b[HITS]));
+            sorter.push(PageRow {
+                path: path.into_string(),
+                hits: v[0],
+                users: v[USERS],
+                visitors: v[1],
+                share: ratio(v[0], total),
+                entries: v[2],
+                exits: v[3],
+                bounces: v[4],
+                errors_4xx: v[5],
+                errors_5xx: v[6],
+                previous_hits,
+            })?;
+        }
+        Ok(())
+    })?;
+    sorter.finish(shown)
+}
+
+impl Row for PageRow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.path);
+        for n in [
+            self.hits,
+            self.users,
+            self.visitors,
+            self.entries,
+            self.exits,
+            self.bounces,
+            self.errors_4xx,
+            self.errors_5xx,
+        ] {
+            put_varint(out, n);
+        }
+        out.extend_from_slice(&self.share.to_bits().to_le_bytes());
+        match self.previous_hits {
+            None => out.push(0),
+            Some(n) => {
+                out.push(1);
+                put_varint(out, n);
+            }
+        }
     }
-    let df = if parts.len() == 1 {
-        // One bucket: already one row per key.
-        let casts: Vec<Expr> = std::iter::once(col(key))
-            .chain(values.iter().map(|v| col(*v).cast(DataType::UInt64)))
-            .collect();
-        let part = parts.into_iter().next().expect("one part");
-        pl(
-            part.lazy().select(casts).collect(),
-            "reading a bucket's groups",
-        )?
-    } else {
-        let lazy: Vec<LazyFrame> = parts.into_iter().map(DataFrame::lazy).collect();
-        let sums: Vec<Expr> = values
-            .iter()
-            .map(|v| col(*v).cast(DataType::UInt64).sum().alias(*v))
-            .collect();
-        pl(
-            concat(lazy, UnionArgs::default())
-                .and_then(|lf| lf.group_by([col(key)]).agg(sums).collect()),
-            "adding up the buckets",
-        )?
-    };
-    let keys: Vec<u32> = pl(
-        df.column(key).and_then(|c| c.u32().cloned()),
-        "reading keys",
-    )?
-    .into_no_null_iter()
-    .collect();
-    let mut columns = Vec::new();
-    for v in values {
-        let c: Vec<u64> = pl(df.column(v).and_then(|c| c.u64().cloned()), "reading sums")?
-            .iter()
-            .map(|x| x.unwrap_or(0))
-            .collect();
-        columns.push(c);
+
+    fn decode(mut input: &[u8]) -> Option<Self> {
+        let i = &mut input;
+        let path = get_str(i)?;
+        let mut n = [0u64; 8];
+        for x in n.iter_mut() {
+            *x = get_varint(i)?;
+        }
+        let (bits, rest) = i.split_first_chunk::<8>()?;
+        let share = f64::from_bits(u64::from_le_bytes(*bits));
+        let (&flag, mut rest) = rest.split_first()?;
+        let previous_hits = match flag {
+            0 => None,
+            _ => Some(get_varint(&mut rest)?),
+        };
+        Some(PageRow {
+            path,
+            hits: n[0],
+            users: n[1],
+            visitors: n[2],
+            entries: n[3],
+            exits: n[4],
+            bounces: n[5],
+            errors_4xx: n[6],
+            errors_5xx: n[7],
+            share,
+            previous_hits,
+        })
     }
-    Ok((0..keys.len())
-        .map(|i| (keys[i], columns.iter().map(|c| c[i]).collect()))
-        .collect())
+
+    fn weight(&self) -> usize {
+        std::mem::size_of::<PageRow>() + self.path.len()
+    }
+
+    fn order(a: &Self, b: &Self) -> Ordering {
+        b.hits.cmp(&a.hits).then_with(|| a.path.cmp(&b.path))
+    }
 }

@@ -1,91 +1,253 @@
 //! The user report: signed-in page views by user across all their visitors (devices), in time
 //! order. A user's page views can lie in every bucket, so a projection of them (user, time, id,
-//! path) is kept bucket by bucket and worked out at the end.
+//! path) is kept bucket by bucket and worked out at the end. Past its share of the memory
+//! budget the projection goes to hash partitions of the user name on disk, and each partition
+//! (every page view of its users) is worked out alone.
 
-use super::model::UserRow;
+use super::model::{Rows, UserRow};
+use super::pages::Pages;
 use super::sessions::{order, runs, session_flags};
-use super::sort_top;
+use super::spill::{get_str, get_varint, put_str, put_varint, Part, Row, Sorter, Spill};
+use super::spill::{part_of, RecordReader, RecordWriter, PARTS};
 use super::totals::People;
 use super::visits::chunks_of_runs;
 use crate::period::Period;
-use crate::transform::hits::Hits;
-use crate::transform::intern::{Dict, NONE};
+use crate::transform::hits::{BucketNames, Hits};
+use crate::transform::intern::NONE;
+use anyhow::{Context, Result};
 use rayon::prelude::*;
+use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::path::Path;
 
-/// Signed-in page views, kept for the user report.
+/// Strings of the projection as dense codes (one thread adds them).
 #[derive(Default)]
-pub struct SignedIn {
+struct Strings {
+    table: hashbrown::HashTable<u32>,
+    names: Vec<Box<str>>,
+    bytes: usize,
+}
+
+impl Strings {
+    fn code(&mut self, value: &str) -> u32 {
+        let state = foldhash::fast::FixedState::with_seed(0x7573_6572);
+        let hash = state.hash_one(value);
+        let names = &mut self.names;
+        if let Some(&c) = self.table.find(hash, |&c| &*names[c as usize] == value) {
+            return c;
+        }
+        let c = names.len() as u32;
+        names.push(value.into());
+        self.table
+            .insert_unique(hash, c, |&c| state.hash_one(&*names[c as usize]));
+        self.bytes += value.len() + 16 + 8;
+        c
+    }
+
+    fn name(&self, code: u32) -> &str {
+        self.names.get(code as usize).map_or("", |n| n)
+    }
+}
+
+/// Signed-in page views, in memory with codes of their own dictionaries.
+#[derive(Default)]
+struct Projection {
     user: Vec<u32>,
     ts: Vec<i64>,
     eid: Vec<u128>,
     path: Vec<u32>,
+    users: Strings,
+    paths: Strings,
+}
+
+/// Bytes of one projected page view in memory.
+const ROW_BYTES: usize = 4 + 8 + 16 + 4;
+
+impl Projection {
+    fn push(&mut self, user: u32, ts: i64, eid: u128, path: u32) {
+        self.user.push(user);
+        self.ts.push(ts);
+        self.eid.push(eid);
+        self.path.push(path);
+    }
+
+    fn bytes(&self) -> usize {
+        self.user.len() * ROW_BYTES + self.users.bytes + self.paths.bytes
+    }
+}
+
+/// The signed-in page views of a period, kept for the user report.
+pub struct SignedIn {
+    rows: Projection,
+    limit: usize,
+    spill: Spill,
+    parts: Option<Vec<RecordWriter>>,
 }
 
 impl SignedIn {
-    /// Keeps the signed-in ones of the page views `pv` (rows of `hits`).
-    pub fn add(&mut self, hits: &Hits, pv: &[u32]) {
-        for &r in pv {
-            let r = r as usize;
-            if hits.user[r] != NONE {
-                self.user.push(hits.user[r]);
-                self.ts.push(hits.ts[r]);
-                self.eid.push(hits.eid[r]);
-                self.path.push(hits.path[r]);
-            }
+    /// None yet; at most `limit` bytes in memory.
+    pub fn new(limit: usize, spill: &Spill) -> SignedIn {
+        SignedIn {
+            rows: Projection::default(),
+            limit,
+            spill: spill.clone(),
+            parts: None,
         }
     }
+
+    /// Keeps the signed-in ones of the page views `pv` (rows of `hits`, whose bucket codes
+    /// `names` names).
+    pub fn add(&mut self, hits: &Hits, pv: &[u32], names: &BucketNames) -> Result<()> {
+        // Bucket code -> projection code, each looked up once.
+        let mut users = vec![NONE; names.user.code_space()];
+        let mut paths = vec![NONE; names.path.code_space()];
+        for &r in pv {
+            let r = r as usize;
+            let u = hits.user[r];
+            if u == NONE {
+                continue;
+            }
+            let user = match users[u as usize] {
+                NONE => {
+                    let c = self.rows.users.code(names.user.name(u));
+                    users[u as usize] = c;
+                    c
+                }
+                c => c,
+            };
+            let p = hits.path[r];
+            let path = match paths[p as usize] {
+                NONE => {
+                    let c = self.rows.paths.code(names.path.name(p));
+                    paths[p as usize] = c;
+                    c
+                }
+                c => c,
+            };
+            self.rows.push(user, hits.ts[r], hits.eid[r], path);
+        }
+        if self.rows.bytes() > self.limit {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows in memory to the partitions of their user names.
+    fn flush(&mut self) -> Result<()> {
+        if self.parts.is_none() {
+            let parts = (0..PARTS)
+                .map(|_| RecordWriter::create(&self.spill.dir, "signed-in"))
+                .collect::<Result<Vec<_>>>()?;
+            self.parts = Some(parts);
+        }
+        let parts = self.parts.as_mut().expect("just made");
+        let p = std::mem::take(&mut self.rows);
+        let mut record = Vec::new();
+        for i in 0..p.user.len() {
+            let user = p.users.name(p.user[i]);
+            record.clear();
+            put_str(&mut record, user);
+            put_varint(&mut record, p.ts[i] as u64);
+            record.extend_from_slice(&p.eid[i].to_le_bytes());
+            put_str(&mut record, p.paths.name(p.path[i]));
+            parts[part_of(user, 0)].write(&record)?;
+        }
+        Ok(())
+    }
+
+    /// The user report; adds each path's distinct users to `pages`.
+    pub fn finish(
+        mut self,
+        period: &Period,
+        shown: Option<usize>,
+        limit: usize,
+        pages: &mut Pages,
+    ) -> Result<Users> {
+        let mut out = Users {
+            rows: Rows::default(),
+            people: People {
+                users: 0,
+                sessions: 0,
+                bounces: 0,
+            },
+            per_day: vec![0; period.days()],
+        };
+        let mut sorter = Sorter::new("user-rows", limit, &self.spill);
+        if self.parts.is_none() {
+            work(&self.rows, period, &mut out, &mut sorter, pages)?;
+        } else {
+            self.flush()?;
+            let files = self
+                .parts
+                .take()
+                .expect("spilled")
+                .into_iter()
+                .map(RecordWriter::close)
+                .collect::<Result<Vec<_>>>()?;
+            for (path, _) in files {
+                let rows = load(&path)?;
+                let _ = std::fs::remove_file(&path);
+                work(&rows, period, &mut out, &mut sorter, pages)?;
+            }
+        }
+        out.rows = sorter.finish(shown)?;
+        Ok(out)
+    }
+}
+
+/// Reads a partition of the projection back.
+fn load(path: &Path) -> Result<Projection> {
+    let mut p = Projection::default();
+    let mut reader = RecordReader::open(path)?;
+    let damaged = || format!("a damaged record in {}", path.display());
+    while let Some(mut record) = reader.next_record()? {
+        let user = get_str(&mut record).with_context(damaged)?;
+        let ts = get_varint(&mut record).with_context(damaged)? as i64;
+        let (eid, mut rest) = record.split_first_chunk::<16>().with_context(damaged)?;
+        let eid = u128::from_le_bytes(*eid);
+        let page = get_str(&mut rest).with_context(damaged)?;
+        let (u, c) = (p.users.code(&user), p.paths.code(&page));
+        p.push(u, ts, eid, c);
+    }
+    Ok(p)
 }
 
 /// What the signed-in page views give.
 pub struct Users {
-    /// The user rows, sorted by hits then user and cut to the top.
-    pub rows: Vec<UserRow>,
+    /// The user rows, sorted by hits then user.
+    pub rows: Rows<UserRow>,
     /// Distinct users, user sessions and their bounces, for the summary.
     pub people: People,
-    /// Distinct users per path code.
-    pub per_page: HashMap<u32, u64>,
     /// Distinct users per local day.
     pub per_day: Vec<u64>,
 }
 
-/// The user report of the signed-in page views `s`.
-pub fn users(
-    s: SignedIn,
+/// Works out the users of `s` (every page view of each of its users).
+fn work(
+    s: &Projection,
     period: &Period,
-    paths: &Dict,
-    user_names: &Dict,
-    top: Option<usize>,
-) -> Users {
+    out: &mut Users,
+    sorter: &mut Sorter<UserRow>,
+    pages: &mut Pages,
+) -> Result<()> {
     let keys: Vec<u64> = s.user.iter().map(|&u| u64::from(u)).collect();
     let sorted = order(&keys, &s.ts, &s.eid);
     drop(keys);
     let n = sorted.len();
-    let mut out = Users {
-        rows: Vec::new(),
-        people: People {
-            users: 0,
-            sessions: 0,
-            bounces: 0,
-        },
-        per_page: HashMap::new(),
-        per_day: vec![0; period.days()],
-    };
     let bounds = runs(&sorted, |r| u64::from(s.user[r as usize]));
-    // (user, hits, pages, sessions, first, last, top page, name)
-    type Row<'n> = (u32, u64, u64, u64, i64, i64, u32, &'n str);
-    struct Part<'n> {
-        rows: Vec<Row<'n>>,
+    struct Chunk {
+        rows: Vec<UserRow>,
         sessions: u64,
         bounces: u64,
         per_page: HashMap<u32, u64>,
         per_day: Vec<u64>,
     }
     let chunks = chunks_of_runs(&bounds, n / (8 * rayon::current_num_threads()) + 1);
-    let parts: Vec<Part<'_>> = chunks
+    let parts: Vec<Chunk> = chunks
         .par_iter()
         .map(|&(c0, c1)| {
-            let mut part = Part {
+            let mut part = Chunk {
                 rows: Vec::with_capacity(c1 - c0),
                 sessions: 0,
                 bounces: 0,
@@ -129,50 +291,76 @@ pub fn users(
                     .iter()
                     .max_by(|x, y| {
                         x.1.cmp(y.1)
-                            .then_with(|| paths.name(*y.0).cmp(paths.name(*x.0)))
+                            .then_with(|| s.paths.name(*y.0).cmp(s.paths.name(*x.0)))
                     })
                     .map_or(NONE, |(p, _)| *p);
-                part.rows.push((
-                    s.user[row(0)],
-                    len as u64,
-                    seen.len() as u64,
+                part.rows.push(UserRow {
+                    user: s.users.name(s.user[row(0)]).to_string(),
+                    hits: len as u64,
+                    pages: seen.len() as u64,
                     sessions,
-                    s.ts[row(0)],
-                    s.ts[row(len - 1)],
-                    top_page,
-                    user_names.name(s.user[row(0)]),
-                ));
+                    first_seen: period.format_local(s.ts[row(0)]),
+                    last_seen: period.format_local(s.ts[row(len - 1)]),
+                    top_page: s.paths.name(top_page).to_string(),
+                });
             }
             part
         })
         .collect();
-    let mut rows: Vec<Row<'_>> = Vec::with_capacity(bounds.len());
+    let mut per_page: Part<1> = Part::new();
     for part in parts {
-        rows.extend(part.rows);
+        out.people.users += part.rows.len() as u64;
+        for row in part.rows {
+            sorter.push(row)?;
+        }
         out.people.sessions += part.sessions;
         out.people.bounces += part.bounces;
         for (page, users) in part.per_page {
-            *out.per_page.entry(page).or_default() += users;
+            per_page.entry(s.paths.name(page).into()).or_insert([0])[0] += users;
         }
         for (d, users) in part.per_day.into_iter().enumerate() {
             out.per_day[d] += users;
         }
     }
-    out.people.users = rows.len() as u64;
-    sort_top(&mut rows, |r| r.1, |r| r.7, top);
-    out.rows = rows
-        .into_iter()
-        .map(
-            |(_, hits, pages, sessions, first, last, top_page, name)| UserRow {
-                user: name.to_string(),
-                hits,
-                pages,
-                sessions,
-                first_seen: period.format_local(first),
-                last_seen: period.format_local(last),
-                top_page: paths.name(top_page).to_string(),
-            },
-        )
-        .collect();
-    out
+    for (page, [users]) in per_page {
+        pages.add_users(&page, users)?;
+    }
+    Ok(())
+}
+
+impl Row for UserRow {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_str(out, &self.user);
+        put_varint(out, self.hits);
+        put_varint(out, self.pages);
+        put_varint(out, self.sessions);
+        put_str(out, &self.first_seen);
+        put_str(out, &self.last_seen);
+        put_str(out, &self.top_page);
+    }
+
+    fn decode(mut input: &[u8]) -> Option<Self> {
+        let i = &mut input;
+        Some(UserRow {
+            user: get_str(i)?,
+            hits: get_varint(i)?,
+            pages: get_varint(i)?,
+            sessions: get_varint(i)?,
+            first_seen: get_str(i)?,
+            last_seen: get_str(i)?,
+            top_page: get_str(i)?,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        std::mem::size_of::<UserRow>()
+            + self.user.len()
+            + self.first_seen.len()
+            + self.last_seen.len()
+            + self.top_page.len()
+    }
+
+    fn order(a: &Self, b: &Self) -> Ordering {
+        b.hits.cmp(&a.hits).then_with(|| a.user.cmp(&b.user))
+    }
 }

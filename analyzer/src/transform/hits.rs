@@ -4,7 +4,7 @@
 //!
 //! About 70 bytes a row, whatever the strings' length: a day of 10M hits is ~0.7 GB.
 
-use super::intern::{Cache, Interner, NONE};
+use super::intern::{Cache, Dict, Interner, NONE};
 use pagehit::rules::{referral, Referral};
 use pagehit::HitRef;
 use std::hash::BuildHasher;
@@ -14,25 +14,75 @@ pub const BOT: u8 = 1;
 /// [`Hits::flags`] bit: the hit is a page view (not a custom event).
 pub const PAGEVIEW: u8 = 2;
 
-/// The dictionaries of the coded columns.
+/// The dictionaries of the columns with few values whatever the day (countries, user agents,
+/// custom events): one set for the whole report, so their codes are counted across buckets.
+#[derive(Default)]
+pub struct Shared {
+    /// `country` (`""` when unknown).
+    pub country: Interner,
+    /// `user_agent`.
+    pub agent: Interner,
+    /// `event` of custom events ([`NONE`] for page views).
+    pub event: Interner,
+}
+
+/// The dictionaries of the coded columns. Those whose values grow with the day (paths, users,
+/// sources, referrer hosts, campaigns) belong to one bucket of rows and are dropped with it, so
+/// that the names of a day of millions of distinct paths are never all in memory at once; the
+/// others are [`Shared`].
 #[derive(Default)]
 pub struct Dicts {
     /// `path`.
     pub path: Interner,
     /// `user` (signed-in names; anonymous is [`NONE`]).
     pub user: Interner,
-    /// `country` (`""` when unknown).
-    pub country: Interner,
     /// The source (`utm_source`, the referrer's host, `(internal)` or `(direct)`).
     pub source: Interner,
     /// An external referrer's host ([`NONE`] for direct and internal hits).
     pub ref_host: Interner,
     /// `utm_source`, `utm_medium`, `utm_campaign` joined by U+001F ([`NONE`] without any utm_*).
     pub campaign: Interner,
-    /// `user_agent`.
-    pub agent: Interner,
-    /// `event` of custom events ([`NONE`] for page views).
-    pub event: Interner,
+    /// The report's dictionaries of few values.
+    pub shared: std::sync::Arc<Shared>,
+}
+
+/// The names behind one bucket's codes, read without locks.
+pub struct BucketNames {
+    /// Paths.
+    pub path: Dict,
+    /// Users.
+    pub user: Dict,
+    /// Sources.
+    pub source: Dict,
+    /// External referrer hosts.
+    pub ref_host: Dict,
+    /// Campaign keys.
+    pub campaign: Dict,
+}
+
+impl Dicts {
+    /// Empty dictionaries for a bucket, with the report's `shared` ones.
+    pub fn new(shared: std::sync::Arc<Shared>) -> Dicts {
+        Dicts {
+            path: Interner::default(),
+            user: Interner::default(),
+            source: Interner::default(),
+            ref_host: Interner::default(),
+            campaign: Interner::default(),
+            shared,
+        }
+    }
+
+    /// The bucket's names (moved, not copied).
+    pub fn into_names(self) -> BucketNames {
+        BucketNames {
+            path: self.path.into_dict(),
+            user: self.user.into_dict(),
+            source: self.source.into_dict(),
+            ref_host: self.ref_host.into_dict(),
+            campaign: self.campaign.into_dict(),
+        }
+    }
 }
 
 /// One thread's caches in front of [`Dicts`] (see [`Cache`]).
@@ -225,7 +275,8 @@ impl Hits {
         self.status.push(hit.status);
         self.flags
             .push(if hit.bot { BOT } else { 0 } | if pageview { PAGEVIEW } else { 0 });
-        self.country.push(c.country.code(&d.country, hit.country));
+        self.country
+            .push(c.country.code(&d.shared.country, hit.country));
         self.source.push(source);
         self.ref_host.push(ref_host);
         self.campaign.push(if has_utm {
@@ -236,11 +287,12 @@ impl Hits {
         } else {
             NONE
         });
-        self.agent.push(c.agent.code(&d.agent, hit.user_agent));
+        self.agent
+            .push(c.agent.code(&d.shared.agent, hit.user_agent));
         self.event.push(if pageview {
             NONE
         } else {
-            c.event.code(&d.event, hit.event)
+            c.event.code(&d.shared.event, hit.event)
         });
     }
 
@@ -276,6 +328,26 @@ impl Hits {
             ($($c:ident),*) => { Hits { $( $c: rows.iter().map(|&r| self.$c[r as usize]).collect(), )* } };
         }
         each_column!(g)
+    }
+
+    /// Moves the per-bucket codes of these rows from the dictionaries `from` to `to` (rows read
+    /// from landed CSVs joining a bucket of a compacted day). Each distinct value is looked up
+    /// once.
+    pub fn recode(&mut self, from: &Dicts, to: &Dicts) {
+        fn column(codes: &mut [u32], from: &Interner, to: &Interner) {
+            let mut seen: hashbrown::HashMap<u32, u32> = hashbrown::HashMap::new();
+            for c in codes.iter_mut() {
+                if *c == NONE {
+                    continue;
+                }
+                *c = *seen.entry(*c).or_insert_with(|| to.code(&from.name(*c)));
+            }
+        }
+        column(&mut self.path, &from.path, &to.path);
+        column(&mut self.user, &from.user, &to.user);
+        column(&mut self.source, &from.source, &to.source);
+        column(&mut self.ref_host, &from.ref_host, &to.ref_host);
+        column(&mut self.campaign, &from.campaign, &to.campaign);
     }
 
     /// Keeps the rows for which `keep(row)` is true.

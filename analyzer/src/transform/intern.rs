@@ -110,6 +110,24 @@ impl Interner {
             .unwrap_or(0)
     }
 
+    /// The dictionary, for reading names without locks, without copying them.
+    pub fn into_dict(self) -> Dict {
+        Dict {
+            shards: self
+                .shards
+                .into_iter()
+                .map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).names)
+                .collect(),
+        }
+    }
+
+    /// Whether no value was added.
+    pub fn is_empty(&self) -> bool {
+        self.shards
+            .iter()
+            .all(|s| s.lock().unwrap_or_else(|e| e.into_inner()).names.is_empty())
+    }
+
     /// The dictionary as it is now, for reading names without locks (outputs).
     pub fn snapshot(&self) -> Dict {
         use rayon::prelude::*;
@@ -164,6 +182,22 @@ pub struct Dict {
 }
 
 impl Dict {
+    /// One more than the largest code: the length of an array indexed by code.
+    pub fn code_space(&self) -> usize {
+        self.shards
+            .iter()
+            .enumerate()
+            .map(|(shard, names)| {
+                if names.is_empty() {
+                    0
+                } else {
+                    ((names.len() - 1) << SHARD_BITS | shard) + 1
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The value of `code` (empty for [`NONE`] or an unknown code).
     pub fn name(&self, code: u32) -> &str {
         let (shard, index) = split(code);

@@ -232,6 +232,8 @@ pub fn analyzer(args: &[&str], env: &[(&str, &str)]) -> Output {
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_S3",
         "AWS_PROFILE",
+        "ANALYZER_MEMORY_BUDGET",
+        "ANALYZER_TMP",
     ] {
         cmd.env_remove(var);
     }

@@ -1,0 +1,290 @@
+//! From a request to the report: which partitions to read and how ([`source::plan`]), reading
+//! them bucket by bucket of visitors, computing, and comparing. The one code path of
+//! `analyzer report` and of any program that uses the analyzer as a library (the dashboard's
+//! `/api/report`): build a [`Query`], call [`run`], render the [`Report`] with
+//! [`crate::output`] (e.g. [`crate::output::json::write`]).
+
+use super::agents::Agents;
+use super::compute::{self, Accumulator, Names, Options, Reading};
+use super::spill::{Spill, DEFAULT_BUDGET};
+use super::Report;
+use crate::compacted::bucket_of;
+use crate::period::Period;
+use crate::progress::Progress;
+use crate::source::csv::{read_objects, ReadTotals};
+use crate::source::{self, compacted, Partition, Plan};
+use crate::transform::hits::{Caches, Dicts, Hits, Shared};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::{Object, Store};
+
+/// What a report is asked for.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The local days, in their zone.
+    pub period: Period,
+    /// Also the period of equal length just before (`previous`, `previous_hits`).
+    pub compare: bool,
+    /// Show only the first N rows of every list (`pages.csv` and `users.csv` stay whole).
+    pub top: Option<usize>,
+    /// Count bot hits in every number.
+    pub include_bots: bool,
+    /// Fail when a row of the files read is malformed or a file has an unknown header.
+    pub strict: bool,
+    /// Bytes the report's tables may hold before they spill to `tmp`.
+    pub budget: u64,
+    /// Where tables spill (the system's temporary folder when `None`).
+    pub tmp: Option<PathBuf>,
+}
+
+impl Query {
+    /// The report of `period` with the defaults of `analyzer report`.
+    pub fn new(period: Period) -> Query {
+        Query {
+            period,
+            compare: false,
+            top: None,
+            include_bots: false,
+            strict: false,
+            budget: DEFAULT_BUDGET,
+            tmp: None,
+        }
+    }
+}
+
+/// Computes the report `query` asks for from `store`. `rt` runs the store's requests (call
+/// this from a thread that may block on it); `note` receives the lines worth telling a person
+/// (a partition read from its CSVs, and why).
+pub fn run(
+    rt: &tokio::runtime::Handle,
+    store: &Store,
+    query: &Query,
+    progress: &Progress,
+    note: &dyn Fn(String),
+) -> Result<Report> {
+    let period = &query.period;
+    progress.step(&format!("listing {} for {period}", store.location()));
+    let plan = rt.block_on(source::plan(store, period, note))?;
+    if plan.is_empty() {
+        return Err(source::no_data(store, period).into());
+    }
+    let opts = Options {
+        top: query.top,
+        include_bots: query.include_bots,
+    };
+    // With --compare each period has half of the budget.
+    let budget = if query.compare {
+        query.budget / 2
+    } else {
+        query.budget
+    };
+    let spill = Spill::new(budget, query.tmp.clone());
+    let shared = Arc::new(Shared::default());
+    let agents = Agents::default();
+    let (current, reading) = accumulate(
+        rt, store, period, &plan, &shared, &agents, opts, &spill, progress,
+    )?;
+    if query.strict && (reading.malformed_rows > 0 || reading.unknown_header_files > 0) {
+        bail!(
+            "{} malformed rows and {} files with an unknown header in the {} files read for {period} (--strict); the first: {}",
+            reading.malformed_rows,
+            reading.unknown_header_files,
+            reading.files,
+            reading.first_problem.as_deref().unwrap_or("in a compacted day (see its _current.json)")
+        );
+    }
+    let before = period.previous();
+    let previous = if query.compare {
+        progress.step(&format!("listing {} for {before}", store.location()));
+        let plan = rt.block_on(source::plan(store, &before, note))?;
+        Some(accumulate(
+            rt, store, &before, &plan, &shared, &agents, opts, &spill, progress,
+        )?)
+    } else {
+        None
+    };
+
+    progress.step("computing the reports");
+    let names = Names {
+        country: shared.country.snapshot(),
+        event: shared.event.snapshot(),
+        browser: agents.browsers.snapshot(),
+        os: agents.os.snapshot(),
+    };
+    let totals = super::timed("finish", || current.finish(&names, &reading, opts))?;
+    let previous = match previous {
+        Some((acc, reading)) => Some((&before, acc.finish(&names, &reading, opts)?)),
+        None => None,
+    };
+    compute::report(period, totals, previous, opts, &spill)
+}
+
+/// Reads a period as `plan` says into an [`Accumulator`]: the CSV partitions whole, the
+/// compacted ones bucket by bucket (the next bucket's files are fetched while one is computed).
+#[allow(clippy::too_many_arguments)]
+fn accumulate<'p>(
+    rt: &tokio::runtime::Handle,
+    store: &Store,
+    period: &'p Period,
+    plan: &Plan,
+    shared: &Arc<Shared>,
+    agents: &Agents,
+    opts: Options,
+    spill: &Spill,
+    progress: &Progress,
+) -> Result<(Accumulator<'p>, Reading)> {
+    let mut acc = Accumulator::new(period, opts.include_bots, spill);
+    let mut reading = Reading {
+        partitions: plan.present(),
+        missing_partitions: plan.missing(),
+        ..Reading::default()
+    };
+    let mut objects: Vec<Object> = Vec::new();
+    let mut manifests = Vec::new();
+    for (_, how) in &plan.partitions {
+        match how {
+            Partition::Missing => {}
+            Partition::Csv(o) => objects.extend(o.iter().cloned()),
+            Partition::Compacted { manifest, objects } => {
+                reading.files += objects;
+                reading.malformed_rows += manifest.malformed_rows;
+                reading.unknown_header_files += manifest.unknown_header_files;
+                reading.duplicates += manifest.duplicates_between(period.start_ms, period.end_ms);
+                manifests.push(Arc::new((**manifest).clone()));
+            }
+        }
+    }
+    let csv_dicts = Dicts::new(shared.clone());
+    let (hits, totals) = super::timed("read CSV", || {
+        read_csv(rt, store, &objects, period, &csv_dicts, progress)
+    })?;
+    reading.files += totals.files;
+    reading.malformed_rows += totals.malformed;
+    reading.unknown_header_files += totals.unknown_header_files;
+    reading.first_problem.clone_from(&totals.first_problem);
+    if let Some(problem) = &totals.first_problem {
+        if totals.unknown_header_files > 0 {
+            progress.clear();
+            eprintln!(
+                "analyzer: {} files not read (not page-hit files); the first: {problem}",
+                totals.unknown_header_files
+            );
+        }
+    }
+
+    if manifests.is_empty() {
+        progress.step(&format!("computing {} hits of {period}", hits.len()));
+        acc.add(&hits, csv_dicts, agents)?;
+        return Ok((acc, reading));
+    }
+
+    // Some partitions are compacted: every visitor's rows, whatever they were read from, go
+    // through in the same bucket, with the bucket's dictionaries.
+    let groups = manifests.iter().map(|m| m.buckets).max().unwrap_or(1);
+    let mut by_group: Vec<Vec<u32>> = vec![Vec::new(); groups as usize];
+    for (r, &v) in hits.vis.iter().enumerate() {
+        by_group[bucket_of(v, groups) as usize].push(r as u32);
+    }
+    let fetch = |group: u32| {
+        let (store, manifests) = (store.clone(), manifests.clone());
+        rt.spawn(async move {
+            let mut files = Vec::with_capacity(manifests.len());
+            for m in &manifests {
+                files.push(compacted::fetch(&store, m, group, groups).await?);
+            }
+            anyhow::Ok(files)
+        })
+    };
+    // One thread fetches and decodes the buckets (the next one's files are fetched while one
+    // is decoded) while this one computes the bucket before: decoding is half of a compacted
+    // day's work, and on its own it would leave cores idle between the parallel steps.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Hits, Dicts)>>(1);
+    let (hits, by_group, csv_dicts) = (&hits, &by_group, &csv_dicts);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut next = Some(fetch(0));
+            for group in 0..groups {
+                let bucket = (|| {
+                    let files = rt
+                        .block_on(next.take().expect("fetched ahead"))
+                        .context("fetching compacted files")??;
+                    if group + 1 < groups {
+                        next = Some(fetch(group + 1));
+                    }
+                    let dicts = Dicts::new(shared.clone());
+                    let mut bucket = hits.gather(&by_group[group as usize]);
+                    bucket.recode(csv_dicts, &dicts);
+                    for bytes in files {
+                        bucket.append(compacted::decode(bytes, group, groups, period, &dicts)?);
+                    }
+                    anyhow::Ok((bucket, dicts))
+                })();
+                let failed = bucket.is_err();
+                // A send fails only when the computing side stopped on an error of its own.
+                if tx.send(bucket).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for group in 0..groups {
+            progress.step(&format!(
+                "computing bucket {} of {groups} of {period}",
+                group + 1
+            ));
+            let (bucket, dicts) = rx.recv().context("the bucket reader stopped")??;
+            acc.add(&bucket, dicts, agents)?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok((acc, reading))
+}
+
+/// Reads landed CSV objects: the rows of `period`, in object then line order.
+fn read_csv(
+    rt: &tokio::runtime::Handle,
+    store: &Store,
+    objects: &[Object],
+    period: &Period,
+    dicts: &Dicts,
+    progress: &Progress,
+) -> Result<(Hits, ReadTotals)> {
+    if objects.is_empty() {
+        return Ok((Hits::default(), ReadTotals::default()));
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(objects.len());
+    // Per thread: its dictionary caches, and the rows of each object it read (the size of a
+    // row in a file is about 270 bytes: room is made for an object's rows at once).
+    let mut states: Vec<(Caches, Vec<(usize, Hits)>)> = (0..threads)
+        .map(|_| (Caches::default(), Vec::new()))
+        .collect();
+    let outcomes = read_objects(
+        store,
+        rt,
+        objects,
+        &mut states,
+        &|i, n| progress.step(&format!("reading object {} of {n} for {period}", i + 1)),
+        &|(caches, parts), i, row| {
+            if !period.contains(row.ts_ms) {
+                return;
+            }
+            if parts.last().is_none_or(|(f, _)| *f != i) {
+                let rows = (objects[i].size / 200) as usize;
+                parts.push((i, Hits::with_capacity(rows)));
+            }
+            if let Some((_, hits)) = parts.last_mut() {
+                hits.push(dicts, caches, &row.hit, row.ts_ms);
+            }
+        },
+    )?;
+    let names: Vec<String> = objects.iter().map(|o| store.display(&o.key)).collect();
+    let totals = ReadTotals::of(&outcomes, &names);
+    let mut parts: Vec<(usize, Hits)> = states.into_iter().flat_map(|(_, p)| p).collect();
+    parts.sort_by_key(|(i, _)| *i);
+    Ok((
+        Hits::concat(parts.into_iter().map(|(_, h)| h).collect()),
+        totals,
+    ))
+}
