@@ -35,7 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Bytes of CSV per hit, measured on gen_day's output (duplicates included).
-CSV_BYTES_PER_HIT = {"realistic": 287, "hostile": 394}
+CSV_BYTES_PER_HIT = {"realistic": 287, "hostile": 394, "cardinality": 340}
 # Disk a run needs besides the CSVs, as a share of their size: DuckDB's temporary files when the
 # day does not fit its memory (at most ~0.8), and with --compacted the analyzer's spill files
 # (~0.2, zstd) and the Parquet day (~0.2). 100M realistic hits: 27 GB of CSV, ~60 GB in all.
@@ -194,7 +194,8 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--hits", type=int, default=1_000_000)
     ap.add_argument("--date", default="2026-11-25")
-    ap.add_argument("--shape", choices=["realistic", "hostile"], default="realistic")
+    ap.add_argument("--shape", choices=["realistic", "hostile", "cardinality"],
+                    default="realistic")
     ap.add_argument("--compacted", action="store_true")
     ap.add_argument("--pandas", choices=["auto", "yes", "no"], default="auto")
     ap.add_argument("--duckdb-csv", choices=["yes", "no"], default="yes",

@@ -2,7 +2,7 @@
 //! and for trying the analyzer by hand.
 //!
 //! ```text
-//! cargo run --release --example gen_day -- --hits 1000000 --out /tmp/day [--date 2026-11-25] [--files 8] [--seed 1] [--shape realistic|hostile]
+//! cargo run --release --example gen_day -- --hits 1000000 --out /tmp/day [--date 2026-11-25] [--files 8] [--seed 1] [--shape realistic|hostile|cardinality]
 //! ```
 //!
 //! `--shape realistic` (the default; its bytes are unchanged since before the flag existed):
@@ -20,6 +20,15 @@
 //! drawn from 300,000 users; referrers are empty, internal or long external URLs (thousands of
 //! hosts); about 400 distinct user agents; 3% of hits are custom events (`signup`,
 //! `cart:add`, ...), 10% carry `utm_*` campaigns; 5% crawlers, 1% delivered twice.
+//!
+//! `--shape cardinality`: a day built against memory that grows with distinct values. Visitors
+//! and sessions as in the realistic day (a pool of `hits / 6` visitors, sessions of 1 to 12
+//! page views), but every page view has its own path (`/c/<n>/<word>`, ~20 bytes), its own
+//! external referrer (`https://r<n>.example.net/from/<n>`: a distinct referrer host, ~45 bytes)
+//! and its own campaign (`utm_source=src<n>`, so also its own source, `utm_medium` one of four,
+//! `utm_campaign=camp<n>`); 30% of human sessions are signed in, from a million users; 5%
+//! crawlers, 1% delivered twice. Values are short on purpose: they are hostile by number, not by
+//! size, and a 30M-hit day stays ~10 GB of CSV.
 //!
 //! The same arguments always give the same bytes.
 
@@ -81,6 +90,7 @@ impl Zipf {
 enum Shape {
     Realistic,
     Hostile,
+    Cardinality,
 }
 
 struct Args {
@@ -114,8 +124,11 @@ fn parse_args() -> Result<Args, String> {
                 args.shape = match value()?.as_str() {
                     "realistic" => Shape::Realistic,
                     "hostile" => Shape::Hostile,
+                    "cardinality" => Shape::Cardinality,
                     other => {
-                        return Err(format!("--shape takes realistic or hostile, not {other}"))
+                        return Err(format!(
+                            "--shape takes realistic, hostile or cardinality, not {other}"
+                        ))
                     }
                 }
             }
@@ -476,6 +489,65 @@ fn hostile(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u
     args.hits
 }
 
+/// The cardinality day (see the module's doc): sessions whose every page view has its own
+/// path, referrer host and campaign. Returns the hits written.
+fn cardinality(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u64 {
+    let mut rng = Rng(args.seed);
+    let visitors = (args.hits / 6).max(1);
+    let mut written = 0u64;
+    let mut row = String::with_capacity(512);
+    while written < args.hits {
+        let visitor = rng.below(visitors);
+        let is_bot = rng.unit() < 0.05;
+        let user = if !is_bot && rng.unit() < 0.3 {
+            format!("u{}@example.com", rng.below(1_000_000))
+        } else {
+            String::new()
+        };
+        let ua = if is_bot {
+            BOTS[(visitor % 2) as usize]
+        } else {
+            BROWSERS[(visitor % 3) as usize]
+        };
+        let country = COUNTRIES[(visitor % COUNTRIES.len() as u64) as usize];
+        let hits_in_session = 1 + rng.below(12);
+        let mut ts = day * time::MS_PER_DAY + time_of_day(&mut rng);
+        for _ in 0..hits_in_session {
+            if written >= args.hits || ts >= (day + 1) * time::MS_PER_DAY {
+                break;
+            }
+            written += 1;
+            let n = written;
+            let status = if rng.below(100) < 3 { 404 } else { 200 };
+            let hit = PageHit {
+                event_id: event_id(ts, n),
+                ts: time::format_ts(ts),
+                host: "shop.example".into(),
+                path: format!("/c/{n}/{}", WORDS[(n % WORDS.len() as u64) as usize]),
+                action: "c".into(),
+                method: "GET".into(),
+                status,
+                user: user.clone(),
+                visitor: format!("{:016x}", visitor.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                referrer: format!("https://r{n}.example.net/from/{n}"),
+                country: country.into(),
+                user_agent: ua.into(),
+                bot: is_bot,
+                origin_ms: (rng.below(200) + 5) as u32,
+                utm_source: format!("src{n}"),
+                utm_medium: UTM_MEDIUMS[(n % UTM_MEDIUMS.len() as u64) as usize].into(),
+                utm_campaign: format!("camp{n}"),
+                ..PageHit::default()
+            };
+            row.clear();
+            hit.write_csv_row(&mut row);
+            land(writers, &mut rng, &row);
+            ts += 2_000 + rng.below(600_000) as i64;
+        }
+    }
+    written
+}
+
 /// A UUIDv7-shaped id: the 48-bit ms timestamp, version 7, variant 8, then a serial for
 /// uniqueness.
 fn event_id(ts: i64, serial: u64) -> String {
@@ -514,6 +586,7 @@ fn main() {
     let written = match args.shape {
         Shape::Realistic => realistic(&args, day, &mut writers),
         Shape::Hostile => hostile(&args, day, &mut writers),
+        Shape::Cardinality => cardinality(&args, day, &mut writers),
     };
     for mut w in writers {
         w.flush().unwrap();

@@ -17,6 +17,9 @@ pub enum Shape {
     /// Every hit a new visitor, ~40% of hits a distinct long path, 300,000 users, long
     /// referrers, custom events and campaigns.
     Hostile,
+    /// Sessions as in the realistic day, but every page view its own path, referrer host and
+    /// campaign (so its own source too); a million users.
+    Cardinality,
 }
 
 impl Shape {
@@ -24,6 +27,7 @@ impl Shape {
         match self {
             Shape::Realistic => "realistic",
             Shape::Hostile => "hostile",
+            Shape::Cardinality => "cardinality",
         }
     }
 }
