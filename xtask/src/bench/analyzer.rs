@@ -421,6 +421,14 @@ fn objects_bench(bins: &Bins, objects: usize, hits: u64, args: &Args) -> Result<
         upload(&moto.store("s3://bench/eight").await?, eight, 8).await?;
         let store = moto.store("s3://bench/many").await?;
         upload(&store, many, 32).await?;
+        // As the aggregator does after each batch: the shard's "last landed" marker of the day
+        // (what lets a report of the compacted day skip listing the objects).
+        store
+            .put(
+                &pagehit::layout::landed_marker(DATE, "shardId-000000000000"),
+                format!("{{\"last\":\"bench\",\"objects\":{objects}}}"),
+            )
+            .await?;
         eprintln!(
             "bench: {} + 8 objects uploaded to moto in {:.1} s",
             objects,
@@ -501,11 +509,11 @@ fn objects_bench(bins: &Bins, objects: usize, hits: u64, args: &Args) -> Result<
         compact_run.seconds, compact_run.rss_mib, compact_run.load
     );
     println!(
-        "Listing the {objects} landed objects (one `Store::list`, as every report does first): \
-         {list_seconds:.2} s."
+        "Listing the {objects} landed objects (one `Store::list`; a report of the compacted day \
+         skips it while the day's markers are unmoved): {list_seconds:.2} s."
     );
     println!(
-        "Goal (issue 11): the compacted {objects}-object report <= 3x the 8-object day: here {:.2}x.",
+        "Goal (issues 11, 20): the compacted {objects}-object report <= 3x the 8-object day: here {:.2}x.",
         compacted_run.seconds / eight_run.seconds
     );
     let many_title = format!("{objects} objects");
