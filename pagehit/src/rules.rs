@@ -234,6 +234,77 @@ pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Characters that steer how the text around them is shown without showing themselves: the
+/// format characters (Unicode category Cf: bidi embeddings, overrides and isolates, zero-width
+/// spaces and joiners, the soft hyphen, tag characters) and the line and paragraph separators
+/// (Zl, Zp), as inclusive ranges in order. Unicode 16.0, written by hand so that `pagehit` needs
+/// no Unicode crate; `tests::invisible_ranges_match_unicode` checks it against regex-syntax's
+/// tables.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+/// Whether `ch` is not shown as itself: a control character (Cc), a format character (Cf) or
+/// a line or paragraph separator (Zl, Zp).
+pub fn is_invisible(ch: char) -> bool {
+    ch.is_control()
+        || (ch >= '\u{ad}'
+            && INVISIBLE
+                .binary_search_by(|&(lo, hi)| {
+                    if hi < ch {
+                        std::cmp::Ordering::Less
+                    } else if lo > ch {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+                .is_ok())
+}
+
+/// `s` as people should see it: every control, format, line- or paragraph-separator character
+/// ([`is_invisible`]) written as a visible escape (`\n`, `\t`, `\u{202e}`, `\u{200b}`), so that
+/// a recorded value cannot move the cursor, reorder the text around it (a right-to-left
+/// override makes `/txt.exe` read as `/exe.txt`), hide part of itself or break a line. The one
+/// rule for every human-readable output (the analyzer's table, Markdown and HTML, the
+/// dashboard); machine-readable outputs (JSON, CSV) keep values exactly as recorded.
+pub fn visible_text(s: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII needs no look-up; U+0080 and up is rare in most fields.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(is_invisible) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for ch in s.chars() {
+        if is_invisible(ch) {
+            out.extend(ch.escape_default());
+        } else {
+            out.push(ch);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Percent-decodes a URL path, query value or cookie value; keeps the raw text when the result
 /// would not be UTF-8. `+` is left alone (it means a space only in form-encoded queries).
 pub fn percent_decode(raw: &str) -> String {
@@ -433,6 +504,58 @@ pub fn uuid_text(id: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_ranges_match_unicode() {
+        use regex_syntax::hir::{Class, HirKind};
+        let hir = regex_syntax::Parser::new()
+            .parse(r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]")
+            .unwrap();
+        let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+            panic!("{hir:?}");
+        };
+        let reference = |ch: char| {
+            class
+                .ranges()
+                .iter()
+                .any(|r| r.start() <= ch && ch <= r.end())
+        };
+        let mismatches: Vec<String> = (0..=0x10_ffff_u32)
+            .filter_map(char::from_u32)
+            .filter(|&ch| is_invisible(ch) != reference(ch))
+            .map(|ch| format!("U+{:04X}", ch as u32))
+            .collect();
+        assert!(mismatches.is_empty(), "differ from Unicode: {mismatches:?}");
+        assert!(
+            INVISIBLE.windows(2).all(|w| w[0].1 < w[1].0),
+            "ranges in order, apart"
+        );
+    }
+
+    #[test]
+    fn visible_text_shows_what_would_hide_or_reorder() {
+        for (raw, shown) in [
+            ("/plain/path?a=b", "/plain/path?a=b"),
+            ("/café/日本", "/café/日本"),
+            ("a\nb\tc\u{1b}[31m", "a\\nb\\tc\\u{1b}[31m"),
+            ("/\u{202e}txt.exe", "/\\u{202e}txt.exe"),
+            ("/a\u{2066}b\u{2069}", "/a\\u{2066}b\\u{2069}"),
+            ("pay\u{200b}pal", "pay\\u{200b}pal"),
+            ("a\u{2028}b\u{2029}c", "a\\u{2028}b\\u{2029}c"),
+            ("\u{feff}x\u{ad}", "\\u{feff}x\\u{ad}"),
+            ("\u{85}\u{7f}", "\\u{85}\\u{7f}"),
+            ("tag\u{e0041}", "tag\\u{e0041}"),
+        ] {
+            assert_eq!(visible_text(raw), shown, "{raw:?}");
+        }
+        assert!(matches!(
+            visible_text("/café"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // Shown text never holds an invisible character, whatever came in.
+        let all: String = (0..=0x10_ffff_u32).filter_map(char::from_u32).collect();
+        assert!(!visible_text(&all).chars().any(is_invisible));
+    }
 
     #[test]
     fn configured_actions_win_then_index_then_first_segment() {

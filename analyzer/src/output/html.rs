@@ -7,8 +7,7 @@
 
 use super::{
     browsers, campaigns, compared_with, countries, daily, devices, events, grouped, headlines,
-    hourly, os, pages, read_rows, referrers, sources, status, title, users, visible, Section,
-    Style, Trend,
+    hourly, os, pages, read_rows, referrers, sources, status, title, users, Section, Style, Trend,
 };
 use crate::report::Report;
 use std::fmt::Write;
@@ -20,11 +19,12 @@ pub const USERS_SHOWN: usize = 20;
 /// Rows of every other list the dashboard shows (the full lists are in `summary.json`).
 pub const ROWS_SHOWN: usize = 10;
 
-/// Escapes text for HTML element content and quoted attribute values; control characters
-/// become visible escapes.
+/// Escapes text for HTML element content and quoted attribute values; characters that would
+/// hide or reorder text (control, format, line and paragraph separators) become visible escapes
+/// first ([`pagehit::rules::visible_text`]).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in visible(s).chars() {
+    for ch in pagehit::rules::visible_text(s).chars() {
         match ch {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -441,6 +441,10 @@ mod tests {
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
         );
         assert_eq!(escape("/a\nb"), "/a\\nb");
+        assert_eq!(
+            escape("/\u{202e}gpj.exe\u{200b}\u{2028}"),
+            "/\\u{202e}gpj.exe\\u{200b}\\u{2028}"
+        );
     }
 
     #[test]

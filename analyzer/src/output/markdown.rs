@@ -2,20 +2,23 @@
 
 use super::{
     browsers, campaigns, compared_with, countries, daily, devices, events, headlines, hourly, os,
-    pages, plain_int, read_rows, referrers, sources, status, title, users, visible, Section, Style,
+    pages, plain_int, read_rows, referrers, sources, status, title, users, Section, Style,
 };
 use crate::report::Report;
+use pagehit::rules::visible_text;
 use std::fmt::Write;
 
-/// Escapes text for a Markdown table cell: markup characters get a backslash, `|` would end
-/// the cell, `<` could start HTML, and control characters become visible escapes.
+/// Escapes text for Markdown, in a table cell or a line of its own: every ASCII punctuation
+/// character gets a backslash (CommonMark lets any of them be escaped, and the escape shows the
+/// character itself), so that no recorded value becomes a link or an autolink (`:`, `.`, `@`
+/// and `/` escaped, GFM finds none), emphasis, code, HTML, an entity, a heading or a list, or
+/// ends a table cell (`\|`); characters that would hide or reorder text become visible escapes
+/// first ([`pagehit::rules::visible_text`]).
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in visible(s).chars() {
-        if matches!(
-            ch,
-            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '~' | '!' | '&'
-        ) {
+    let shown = visible_text(s);
+    let mut out = String::with_capacity(shown.len() + shown.len() / 4);
+    for ch in shown.chars() {
+        if ch.is_ascii_punctuation() {
             out.push('\\');
         }
         out.push(ch);
@@ -125,43 +128,57 @@ mod tests {
 
     #[test]
     fn escapes_cells() {
-        assert_eq!(escape("/a|b_c*d"), "/a\\|b\\_c\\*d");
+        assert_eq!(escape("/a|b_c*d"), "\\/a\\|b\\_c\\*d");
         assert_eq!(escape("x\ny"), "x\\\\ny");
-        assert_eq!(escape("/日本"), "/日本");
+        assert_eq!(escape("日本"), "日本");
+        assert_eq!(
+            escape("Reset https://evil.example/login"),
+            "Reset https\\:\\/\\/evil\\.example\\/login"
+        );
+        assert_eq!(escape("a\u{202e}b"), "a\\\\u\\{202e\\}b");
+        // Every ASCII punctuation character, and nothing else, gets its backslash.
+        let punctuation: String = (0x21u8..0x7f)
+            .map(char::from)
+            .filter(char::is_ascii_punctuation)
+            .collect();
+        assert_eq!(punctuation.len(), 32);
+        let escaped: String = punctuation.chars().flat_map(|c| ['\\', c]).collect();
+        assert_eq!(escape(&punctuation), escaped);
+        assert_eq!(escape("abc 123 é"), "abc 123 é");
     }
 
     #[test]
     fn every_section_with_the_comparison() {
         let md = render(&fixture::report(true));
         for line in [
-            "# Page-hit report for 2026-11-23 to 2026-11-25 (Europe/Berlin)",
-            "compared with 2026-11-20 to 2026-11-22",
+            "# Page\\-hit report for 2026\\-11\\-23 to 2026\\-11\\-25 \\(Europe\\/Berlin\\)",
+            "compared with 2026\\-11\\-20 to 2026\\-11\\-22",
             "| metric | value | previous | change |",
             "| hits | 1204 | 1070 | +134 (+12.5%) |",
             "| bounce rate | 43.2% | 45.0% | -1.8 pp |",
             "| events | 52 | 0 | new |",
-            "| files | 9 (dt=2026-11-23 to dt=2026-11-25) |  |  |",
-            "| bots (left out) | 55 |  |  |",
+            "| files | 9 \\(dt\\=2026\\-11\\-23 to dt\\=2026\\-11\\-25\\) |  |  |",
+            "| bots \\(left out\\) | 55 |  |  |",
             "| 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 300 | 404 | 0 | 0 | 0 | 0 | 500 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |",
             "## Days",
-            "| 2026-11-24 | 404 | 21 | 160 |",
+            "| 2026\\-11\\-24 | 404 | 21 | 160 |",
             "| 1xx | 2xx | 3xx | 4xx | 5xx |",
             "| 0 | 1100 | 50 | 44 | 10 |",
-            "| news.example | 400 |",
-            "| (unknown) | 504 |",
+            "| news\\.example | 400 |",
+            "| \\(unknown\\) | 504 |",
             "| newsletter | 304 | 62 |",
             "| campaign | source | medium | hits | visitors |",
             "| winter | newsletter | email | 250 | 50 |",
-            "| (not set) | newsletter | email | 54 | 12 |",
+            "| \\(not set\\) | newsletter | email | 54 | 12 |",
             "| Firefox | 504 | 162 |",
             "| Mac OS X | 604 | 200 |",
             "| mobile | 204 | 112 |",
             "| signup | 52 | 30 | 7.3% |",
             "| path | hits | previous | change | users | visitors | share | entries | exits | bounces | 4xx | 5xx |",
-            "| /pricing | 300 | 0 | new | 15 | 150 | 24.9% | 100 | 75 | 60 | 1 | 0 |",
-            "| /a\\<b\\>\\&\"c'\\|\\*\\_ | 200 | 250 | -50 (-20.0%) | 10 | 100 | 16.6% | 66 | 50 | 40 | 1 | 0 |",
-            "| /日本\\\\n | 104 | 104 | no change | 5 | 52 | 8.6% | 34 | 26 | 20 | 1 | 0 |",
-            "| \\<admin\\> \\& \"co\" | 7 | 1 | 1 | 2026-11-24T09:00:00.000+01:00 | 2026-11-24T09:20:00.000+01:00 | / |",
+            "| \\/pricing | 300 | 0 | new | 15 | 150 | 24.9% | 100 | 75 | 60 | 1 | 0 |",
+            "| \\/a\\<b\\>\\&\\\"c\\'\\|\\*\\_ | 200 | 250 | -50 (-20.0%) | 10 | 100 | 16.6% | 66 | 50 | 40 | 1 | 0 |",
+            "| \\/日本\\\\n | 104 | 104 | no change | 5 | 52 | 8.6% | 34 | 26 | 20 | 1 | 0 |",
+            "| \\<admin\\> \\& \\\"co\\\" | 7 | 1 | 1 | 2026\\-11\\-24T09\\:00\\:00\\.000\\+01\\:00 | 2026\\-11\\-24T09\\:20\\:00\\.000\\+01\\:00 | \\/ |",
         ] {
             assert!(md.lines().any(|l| l == line), "missing {line:?} in\n{md}");
         }

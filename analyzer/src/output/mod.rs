@@ -19,7 +19,6 @@ pub mod table;
 use crate::cli::Format;
 use crate::report::model::{Rows, Summary};
 use crate::report::Report;
-use std::borrow::Cow;
 
 /// The report in `format`, as printed on stdout (for reports in memory: see [`write`]).
 pub fn render(report: &Report, format: Format) -> String {
@@ -558,22 +557,9 @@ pub fn read_rows(s: &Summary, int: fn(u64) -> String) -> Vec<(&'static str, Stri
     ]
 }
 
-/// `s` with control characters written as escapes (`\n`, `\t`, `\u{1b}`), for text formats
-/// read by people.
-pub fn visible(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for ch in s.chars() {
-        if ch.is_control() {
-            out.extend(ch.escape_default());
-        } else {
-            out.push(ch);
-        }
-    }
-    Cow::Owned(out)
-}
+/// `s` as people should see it (control, format, line and paragraph separator characters as
+/// visible escapes): the one rule, [`pagehit::rules::visible_text`], under its old name here.
+pub use pagehit::rules::visible_text as visible;
 
 /// A ratio as a percentage with one decimal: `0.3333` -> `33.3%`.
 pub fn percent(ratio: f64) -> String {
@@ -604,7 +590,7 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(visible("/a\nb\u{1b}[31m"), "/a\\nb\\u{1b}[31m");
-        assert!(matches!(visible("/café"), Cow::Borrowed(_)));
+        assert!(matches!(visible("/café"), std::borrow::Cow::Borrowed(_)));
         assert_eq!(percent(1.0 / 3.0), "33.3%");
         assert_eq!(ratio(0.25), "0.25");
         assert_eq!(ratio(1.0), "1.0");

@@ -2,7 +2,7 @@
 
 use super::{
     browsers, campaigns, compared_with, countries, daily, devices, events, headlines, hourly, os,
-    pages, plain_int, read_rows, referrers, sources, status, title, users, visible, Section, Style,
+    pages, plain_int, read_rows, referrers, sources, status, title, users, Section, Style,
 };
 use crate::report::Report;
 use std::fmt::Write;
@@ -52,9 +52,10 @@ pub fn grid(headers: &[&str], aligns: &[Align], rows: &[Vec<String>]) -> String 
     out
 }
 
-/// The terminal's cell style: control characters escaped, plain counts.
+/// The terminal's cell style: characters that would move the cursor, hide or reorder text
+/// shown as escapes ([`pagehit::rules::visible_text`]), plain counts.
 const STYLE: Style = Style {
-    text: |s| visible(s).into_owned(),
+    text: |s| pagehit::rules::visible_text(s).into_owned(),
     int: plain_int,
 };
 
