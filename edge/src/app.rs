@@ -12,15 +12,19 @@ use crate::sink::kinesis::record::Entry;
 use crate::sink::kinesis::service::{now_ms, FetchTransport};
 use crate::sink::kinesis::sink::{lost_record_line, put_records, Failure, RetryPolicy};
 use crate::sink::queue::producer;
-use crate::source::beacon::{self, BeaconError, LimitedBody, OriginCheck, PerMinute};
+use crate::sink::race::{first_of, First};
+use crate::source::beacon::{
+    self, BeaconError, LimitedBody, OriginCheck, PerMinute, LIMITER_TIMEOUT,
+};
 use crate::source::{cookie_value, demo, proxy};
 use crate::transform::day::{utc_day, IntlDay, MinuteCache};
-use crate::transform::hit::{build_hit, random_bytes, RequestFacts};
-use pagehit::PageHit;
+use crate::transform::hit::{build_hit, client_key, derived_salt, random_bytes, RequestFacts};
+use crate::transform::salt::{next_day, salt_key, DaySalts, KV_TIMEOUT, SALT_TTL_SECONDS};
 use serde_json::Value;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
-use worker::wasm_bindgen::JsCast;
+use worker::js_sys::{Function, Object, Promise, Reflect};
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{console_error, Context, Delay, Env, Headers, Queue, Request, Response, Result};
 
@@ -43,12 +47,25 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Result<Response
         }
         Route::Collect => {
             let facts = request_facts(&req, &url, received_ms);
-            collect(&mut req, &url, facts, &cfg, &env, &ctx).await
+            let (response, accepted) = collect(&mut req, &url, facts, &cfg, &env).await?;
+            if let Some(facts) = accepted {
+                record(&ctx, &env, cfg, facts, None);
+            }
+            Ok(response)
         }
         Route::Page {
             record: should_record,
         } => {
             let mut facts = request_facts(&req, &url, received_ms);
+            // Asked now, answered while the page is made; awaited after the response.
+            let verdict = match &cfg.collector {
+                Collector::On { visitor_salt, .. } if should_record => limit(
+                    &env,
+                    names::PAGEVIEW_LIMITER,
+                    &client_key(visitor_salt, &facts.client_ip),
+                ),
+                _ => None,
+            };
             let response = match &cfg.origin_url {
                 Some(origin) => match proxy::forward(&req, &url, origin).await {
                     Ok(p) => {
@@ -79,9 +96,7 @@ pub async fn handle(mut req: Request, env: Env, ctx: Context) -> Result<Response
                 }
             };
             if should_record {
-                if let Some((kinesis, hit)) = make_hit(&cfg, &facts) {
-                    record(&ctx, &env, kinesis, &hit);
-                }
+                record(&ctx, &env, cfg, facts, verdict);
             }
             Ok(response)
         }
@@ -118,37 +133,37 @@ fn demo_user(req: &Request) -> String {
     cookie_value(&cookies, "user").unwrap_or_default()
 }
 
-/// `POST /collect`: a page view or custom event reported by the browser.
+/// `POST /collect`: a page view or custom event reported by the browser. Returns the answer
+/// and, when the beacon is to be recorded, its facts.
 async fn collect(
     req: &mut Request,
     url: &Target<'_>,
     facts: RequestFacts,
     cfg: &Config,
     env: &Env,
-    ctx: &Context,
-) -> Result<Response> {
+) -> Result<(Response, Option<RequestFacts>)> {
     let origin = req.headers().get("origin")?;
     let own = format!("{}://{}", url.scheme, url.host);
     let check = beacon::check_origin(&cfg.collect_origins, &own, origin.as_deref());
     let outcome = match &check {
         OriginCheck::Refused(origin) => Err(BeaconError::OriginRefused(origin.clone())),
-        _ => accept_beacon(req, facts, cfg, env, ctx).await?,
+        _ => accept_beacon(req, facts, cfg, env).await?,
     };
-    let response = match outcome {
-        Ok(()) => Response::empty()?.with_status(204),
-        Err(e) => Response::error(e.to_string(), e.status())?,
+    let (response, accepted) = match outcome {
+        Ok(accepted) => (Response::empty()?.with_status(204), accepted),
+        Err(e) => (Response::error(e.to_string(), e.status())?, None),
     };
-    with_cors(response, &check)
+    Ok((with_cors(response, &check)?, accepted))
 }
 
-/// Reads, checks and records a beacon from an origin that may send one.
+/// Reads and checks a beacon from an origin that may send one; its facts when it is to be
+/// recorded (none when the collector is off).
 async fn accept_beacon(
     req: &mut Request,
     mut facts: RequestFacts,
     cfg: &Config,
     env: &Env,
-    ctx: &Context,
-) -> Result<std::result::Result<(), BeaconError>> {
+) -> Result<std::result::Result<Option<RequestFacts>, BeaconError>> {
     let declared = req
         .headers()
         .get("content-length")?
@@ -173,18 +188,19 @@ async fn accept_beacon(
     if cfg.origin_url.is_none() {
         facts.user = demo_user(req);
     }
-    let Some((kinesis, hit)) = make_hit(cfg, &facts) else {
-        return Ok(Ok(()));
+    let Collector::On { visitor_salt, .. } = &cfg.collector else {
+        return Ok(Ok(None));
     };
+    // Counted by address, not by visitor: a new User-Agent is a new visitor, not a new client.
+    let key = client_key(visitor_salt, &facts.client_ip);
     let under_cap = BEACON_CAP.with(|c| {
         c.borrow_mut()
-            .allow(&hit.visitor, facts.received_ms, cfg.beacons_per_minute)
+            .allow(&key, facts.received_ms, cfg.beacons_per_minute)
     });
-    if !under_cap || !rate_limiter_allows(env, &hit.visitor).await {
+    if !under_cap || !allowed(limit(env, names::BEACON_LIMITER, &key)).await {
         return Ok(Err(BeaconError::TooMany));
     }
-    record(ctx, env, kinesis, &hit);
-    Ok(Ok(()))
+    Ok(Ok(Some(facts)))
 }
 
 /// Reads the request body as a stream, keeping at most `limit + 1` bytes whatever
@@ -194,7 +210,7 @@ async fn read_limited(
     req: &Request,
     limit: usize,
 ) -> Result<std::result::Result<Vec<u8>, BeaconError>> {
-    use worker::js_sys::{Reflect, Uint8Array};
+    use worker::js_sys::Uint8Array;
     use worker::web_sys::ReadableStreamDefaultReader;
     let Some(stream) = req.inner().body() else {
         return Ok(Ok(Vec::new()));
@@ -219,35 +235,51 @@ async fn read_limited(
     }
 }
 
-/// The Workers Rate Limiting binding's verdict for this visitor, when one is bound; allows when
-/// none is, or when the binding fails (analytics never blocks on its own limiter).
-async fn rate_limiter_allows(env: &Env, visitor: &str) -> bool {
-    use worker::js_sys::{Function, Object, Promise, Reflect};
+/// Asks the Workers Rate Limiting binding `binding` about one more request from the client
+/// `key`; `None` when no such binding is bound (or it cannot be called).
+fn limit(env: &Env, binding: &str, key: &str) -> Option<Promise> {
     // `limit({key})` called directly: worker's RateLimiter decodes the answer with
     // serde-wasm-bindgen, which costs the Wasm more than these lines.
-    let call = || -> Option<Promise> {
-        let limiter = Reflect::get(env, &names::BEACON_LIMITER.into()).ok()?;
-        if limiter.is_undefined() {
-            return None;
-        }
-        let limit: Function = Reflect::get(&limiter, &"limit".into())
-            .ok()?
-            .dyn_into()
-            .ok()?;
-        let options = Object::new();
-        Reflect::set(&options, &"key".into(), &visitor.into()).ok()?;
-        limit.call1(&limiter, &options).ok()?.dyn_into().ok()
-    };
-    let Some(promise) = call() else {
+    let limiter = Reflect::get(env, &binding.into()).ok()?;
+    if limiter.is_undefined() {
+        return None;
+    }
+    let options = Object::new();
+    Reflect::set(&options, &"key".into(), &key.into()).ok()?;
+    call(&limiter, "limit", &[options.into()])
+}
+
+/// The limiter's verdict: allows when there is none, or when the binding fails or does not
+/// answer within [`LIMITER_TIMEOUT`] (analytics never blocks on its own limiter).
+async fn allowed(verdict: Option<Promise>) -> bool {
+    let Some(promise) = verdict else {
         return true;
     };
-    match JsFuture::from(promise).await {
+    match settle(promise, LIMITER_TIMEOUT).await {
         Ok(outcome) => Reflect::get(&outcome, &"success".into())
             .ok()
             .and_then(|s| s.as_bool())
             .unwrap_or(true),
         Err(_) => true,
     }
+}
+
+/// What `promise` settles to, or an error when it takes longer than `limit`.
+async fn settle(
+    promise: Promise,
+    limit: std::time::Duration,
+) -> std::result::Result<JsValue, JsValue> {
+    match first_of(JsFuture::from(promise), Delay::from(limit)).await {
+        First::Left(x) => x,
+        First::Right(()) => Err("no answer in time".into()),
+    }
+}
+
+/// Calls `target.method(args...)` when it returns a promise.
+fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Option<Promise> {
+    let f: Function = Reflect::get(target, &method.into()).ok()?.dyn_into().ok()?;
+    let args: worker::js_sys::Array = args.iter().collect();
+    f.apply(target, &args).ok()?.dyn_into().ok()
 }
 
 fn preflight(req: &Request, url: &Target, cfg: &Config) -> Result<Response> {
@@ -279,8 +311,12 @@ fn with_cors(mut resp: Response, check: &OriginCheck) -> Result<Response> {
 thread_local! {
     // One isolate runs one thread: hits of concurrent requests meet here.
     static BATCH: RefCell<Batcher> = RefCell::new(Batcher::default());
-    // Beacons per visitor this minute, in this isolate.
+    // Beacons per client address this minute, in this isolate.
     static BEACON_CAP: RefCell<PerMinute> = RefCell::new(PerMinute::default());
+    // The random daily salts read from (or written to) VISITOR_SALTS.
+    static SALTS: RefCell<DaySalts> = RefCell::new(DaySalts::default());
+    // The minute page views over PAGEVIEW_LIMITER were last logged.
+    static LIMITED_LOGGED: Cell<i64> = const { Cell::new(i64::MIN) };
     // The VISITOR_TZ formatter and the day of the last minute asked for.
     static ZONE: RefCell<Zone> = RefCell::new(Zone::default());
 }
@@ -324,42 +360,113 @@ fn salt_day(zone: Option<&str>, ms: i64) -> String {
     })
 }
 
-/// The hit for `facts` and where it goes, when the collector is on.
-fn make_hit<'c>(cfg: &'c Config, facts: &RequestFacts) -> Option<(&'c KinesisConfig, PageHit)> {
-    let Collector::On {
-        kinesis,
-        visitor_salt,
-    } = &cfg.collector
-    else {
-        return None;
-    };
-    let day = salt_day(cfg.visitor_tz.as_deref(), facts.received_ms);
-    let hit = build_hit(facts, &cfg.actions, visitor_salt, &day, random_bytes());
-    Some((kinesis, hit))
-}
-
-/// Queues the hit for the next `PutRecords`; it is sent after the response, in a
-/// `ctx.wait_until`.
-fn record(ctx: &Context, env: &Env, kinesis: &KinesisConfig, hit: &PageHit) {
-    let next = BATCH.with(|b| b.borrow_mut().push(Entry::from_hit(hit)));
-    let kinesis = kinesis.clone();
-    // Looked up only when this request sends; without the binding, lost hits are only logged.
-    let fallback = || env.queue(names::FALLBACK_QUEUE).ok();
-    match next {
-        Next::Buffered => {}
-        Next::ScheduleFlush => {
-            let fallback = fallback();
-            ctx.wait_until(async move {
+/// Records the page view of `facts`, when the collector is on, after the response: in a
+/// `ctx.wait_until`, the limiter's `verdict` is awaited, the day's salt found, the hit built and
+/// queued for the next `PutRecords` (which the first hit of a batch sends after `LINGER`).
+fn record(ctx: &Context, env: &Env, cfg: Config, facts: RequestFacts, verdict: Option<Promise>) {
+    if !matches!(cfg.collector, Collector::On { .. }) {
+        return;
+    }
+    let env = env.clone();
+    ctx.wait_until(async move {
+        let Collector::On {
+            kinesis,
+            visitor_salt,
+        } = &cfg.collector
+        else {
+            return;
+        };
+        if !allowed(verdict).await {
+            // Served, not recorded: logged once a minute per isolate, not per page view.
+            let minute = facts.received_ms.div_euclid(60_000);
+            if LIMITED_LOGGED.with(|m| m.replace(minute)) != minute {
+                console_error!(
+                    r#"{{"level":"warn","event":"page_views_limited","message":"page views of one address over PAGEVIEW_LIMITER's limit are served, not recorded"}}"#
+                );
+            }
+            return;
+        }
+        let day = salt_day(cfg.visitor_tz.as_deref(), facts.received_ms);
+        let salt = day_salt(&env, visitor_salt, &day, facts.received_ms).await;
+        let hit = build_hit(&facts, &cfg.actions, &salt, random_bytes());
+        // Looked up only when this request sends; without the binding, lost hits are only logged.
+        let fallback = || env.queue(names::FALLBACK_QUEUE).ok();
+        match BATCH.with(|b| b.borrow_mut().push(Entry::from_hit(&hit))) {
+            Next::Buffered => {}
+            Next::ScheduleFlush => {
+                let fallback = fallback();
                 Delay::from(LINGER).await;
                 let entries = BATCH.with(|b| b.borrow_mut().take());
-                send(&kinesis, fallback.as_ref(), &entries).await;
-            })
+                send(kinesis, fallback.as_ref(), &entries).await;
+            }
+            Next::FlushNow(entries) => send(kinesis, fallback().as_ref(), &entries).await,
         }
-        Next::FlushNow(entries) => {
-            let fallback = fallback();
-            ctx.wait_until(async move { send(&kinesis, fallback.as_ref(), &entries).await })
+        // Tomorrow's salt is made today, so that isolates racing to make it agree long before
+        // it is used (transform::salt).
+        if let Some(tomorrow) = next_day(&day) {
+            day_salt(&env, visitor_salt, &tomorrow, facts.received_ms).await;
+        }
+    });
+}
+
+/// The salt of `day` at `now_ms`: the random one in `VISITOR_SALTS` when that KV namespace is
+/// bound (made and stored when missing), else the one derived from the `VISITOR_SALT` secret.
+async fn day_salt(env: &Env, secret: &str, day: &str, now_ms: i64) -> Vec<u8> {
+    let kv = match Reflect::get(env, &names::VISITOR_SALTS.into()) {
+        Ok(kv) if !kv.is_undefined() => kv,
+        _ => return derived_salt(secret, day),
+    };
+    if let Some(salt) = SALTS.with(|s| s.borrow().cached(day, now_ms)) {
+        return salt.into_bytes();
+    }
+    let key = salt_key(day);
+    let stored = match call(&kv, "get", &[key.as_str().into()]) {
+        Some(p) => settle(p, KV_TIMEOUT).await,
+        None => Err(JsValue::UNDEFINED),
+    };
+    let (salt, write) = match stored {
+        Ok(stored) => SALTS.with(|s| {
+            s.borrow_mut()
+                .read(day, stored.as_string().as_deref(), now_ms, random_bytes())
+        }),
+        Err(e) => {
+            salt_error("reading", &key, &e);
+            let salt = SALTS.with(|s| s.borrow_mut().unreadable(day, now_ms, random_bytes()));
+            (salt, None)
+        }
+    };
+    if let Some(value) = write {
+        let options = Object::new();
+        let _ = Reflect::set(
+            &options,
+            &"expirationTtl".into(),
+            &(SALT_TTL_SECONDS as f64).into(),
+        );
+        let put = call(
+            &kv,
+            "put",
+            &[key.as_str().into(), value.into(), options.into()],
+        );
+        let written = match put {
+            Some(p) => settle(p, KV_TIMEOUT).await,
+            None => Err(JsValue::UNDEFINED),
+        };
+        if let Err(e) = written {
+            salt_error("writing", &key, &e);
         }
     }
+    salt.into_bytes()
+}
+
+/// Logs a failed KV call of the salts (the hit is still recorded, with the isolate's salt).
+fn salt_error(doing: &str, key: &str, e: &JsValue) {
+    let why = e
+        .as_string()
+        .unwrap_or_else(|| String::from(worker::js_sys::Error::from(e.clone()).message()));
+    console_error!(
+        "{}",
+        log_line("visitor_salts", &format!("{doing} {key}: {why}"))
+    );
 }
 
 /// Puts `entries`; what does not land goes to the fallback queue when there is one; each hit

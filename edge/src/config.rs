@@ -5,8 +5,9 @@ use crate::sink::kinesis::config::KinesisConfig;
 use pagehit::rules::ActionMap;
 use std::fmt;
 
-/// Beacons one visitor may send per minute to one isolate unless `COLLECT_MAX_PER_MINUTE` says
-/// otherwise: far above what a person clicking through a single-page app sends.
+/// Beacons one client address may send per minute to one isolate unless
+/// `COLLECT_MAX_PER_MINUTE` says otherwise: far above what a person clicking through a
+/// single-page app sends, with room for a few people behind one address.
 pub const DEFAULT_BEACONS_PER_MINUTE: u32 = 120;
 
 /// Everything the worker reads from its environment, parsed once per request. `Debug` never
@@ -19,7 +20,7 @@ pub struct Config {
     pub collect_origins: Vec<String>,
     /// Configured path -> action names.
     pub actions: ActionMap,
-    /// Beacons per visitor per minute and isolate (`0`: no cap).
+    /// Beacons per client address per minute and isolate (`0`: no cap).
     pub beacons_per_minute: u32,
     /// IANA zone whose calendar day the visitor salt follows; `None` for UTC.
     pub visitor_tz: Option<String>,
@@ -75,8 +76,13 @@ pub mod names {
     pub const COLLECT_MAX_PER_MINUTE: &str = "COLLECT_MAX_PER_MINUTE";
     /// Queue binding (producer) that takes the hits Kinesis did not; optional.
     pub const FALLBACK_QUEUE: &str = "HITS_FALLBACK";
-    /// Workers Rate Limiting binding for beacons; optional.
+    /// Workers Rate Limiting binding for beacons, per client address; optional.
     pub const BEACON_LIMITER: &str = "BEACON_LIMITER";
+    /// Workers Rate Limiting binding for recorded page views, per client address; optional.
+    pub const PAGEVIEW_LIMITER: &str = "PAGEVIEW_LIMITER";
+    /// Workers KV namespace holding the random daily visitor salts; optional (without it the
+    /// salts are derived from VISITOR_SALT).
+    pub const VISITOR_SALTS: &str = "VISITOR_SALTS";
 }
 
 impl Config {

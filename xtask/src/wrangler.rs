@@ -25,12 +25,25 @@ pub struct DevOptions {
     /// commented-out `[[queues.*]]` tables in `wrangler.toml` do, with a 1 s batch window so
     /// tests need not wait.
     pub fallback_queue: bool,
-    /// Override the `BEACON_LIMITER` rate limit (beacons per visitor a minute).
+    /// Override the `BEACON_LIMITER` rate limit (beacons per client address a minute).
     pub beacon_limit: Option<u32>,
+    /// Keep the `PAGEVIEW_LIMITER` binding, with this limit (recorded page views per client
+    /// address a minute). Without it the binding is removed: every local client is 127.0.0.1,
+    /// and the tests, the demo and the bench send thousands of page views a minute from it.
+    pub pageview_limit: Option<u32>,
+    /// Bind the `VISITOR_SALTS` KV namespace (random daily visitor salts), as the
+    /// commented-out `[[kv_namespaces]]` table in `wrangler.toml` does.
+    pub visitor_salts: bool,
+    /// Where workerd keeps KV and queue state (`--persist-to`); a fresh folder when `None`.
+    /// Two runs given the same folder, one after the other, share their KV namespaces.
+    pub state: Option<std::path::PathBuf>,
 }
 
 /// Queue name of the fallback queue in test instances.
 pub const FALLBACK_QUEUE: &str = "hits-fallback";
+
+/// The `VISITOR_SALTS` namespace id in test instances (any id works locally).
+pub const VISITOR_SALTS_ID: &str = "visitor-salts-local";
 
 /// The fallback queue's producer and consumer tables: the deployed settings of
 /// `wrangler.toml` except the batch window (1 s instead of 5 s) and fewer retries.
@@ -71,16 +84,31 @@ fn write_config(
     if options.fallback_queue {
         config.insert("queues".into(), fallback_queue_config().into());
     }
-    if let Some(limit) = options.beacon_limit {
-        let limiter = config
-            .get_mut("ratelimits")
-            .and_then(|r| r.as_array_mut())
-            .and_then(|r| {
-                r.iter_mut()
-                    .find(|l| l.get("name").and_then(|n| n.as_str()) == Some("BEACON_LIMITER"))
-            })
-            .context("wrangler.toml has no [[ratelimits]] named BEACON_LIMITER")?;
-        limiter["simple"]["limit"] = toml::Value::Integer(i64::from(limit));
+    let limiters = config
+        .get_mut("ratelimits")
+        .and_then(|r| r.as_array_mut())
+        .context("wrangler.toml has no [[ratelimits]]")?;
+    let named = |l: &toml::Value, name: &str| l.get("name").and_then(|n| n.as_str()) == Some(name);
+    if options.pageview_limit.is_none() {
+        limiters.retain(|l| !named(l, "PAGEVIEW_LIMITER"));
+    }
+    for (name, limit) in [
+        ("BEACON_LIMITER", options.beacon_limit),
+        ("PAGEVIEW_LIMITER", options.pageview_limit),
+    ] {
+        if let Some(limit) = limit {
+            let limiter = limiters
+                .iter_mut()
+                .find(|l| named(l, name))
+                .with_context(|| format!("wrangler.toml has no [[ratelimits]] named {name}"))?;
+            limiter["simple"]["limit"] = toml::Value::Integer(i64::from(limit));
+        }
+    }
+    if options.visitor_salts {
+        let kv: toml::Table = format!("binding = \"VISITOR_SALTS\"\nid = \"{VISITOR_SALTS_ID}\"\n")
+            .parse()
+            .expect("a valid table");
+        config.insert("kv_namespaces".into(), toml::Value::Array(vec![kv.into()]));
     }
     let path = dir.join("wrangler.toml");
     std::fs::write(&path, toml::to_string(&config)?)?;
@@ -172,7 +200,7 @@ impl WranglerDev {
                 "127.0.0.1",
             ])
             .arg("--persist-to")
-            .arg(dir.join("state"))
+            .arg(options.state.clone().unwrap_or_else(|| dir.join("state")))
             .arg("--show-interactive-dev-session=false")
             .current_dir(&dir)
             .envs(OFFLINE_ENV);
@@ -253,6 +281,9 @@ mod tests {
             &DevOptions {
                 fallback_queue: true,
                 beacon_limit: Some(5),
+                pageview_limit: Some(7),
+                visitor_salts: true,
+                state: None,
             },
         )
         .unwrap();
@@ -271,9 +302,20 @@ mod tests {
             queues["consumers"][0]["dead_letter_queue"].as_str(),
             Some("hits-fallback-dlq")
         );
-        let limiter = &config["ratelimits"][0];
-        assert_eq!(limiter["name"].as_str(), Some("BEACON_LIMITER"));
-        assert_eq!(limiter["simple"]["limit"].as_integer(), Some(5));
+        let limit = |name: &str| {
+            config["ratelimits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["name"].as_str() == Some(name))
+                .map(|l| l["simple"]["limit"].as_integer().unwrap())
+        };
+        assert_eq!(limit("BEACON_LIMITER"), Some(5));
+        assert_eq!(limit("PAGEVIEW_LIMITER"), Some(7));
+        assert_eq!(
+            config["kv_namespaces"][0]["binding"].as_str(),
+            Some("VISITOR_SALTS")
+        );
         assert_eq!(
             std::fs::read_to_string(dir.path().join(".dev.vars")).unwrap(),
             "A='1'\n"
@@ -282,6 +324,21 @@ mod tests {
         let plain = write_config(dir.path(), &[], &DevOptions::default()).unwrap();
         let plain: toml::Table = std::fs::read_to_string(plain).unwrap().parse().unwrap();
         assert!(plain.get("queues").is_none(), "no queue unless asked for");
+        assert!(
+            plain.get("kv_namespaces").is_none(),
+            "no KV unless asked for"
+        );
+        let names: Vec<&str> = plain["ratelimits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["BEACON_LIMITER"],
+            "page views unlimited locally unless asked"
+        );
     }
 
     #[test]

@@ -3,35 +3,15 @@
 //!
 //! Run with `cargo xtask test` (it installs the tools and builds the worker first).
 
+mod edge_support;
+
+use edge_support::*;
 use pagehit::PageHit;
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use xtask::kinesis::{self, wait_for_records};
 use xtask::moto::Moto;
 use xtask::wrangler::{self, WranglerDev};
-
-const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
-const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
-/// The address `wrangler dev` reports as `cf-connecting-ip` for these local clients.
-const CLIENT_IP: &str = "127.0.0.1";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Worker settings for these tests: the collector on, beacons from app.example, one action name.
-fn collector_vars(kinesis_endpoint: &str, stream: &str) -> Vec<(&'static str, String)> {
-    let mut vars = wrangler::collector_vars(stream, kinesis_endpoint, "integration-test-salt");
-    vars.push(("COLLECT_ORIGINS", "https://app.example".to_string()));
-    vars.push(("ACTION_MAP", r#"{"/about": "about-us"}"#.to_string()));
-    vars
-}
 
 /// The fields a test can predict, per hit.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,40 +56,6 @@ fn multiset(items: impl IntoIterator<Item = Seen>) -> BTreeMap<Seen, usize> {
         *m.entry(s).or_insert(0) += 1;
     }
     m
-}
-
-/// Decodes and validates every record; checks the fields a test cannot predict exactly.
-fn decode_all(
-    records: &[kinesis::StreamRecord],
-    host: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> Vec<PageHit> {
-    let hits: Vec<PageHit> = records
-        .iter()
-        .map(|r| {
-            PageHit::from_json(&r.data).unwrap_or_else(|e| {
-                panic!("invalid record {:?}: {e}", String::from_utf8_lossy(&r.data))
-            })
-        })
-        .collect();
-    let ids: HashSet<&str> = hits.iter().map(|h| h.event_id.as_str()).collect();
-    assert_eq!(ids.len(), hits.len(), "event ids are unique");
-    for (hit, rec) in hits.iter().zip(records) {
-        assert_eq!(hit.host, host);
-        assert_eq!(
-            rec.partition_key, hit.visitor,
-            "partition key is the visitor"
-        );
-        assert_eq!(&hit.event_id[14..15], "7", "UUIDv7");
-        let ts = pagehit::time::parse_ts(&hit.ts).unwrap();
-        assert!(
-            (from_ms - 1000..=to_ms + 1000).contains(&ts),
-            "ts {} outside the test window",
-            hit.ts
-        );
-    }
-    hits
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,78 +332,6 @@ async fn demo_site_page_views_reach_kinesis_exactly_once_with_the_right_fields()
         "the demo answers at the edge"
     );
     assert!(!dev.service.log().contains("hit_not_delivered"));
-}
-
-/// A tiny origin for proxy mode: names the user in `x-analytics-user` when a `session` cookie is
-/// sent, echoes POST bodies, redirects `/old`, fails `/broken` with 500.
-fn start_origin() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    return;
-                }
-                let mut parts = line.split_whitespace();
-                let (method, target) = (
-                    parts.next().unwrap_or("").to_string(),
-                    parts.next().unwrap_or("").to_string(),
-                );
-                let mut headers = BTreeMap::new();
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                    }
-                }
-                let len: usize = headers
-                    .get("content-length")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                let user = headers.get("cookie").and_then(|c| {
-                    c.split(';')
-                        .find_map(|p| p.trim().strip_prefix("session=").map(str::to_string))
-                });
-                let (status, extra, text) = match target.as_str() {
-                    "/old" => ("302 Found", "location: /new\r\n".to_string(), String::new()),
-                    "/broken" => (
-                        "500 Internal Server Error",
-                        String::new(),
-                        "boom".to_string(),
-                    ),
-                    _ => (
-                        "200 OK",
-                        String::new(),
-                        format!(
-                            "origin saw {method} {target} host={} xff={} user={} body={}",
-                            headers.get("x-forwarded-host").cloned().unwrap_or_default(),
-                            headers.get("x-forwarded-for").map_or("-", String::as_str),
-                            headers.get("x-analytics-user").map_or("-", String::as_str),
-                            String::from_utf8_lossy(&body)
-                        ),
-                    ),
-                };
-                let user_header = user
-                    .map(|u| format!("x-analytics-user: {u}\r\n"))
-                    .unwrap_or_default();
-                let resp = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\nset-cookie: seen=1\r\n{extra}{user_header}content-length: {}\r\nconnection: close\r\n\r\n{text}",
-                    text.len()
-                );
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(resp.as_bytes());
-            });
-        }
-    });
-    port
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -811,56 +685,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The visitor id as the edge computes it, written out here from the definition: HMAC-SHA256
-/// keyed by HMAC(secret, "visitor-salt:" + day), of "ip\nua\nhost", first 8 bytes in hex.
-fn expected_visitor(secret: &str, day: &str, ip: &str, ua: &str, host: &str) -> String {
-    use hmac::{Hmac, KeyInit, Mac};
-    type H = Hmac<sha2::Sha256>;
-    let mut mac = H::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("visitor-salt:{day}").as_bytes());
-    let daily = mac.finalize().into_bytes();
-    let mut mac = H::new_from_slice(&daily).unwrap();
-    mac.update(format!("{ip}\n{ua}\n{host}").as_bytes());
-    mac.finalize().into_bytes()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Waits until at least `margin` is left before the next minute starts, so that per-minute
-/// caps counted from now see one window.
-async fn clear_of_minute_end(margin: Duration) {
-    let into = now_ms().rem_euclid(60_000) as u64;
-    if 60_000 - into < margin.as_millis() as u64 {
-        tokio::time::sleep(Duration::from_millis(60_000 - into + 200)).await;
-    }
-}
-
-/// One beacon from `ua` to `/collect` with `origin` (when given); returns status and text.
-async fn beacon(
-    http: &reqwest::Client,
-    base: &str,
-    ua: &str,
-    origin: Option<&str>,
-    body: &str,
-) -> (u16, String, Option<String>) {
-    let mut req = http
-        .post(format!("{base}/collect"))
-        .header("content-type", "text/plain;charset=UTF-8")
-        .header("user-agent", ua)
-        .body(body.to_string());
-    if let Some(o) = origin {
-        req = req.header("origin", o);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let cors = resp
-        .headers()
-        .get("access-control-allow-origin")
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, resp.text().await.unwrap(), cors)
-}
-
 /// What these tests predict about a hit beyond [`Seen`]: campaign and event.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Tagged {
@@ -896,7 +720,7 @@ fn tagged_of(h: &PageHit) -> Tagged {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
-async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
+async fn beacons_are_checked_and_cut_and_hits_keep_only_what_is_safe() {
     let moto = Moto::start().await.unwrap();
     let kin = kinesis::client(&moto.endpoint);
     kinesis::create_stream(&kin, "safe", 1).await.unwrap();
@@ -909,7 +733,6 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
         ("Pacific/Kiritimati", 14 * 3_600_000) // UTC+14: already tomorrow
     };
     let mut vars = collector_vars(&moto.endpoint, "safe");
-    vars.push(("COLLECT_MAX_PER_MINUTE", "3".to_string()));
     vars.push(("VISITOR_TZ", zone.to_string()));
     let dev = WranglerDev::start("safe", &vars).await.unwrap();
     let base = &dev.url;
@@ -1010,8 +833,7 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
     assert_eq!(status, 400);
     assert!(text.contains("1 to 64 characters"), "{text}");
 
-    // A chunked body (no Content-Length) under the limit is read (another visitor: CHROME has
-    // sent this minute's 3 beacons).
+    // A chunked body (no Content-Length) under the limit is read. (The caps: tests/edge_guards.rs.)
     let (status, text) = post_chunked(
         base,
         "/collect",
@@ -1022,19 +844,6 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
     .await;
     assert_eq!(status, 204, "{text}");
     expected.push(tagged("/chunked", "pageview", empty, ""));
-    // The per-visitor cap (3 a minute here): the 4th and 5th beacons are refused. (The
-    // beacons above stayed within it, unless a minute turned between them, which only resets.)
-    clear_of_minute_end(Duration::from_secs(5)).await;
-    let capped_ua = "Mozilla/5.0 (X11; Linux x86_64) capped-visitor Firefox/140.0";
-    let mut statuses = Vec::new();
-    for i in 0..5 {
-        let body = format!(r#"{{"path":"/spa/{i}"}}"#);
-        statuses.push(beacon(&http, base, capped_ua, None, &body).await.0);
-    }
-    assert_eq!(statuses, [204, 204, 204, 429, 429]);
-    for i in 0..3 {
-        expected.push(tagged(&format!("/spa/{i}"), "pageview", empty, ""));
-    }
     // A chunked body that never ends is cut at the limit: 413 while it is still being sent.
     // Last of the requests: after an upload cut mid-way, wrangler dev's local proxy sometimes
     // answers the next request on its pooled connection with 503 (Cloudflare's edge does not
@@ -1094,44 +903,6 @@ async fn beacons_are_checked_cut_and_capped_and_hits_keep_only_what_is_safe() {
     assert!(
         !dev.service.log().contains("is not a time zone"),
         "the runtime knows the zone"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs moto and wrangler dev: run `cargo xtask test`"]
-async fn the_rate_limiting_binding_refuses_beacons_over_its_limit() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "limited", 1).await.unwrap();
-    let mut vars = collector_vars(&moto.endpoint, "limited");
-    // The per-isolate cap off: only the binding (4 a minute here) limits.
-    vars.push(("COLLECT_MAX_PER_MINUTE", "0".to_string()));
-    let options = wrangler::DevOptions {
-        beacon_limit: Some(4),
-        ..Default::default()
-    };
-    let dev = WranglerDev::start_with("limited", &vars, &options)
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
-    clear_of_minute_end(Duration::from_secs(5)).await;
-    let mut statuses = Vec::new();
-    for i in 0..6 {
-        let body = format!(r#"{{"path":"/limited/{i}"}}"#);
-        statuses.push(beacon(&http, &dev.url, FIREFOX, None, &body).await.0);
-    }
-    assert_eq!(statuses, [204, 204, 204, 204, 429, 429]);
-    let other = beacon(&http, &dev.url, CHROME, None, r#"{"path":"/other"}"#).await;
-    assert_eq!(other.0, 204, "another visitor has its own count");
-    let records = wait_for_records(&kin, "limited", 5, Duration::from_secs(30))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        kinesis::read_all(&kin, "limited").await.unwrap().len(),
-        5,
-        "refused beacons are not recorded ({} seen first)",
-        records.len()
     );
 }
 

@@ -9,7 +9,10 @@
 //! recorded nowhere, so other sites cannot make their visitors' browsers inflate the counts. A
 //! request without `Origin` is let through: it does not come from a page in a browser (curl, a
 //! server, an app), and such a client could forge any `Origin` anyway. The check is therefore
-//! not authentication; the per-visitor cap ([`PerMinute`]) bounds what one client can add.
+//! not authentication. What bounds one client is a cap per client address
+//! (`transform::hit::client_key`: a keyed hash of the IPv4 address or the IPv6 /64), not per
+//! visitor: a visitor id changes with the User-Agent, an address does not. Two caps count by
+//! it: [`PerMinute`] in each isolate, and the `BEACON_LIMITER` binding per Cloudflare location.
 
 use pagehit::is_event_name;
 use serde::Deserialize;
@@ -44,7 +47,7 @@ pub enum BeaconError {
     BadEvent(String),
     /// The page's origin may not send beacons here (403).
     OriginRefused(String),
-    /// This visitor sent more beacons this minute than the cap allows (429).
+    /// This client address sent more beacons this minute than the cap allows (429).
     TooMany,
 }
 
@@ -81,7 +84,7 @@ impl fmt::Display for BeaconError {
                 "origin {o} may not send beacons here (see COLLECT_ORIGINS)"
             ),
             BeaconError::TooMany => {
-                write!(f, "too many beacons from this visitor; try again in a minute")
+                write!(f, "too many beacons from this address; try again in a minute")
             }
         }
     }
@@ -183,26 +186,34 @@ pub fn check_origin(allowed: &[String], own: &str, origin: Option<&str>) -> Orig
     }
 }
 
-/// A per-isolate cap on beacons per visitor per minute: cheap (no storage, no subrequest)
-/// and approximate (each isolate counts alone), enough to stop one client from adding
-/// thousands of hits a minute through one isolate. For a cap across isolates, bind the Workers
-/// Rate Limiting API (README).
+/// A per-isolate cap on beacons per client per minute: cheap (no storage, no subrequest) and
+/// approximate (each isolate counts alone), enough to stop one client from adding thousands of
+/// hits a minute through one isolate. For a cap across isolates, bind the Workers Rate
+/// Limiting API (README).
 #[derive(Debug, Default)]
 pub struct PerMinute {
     minute: i64,
-    /// (64-bit hash of the visitor, beacons this minute), sorted by hash. A sorted vector, not
-    /// a HashMap: the same lookups for a fraction of the Wasm.
+    /// (64-bit hash of the client key, beacons this minute), sorted by hash. A sorted vector,
+    /// not a HashMap: the same lookups for a fraction of the Wasm.
     counts: Vec<(u64, u32)>,
+    /// Beacons this minute from clients that came after the table was full, counted together.
+    overflow: u32,
 }
 
-/// How many visitors one isolate tracks in a minute; past that the map is not grown (memory
-/// stays bounded) and new visitors pass uncounted until the next minute.
+/// How long a Workers Rate Limiting binding (beacons, page views) may take to answer; without
+/// an answer the request is let through (the limiter is local to the location and answers in
+/// well under a millisecond when it works).
+pub const LIMITER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How many clients one isolate tracks in a minute. Memory stays bounded: past that, new
+/// clients share one count with the same cap, so a flood of addresses gets at most one
+/// client's worth of beacons through this isolate, never an unlimited number.
 pub const MAX_TRACKED: usize = 10_000;
 
 impl PerMinute {
-    /// Counts a beacon from `visitor` at `now_ms`; `false` when it is over `max` this minute.
-    /// `max == 0` switches the cap off.
-    pub fn allow(&mut self, visitor: &str, now_ms: i64, max: u32) -> bool {
+    /// Counts a beacon from the client `key` at `now_ms`; `false` when it is over `max` this
+    /// minute. `max == 0` switches the cap off.
+    pub fn allow(&mut self, key: &str, now_ms: i64, max: u32) -> bool {
         if max == 0 {
             return true;
         }
@@ -210,25 +221,23 @@ impl PerMinute {
         if minute != self.minute {
             self.minute = minute;
             self.counts.clear();
+            self.overflow = 0;
         }
-        let key = fnv1a(visitor);
-        match self.counts.binary_search_by_key(&key, |(k, _)| *k) {
-            Ok(i) => {
-                let n = &mut self.counts[i].1;
-                *n = n.saturating_add(1);
-                *n <= max
+        let hash = fnv1a(key);
+        let n = match self.counts.binary_search_by_key(&hash, |(k, _)| *k) {
+            Ok(i) => &mut self.counts[i].1,
+            Err(i) if self.counts.len() < MAX_TRACKED => {
+                self.counts.insert(i, (hash, 0));
+                &mut self.counts[i].1
             }
-            Err(i) => {
-                if self.counts.len() < MAX_TRACKED {
-                    self.counts.insert(i, (key, 1));
-                }
-                true
-            }
-        }
+            Err(_) => &mut self.overflow,
+        };
+        *n = n.saturating_add(1);
+        *n <= max
     }
 }
 
-/// FNV-1a, 64 bits: visitors are few per isolate and minute, so collisions do not matter.
+/// FNV-1a, 64 bits: clients are few per isolate and minute, so collisions do not matter.
 fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -361,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn per_visitor_cap_per_minute() {
+    fn per_client_cap_per_minute() {
         let mut cap = PerMinute::default();
         let t = 1_795_641_000_000;
         assert!(cap.allow("a", t, 2));
@@ -374,13 +383,22 @@ mod tests {
     }
 
     #[test]
-    fn the_cap_tracks_a_bounded_number_of_visitors() {
+    fn a_full_table_refuses_new_clients_past_one_shared_count() {
         let mut cap = PerMinute::default();
-        for i in 0..MAX_TRACKED + 50 {
-            assert!(cap.allow(&i.to_string(), 0, 1));
+        for i in 0..MAX_TRACKED {
+            assert!(cap.allow(&i.to_string(), 0, 2));
         }
         assert_eq!(cap.counts.len(), MAX_TRACKED);
-        assert!(!cap.allow("0", 1, 1), "tracked visitors are still capped");
+        // New clients now share one count of 2: two beacons pass, then none, whoever sends.
+        let newcomers: Vec<bool> = (0..50)
+            .map(|i| cap.allow(&format!("new-{i}"), 1, 2))
+            .collect();
+        assert_eq!(newcomers.iter().filter(|&&ok| ok).count(), 2);
+        assert!(!newcomers[2..].iter().any(|&ok| ok), "{newcomers:?}");
+        assert_eq!(cap.counts.len(), MAX_TRACKED, "memory stays bounded");
+        assert!(cap.allow("0", 2, 2), "tracked clients keep their own count");
+        assert!(!cap.allow("0", 3, 2));
+        assert!(cap.allow("new-x", 60_000, 2), "a new minute starts afresh");
     }
 
     #[test]

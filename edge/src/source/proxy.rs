@@ -3,8 +3,11 @@
 //!
 //! The origin trusts what the worker tells it, so the worker never passes on a client's word
 //! for what only the worker knows: a client-sent `x-analytics-user` is dropped (it could make
-//! an origin that echoes it name any user), and `X-Forwarded-For` is the client address
-//! Cloudflare saw (`cf-connecting-ip`), never the client's own value.
+//! an origin that echoes it name any user), and so is every header in which a client could
+//! name its own address ([`CLIENT_ADDRESS_HEADERS`], `X-Forwarded-*`): an origin that trusts
+//! one of them (nginx `real_ip_header`, many frameworks' defaults) would see an address the
+//! client chose. The worker then sets `X-Forwarded-For` and `Forwarded` to the address
+//! Cloudflare saw (`cf-connecting-ip`), and the host and scheme the client addressed.
 
 use crate::route::Target;
 use wasm_bindgen::JsValue;
@@ -35,10 +38,39 @@ pub fn target_url(origin: &str, path: &str, query: Option<&str>) -> String {
     }
 }
 
-/// The headers the origin gets for a client request with `headers` (lowercase names, as the
-/// runtime gives them): all of them except `host`, a client's `x-analytics-user` and
-/// `x-forwarded-*`, then `X-Forwarded-For` from `client_ip` (none when unknown) and the host
-/// and scheme the client addressed.
+/// Request headers in which a client, or a proxy in front of it, names the client's address.
+/// None of them is passed on from a client; `x-forwarded-*` are dropped by prefix.
+pub const CLIENT_ADDRESS_HEADERS: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "x-originating-ip",
+    "x-remote-ip",
+    "x-remote-addr",
+    "fastly-client-ip",
+    "cf-connecting-ip",
+    "cf-connecting-ipv6",
+    "cf-pseudo-ipv4",
+];
+
+/// Whether a client's request header `name` (any case) goes to the origin.
+fn passes(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name != "host"
+        && name != USER_HEADER
+        && !name.starts_with("x-forwarded-")
+        && !CLIENT_ADDRESS_HEADERS.contains(&name.as_str())
+}
+
+/// The headers the origin gets for a client request with `headers`: all of them except
+/// `host`, a client's `x-analytics-user` and every client address header (`x-forwarded-*`,
+/// [`CLIENT_ADDRESS_HEADERS`]), then `X-Forwarded-For` and `Forwarded` from `client_ip` (the
+/// address Cloudflare saw; no address header at all when it is unknown) and the host and
+/// scheme the client addressed.
 pub fn forward_headers(
     headers: impl IntoIterator<Item = (String, String)>,
     client_ip: Option<&str>,
@@ -46,16 +78,22 @@ pub fn forward_headers(
 ) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = headers
         .into_iter()
-        .filter(|(name, _)| {
-            let name = name.to_ascii_lowercase();
-            name != "host" && name != USER_HEADER && !name.starts_with("x-forwarded-")
-        })
+        .filter(|(name, _)| passes(name))
         .collect();
+    // RFC 7239: an IPv6 address is bracketed and quoted; the host is quoted for its port.
+    let mut forwarded = String::new();
     if let Some(ip) = client_ip.map(str::trim).filter(|ip| !ip.is_empty()) {
         out.push(("x-forwarded-for".into(), ip.to_string()));
+        forwarded = if ip.contains(':') {
+            format!("for=\"[{ip}]\";")
+        } else {
+            format!("for={ip};")
+        };
     }
     out.push(("x-forwarded-host".into(), url.host.to_string()));
     out.push(("x-forwarded-proto".into(), url.scheme.to_string()));
+    forwarded.push_str(&format!("host=\"{}\";proto={}", url.host, url.scheme));
+    out.push(("forwarded".into(), forwarded));
     out
 }
 
@@ -136,6 +174,52 @@ mod tests {
         assert!(
             names(&unknown, "x-forwarded-for").is_empty(),
             "no client value passes when the edge does not know the address"
+        );
+    }
+
+    #[test]
+    fn no_client_address_header_reaches_the_origin() {
+        let url = Target::parse("https://shop.example/a").unwrap();
+        let forged = [
+            ("Forwarded", "for=6.6.6.6;proto=https"),
+            ("X-Real-IP", "6.6.6.6"),
+            ("True-Client-IP", "6.6.6.6"),
+            ("X-Client-IP", "6.6.6.6"),
+            ("CF-Connecting-IP", "6.6.6.6"),
+            ("cf-connecting-ipv6", "2001:db8::6"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("x-forwarded-port", "6"),
+            ("Client-IP", "6.6.6.6"),
+            ("X-Cluster-Client-IP", "6.6.6.6"),
+            ("Fastly-Client-IP", "6.6.6.6"),
+            ("accept", "text/html"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let out = forward_headers(forged.clone(), Some("203.0.113.9"), &url);
+        let values: Vec<&str> = out.iter().map(|(_, v)| v.as_str()).collect();
+        assert!(
+            !values
+                .iter()
+                .any(|v| v.contains("6.6.6.6") || v.contains("db8")),
+            "{out:?}"
+        );
+        assert_eq!(names(&out, "x-forwarded-for"), ["203.0.113.9"]);
+        assert_eq!(
+            names(&out, "forwarded"),
+            ["for=203.0.113.9;host=\"shop.example\";proto=https"]
+        );
+        assert_eq!(names(&out, "accept"), ["text/html"]);
+
+        let v6 = forward_headers(forged.clone(), Some("2001:db8:1::9"), &url);
+        assert_eq!(
+            names(&v6, "forwarded"),
+            ["for=\"[2001:db8:1::9]\";host=\"shop.example\";proto=https"]
+        );
+        let unknown = forward_headers(forged, None, &url);
+        assert!(names(&unknown, "x-forwarded-for").is_empty());
+        assert_eq!(
+            names(&unknown, "forwarded"),
+            ["host=\"shop.example\";proto=https"]
         );
     }
 

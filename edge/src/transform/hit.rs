@@ -53,13 +53,13 @@ impl RequestFacts {
     }
 }
 
-/// Builds the record for one page view. `salt_day` is the day (`YYYY-MM-DD`, in the zone the
-/// reports are cut in) whose salt keys the visitor id; `random` seeds the UUIDv7's random bits.
+/// Builds the record for one page view. `day_salt` keys the visitor id: the salt of the day
+/// (in the zone the reports are cut in) the hit belongs to ([`derived_salt`], or the random
+/// one of `transform::salt`); `random` seeds the UUIDv7's random bits.
 pub fn build_hit(
     facts: &RequestFacts,
     actions: &ActionMap,
-    salt: &str,
-    salt_day: &str,
+    day_salt: &[u8],
     random: [u8; 10],
 ) -> PageHit {
     // Decoded for readable reports; control characters stay encoded, never stored raw.
@@ -100,7 +100,7 @@ pub fn build_hit(
     PageHit {
         event_id: uuid_v7(facts.received_ms, random),
         ts,
-        visitor: visitor_id(salt, salt_day, &facts.client_ip, &facts.user_agent, &host),
+        visitor: visitor_id(day_salt, &facts.client_ip, &facts.user_agent, &host),
         action: actions.action_for(&path),
         bot: is_bot(&facts.user_agent),
         host,
@@ -133,41 +133,112 @@ pub fn uuid_v7(ms: i64, random: [u8; 10]) -> String {
     pagehit::rules::uuid_text(u128::from_be_bytes(b))
 }
 
-/// The pseudonymous visitor id: HMAC-SHA256 of (client IP, user agent, host) under a salt that
-/// changes every day (in the configured zone) and is derived from the secret. Without the secret it cannot be linked
-/// back to an IP; across days it cannot be linked at all. 16 hex chars.
-pub fn visitor_id(
-    secret: &str,
-    day: &str,
-    client_ip: &str,
-    user_agent: &str,
-    host: &str,
-) -> String {
-    let daily_salt = hmac(secret.as_bytes(), format!("visitor-salt:{day}").as_bytes());
+/// The salt of `day` derived from the secret `VISITOR_SALT`: HMAC-SHA256(secret,
+/// `visitor-salt:<day>`). Used when no `VISITOR_SALTS` KV namespace is bound; whoever holds the
+/// secret can make any day's salt again.
+pub fn derived_salt(secret: &str, day: &str) -> Vec<u8> {
+    hmac(secret.as_bytes(), format!("visitor-salt:{day}").as_bytes())
+}
+
+/// The pseudonymous visitor id: HMAC-SHA256 of (client IP, user agent, host) keyed by the salt
+/// of the hit's day, first 8 bytes in hex. Without the salt it cannot be linked back to an IP;
+/// across days it cannot be linked at all.
+pub fn visitor_id(day_salt: &[u8], client_ip: &str, user_agent: &str, host: &str) -> String {
     let id = hmac(
-        &daily_salt,
+        day_salt,
         format!("{client_ip}\n{user_agent}\n{host}").as_bytes(),
     );
     hex(&id[..8])
 }
 
+/// The part of a client address one client cannot change cheaply: an IPv4 address whole, an
+/// IPv6 address's /64 network (`2001:db8:1:2::/64`; one subscriber gets a /64 at least, and
+/// picks addresses inside it freely). An IPv4-mapped IPv6 address is its IPv4 address.
+/// Anything that is not an address is its own key, so it still counts as one client.
+pub fn address_prefix(ip: &str) -> String {
+    let ip = ip.trim().to_ascii_lowercase();
+    if !ip.contains(':') {
+        return ip;
+    }
+    if let Some(v4) = ip
+        .strip_prefix("::ffff:")
+        .filter(|v4| v4.contains('.') && !v4.contains(':'))
+    {
+        return v4.to_string();
+    }
+    ipv6_net64(&ip).unwrap_or(ip)
+}
+
+/// `a:b:c:d::/64` of a textual IPv6 address (RFC 4291 section 2.2 forms), `None` when it is
+/// not one. Written here: std's parser costs the Wasm more than these lines.
+fn ipv6_net64(ip: &str) -> Option<String> {
+    let ip = ip.split('%').next().unwrap_or(ip);
+    // Byte search, not `str::find("::")`: the substring searcher costs the Wasm a kilobyte.
+    let gap = |s: &str| s.as_bytes().windows(2).position(|w| w == b"::");
+    // An embedded IPv4 address takes the place of two groups.
+    let groups = |part: &str| -> Option<Vec<u16>> {
+        let mut out = Vec::new();
+        for g in part.split(':').filter(|g| !g.is_empty()) {
+            if g.contains('.') {
+                out.extend([0, 0]);
+            } else if g.len() <= 4 {
+                out.push(u16::from_str_radix(g, 16).ok()?);
+            } else {
+                return None;
+            }
+        }
+        Some(out)
+    };
+    let mut all = [0u16; 8];
+    match gap(ip).map(|i| (&ip[..i], &ip[i + 2..])) {
+        Some((_, tail)) if gap(tail).is_some() => return None,
+        Some((head, tail)) => {
+            let (head, tail) = (groups(head)?, groups(tail)?);
+            if head.len() + tail.len() > 7 {
+                return None;
+            }
+            all[..head.len()].copy_from_slice(&head);
+            all[8 - tail.len()..].copy_from_slice(&tail);
+        }
+        None => {
+            let g = groups(ip)?;
+            if g.len() != 8 {
+                return None;
+            }
+            all.copy_from_slice(&g);
+        }
+    }
+    Some(format!(
+        "{:x}:{:x}:{:x}:{:x}::/64",
+        all[0], all[1], all[2], all[3]
+    ))
+}
+
+/// What the beacon and page-view caps count by: a keyed hash of the client's
+/// [`address_prefix`], 16 hex characters, so that a client cannot dodge them by changing its
+/// User-Agent (as it can its visitor id) and no raw address reaches a limiter's counters.
+pub fn client_key(secret: &str, client_ip: &str) -> String {
+    let data = format!("client-address:{}", address_prefix(client_ip));
+    hex(&hmac(secret.as_bytes(), data.as_bytes())[..8])
+}
+
+// Not inlined: three callers share one copy in the Wasm.
+#[inline(never)]
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                DIGITS[usize::from(b >> 4)] as char,
-                DIGITS[usize::from(b & 15)] as char,
-            ]
-        })
-        .collect()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// Fresh random bytes from the platform (crypto.getRandomValues in the worker).
@@ -207,9 +278,13 @@ mod tests {
 
     const DAY: &str = "2026-11-25";
 
+    fn salt(secret: &str) -> Vec<u8> {
+        derived_salt(secret, DAY)
+    }
+
     #[test]
     fn builds_a_valid_hit() {
-        let hit = build_hit(&facts(), &ActionMap::default(), "s3cret", DAY, [7; 10]);
+        let hit = build_hit(&facts(), &ActionMap::default(), &salt("s3cret"), [7; 10]);
         hit.validate().unwrap();
         assert_eq!(hit.ts, "2026-11-25T21:10:22.123Z");
         assert_eq!(hit.method, "GET");
@@ -231,7 +306,7 @@ mod tests {
         f.path = "/p/a,b%22c/caf%C3%A9?token=secret".into();
         f.user_agent = "Googlebot/2.1 ".to_string() + &"x".repeat(600);
         f.country = "unknown".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.path, "/p/a,b\"c/café");
         assert_eq!(hit.action, "p");
         assert!(hit.bot);
@@ -240,7 +315,7 @@ mod tests {
         hit.validate().unwrap();
 
         f.path = format!("/{}", "é".repeat(2000));
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert!(hit.path.len() <= Limits::PATH);
         hit.validate().unwrap();
     }
@@ -250,13 +325,13 @@ mod tests {
         let mut f = facts();
         f.referrer =
             "HTTPS://ann:pw@mail.example:8443/reset?token=s3cret&email=a@b.example#top".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.referrer, "https://mail.example:8443/reset");
         f.referrer = "android-app://com.example/\n".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.referrer, "android-app://com.example/%0A");
         f.referrer = "not a url".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.referrer, "");
         hit.validate().unwrap();
     }
@@ -265,7 +340,7 @@ mod tests {
     fn the_query_gives_the_campaign_and_nothing_else() {
         let mut f = facts();
         f.path = "/landing?token=s3cret&utm_source=news+letter&utm_medium=email&utm_campaign=black%20friday&utm_term=bo%0Aots&utm_content=a#frag".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.path, "/landing");
         assert_eq!(hit.utm_source, "news letter");
         assert_eq!(hit.utm_medium, "email");
@@ -276,7 +351,7 @@ mod tests {
         hit.validate().unwrap();
 
         f.path = "/plain".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert!(hit.utm_source.is_empty() && hit.utm_campaign.is_empty());
     }
 
@@ -284,12 +359,12 @@ mod tests {
     fn custom_events_are_kept_and_page_views_are_pageview() {
         let mut f = facts();
         f.event = "cart:add".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.event, "cart:add");
         hit.validate().unwrap();
         f.event = String::new();
         assert_eq!(
-            build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]).event,
+            build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]).event,
             PAGEVIEW
         );
         assert_eq!(RequestFacts::page_view(5).event, PAGEVIEW);
@@ -299,7 +374,7 @@ mod tests {
     fn control_characters_in_the_path_are_stored_encoded() {
         let mut f = facts();
         f.path = "/x%0A%3Ctr%3E".into();
-        let hit = build_hit(&f, &ActionMap::default(), "s", DAY, [0; 10]);
+        let hit = build_hit(&f, &ActionMap::default(), &salt("s"), [0; 10]);
         assert_eq!(hit.path, "/x%0A<tr>");
         hit.validate().unwrap();
     }
@@ -307,14 +382,82 @@ mod tests {
     #[test]
     fn the_visitor_is_salted_with_the_day_given() {
         let f = facts();
-        let a = build_hit(&f, &ActionMap::default(), "s", "2026-11-25", [0; 10]);
-        let b = build_hit(&f, &ActionMap::default(), "s", "2026-11-24", [0; 10]);
+        let a = build_hit(&f, &ActionMap::default(), &derived_salt("s", DAY), [0; 10]);
+        let b = build_hit(
+            &f,
+            &ActionMap::default(),
+            &derived_salt("s", "2026-11-24"),
+            [0; 10],
+        );
         assert_eq!(
             a.visitor,
-            visitor_id("s", "2026-11-25", &f.client_ip, &f.user_agent, &f.host)
+            visitor_id(
+                &derived_salt("s", DAY),
+                &f.client_ip,
+                &f.user_agent,
+                &f.host
+            )
         );
         assert_ne!(a.visitor, b.visitor);
         assert_eq!(a.ts, b.ts, "the day of the salt never moves ts");
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        for (ip, prefix) in [
+            ("203.0.113.7", "203.0.113.7"),
+            (" 203.0.113.7 ", "203.0.113.7"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            ("2001:DB8:1:2::99", "2001:db8:1:2::/64"),
+            ("2001:db8::1", "2001:db8:0:0::/64"),
+            ("2001:db8:0:0:ffff::", "2001:db8:0:0::/64"),
+            ("::1", "0:0:0:0::/64"),
+            ("::", "0:0:0:0::/64"),
+            ("fe80::1%eth0", "fe80:0:0:0::/64"),
+            ("::ffff:198.51.100.4", "198.51.100.4"),
+            ("64:ff9b::198.51.100.4", "64:ff9b:0:0::/64"),
+            ("not an address", "not an address"),
+            ("1:2:3", "1:2:3"),
+            ("1::2::3", "1::2::3"),
+            ("12345::1", "12345::1"),
+        ] {
+            assert_eq!(address_prefix(ip), prefix, "{ip}");
+        }
+        // Against std's parser, for addresses in every written form.
+        for ip in [
+            "2001:db8:85a3::8a2e:370:7334",
+            "2001:db8:85a3:0:0:8a2e:370:7334",
+            "2a00:1450:4001:82b::200e",
+            "2606:4700:4700::1111",
+            "fd00:a:b::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "1:2:3::7:8",
+            "::ffff:0:1.2.3.4",
+        ] {
+            let seg = ip.parse::<std::net::Ipv6Addr>().unwrap().segments();
+            let want = format!("{:x}:{:x}:{:x}:{:x}::/64", seg[0], seg[1], seg[2], seg[3]);
+            assert_eq!(address_prefix(ip), want, "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_client_key_is_the_address_s_not_the_visitor_s() {
+        let a = client_key("k", "203.0.113.7");
+        assert_eq!(a.len(), 16);
+        assert!(!a.contains("203"));
+        assert_eq!(a, client_key("k", "203.0.113.7"));
+        assert_ne!(a, client_key("k", "203.0.113.8"));
+        assert_ne!(a, client_key("other", "203.0.113.7"), "keyed");
+        assert_eq!(
+            client_key("k", "2001:db8:1:2::1"),
+            client_key("k", "2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "one /64, one client"
+        );
+        assert_ne!(
+            client_key("k", "2001:db8:1:2::1"),
+            client_key("k", "2001:db8:1:3::1")
+        );
     }
 
     #[test]
@@ -329,19 +472,25 @@ mod tests {
 
     #[test]
     fn visitor_id_is_keyed_daily_and_stable_within_a_day() {
-        let a = visitor_id("k", "2026-11-25", "203.0.113.7", "UA", "h");
+        let day = |d: &str| derived_salt("k", d);
+        let a = visitor_id(&day("2026-11-25"), "203.0.113.7", "UA", "h");
         assert_eq!(a.len(), 16);
         assert!(a
             .bytes()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_eq!(a, visitor_id("k", "2026-11-25", "203.0.113.7", "UA", "h"));
-        assert_ne!(a, visitor_id("k", "2026-11-26", "203.0.113.7", "UA", "h"));
+        assert_eq!(a, visitor_id(&day("2026-11-25"), "203.0.113.7", "UA", "h"));
+        assert_ne!(a, visitor_id(&day("2026-11-26"), "203.0.113.7", "UA", "h"));
         assert_ne!(
             a,
-            visitor_id("other", "2026-11-25", "203.0.113.7", "UA", "h")
+            visitor_id(
+                &derived_salt("other", "2026-11-25"),
+                "203.0.113.7",
+                "UA",
+                "h"
+            )
         );
-        assert_ne!(a, visitor_id("k", "2026-11-25", "203.0.113.8", "UA", "h"));
-        assert_ne!(a, visitor_id("k", "2026-11-25", "203.0.113.7", "UA2", "h"));
+        assert_ne!(a, visitor_id(&day("2026-11-25"), "203.0.113.8", "UA", "h"));
+        assert_ne!(a, visitor_id(&day("2026-11-25"), "203.0.113.7", "UA2", "h"));
     }
 
     #[test]
