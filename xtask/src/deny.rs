@@ -152,7 +152,12 @@ fn clone_dated(from: &Path, to: &Path, date: &str) -> Result<()> {
             Command::new("git")
                 .arg("-C")
                 .arg(to)
-                .args(["-c", "user.name=pagehit", "-c", "user.email=pagehit@localhost"])
+                .args([
+                    "-c",
+                    "user.name=pagehit",
+                    "-c",
+                    "user.email=pagehit@localhost",
+                ])
                 .args(args)
                 .env("GIT_AUTHOR_DATE", &stamp)
                 .env("GIT_COMMITTER_DATE", &stamp)
