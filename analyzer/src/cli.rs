@@ -91,9 +91,19 @@ pub struct PeriodArgs {
     pub to: Option<DateArg>,
 }
 
+/// `analyzer --version`: the version (the first line, as clap prints it), then where the image
+/// keeps the third-party licences (`Dockerfile.analyzer` copies there the file that
+/// `cargo xtask licenses` writes; tests/version.rs checks they agree).
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nthird-party licences: /usr/share/doc/analyzer/THIRD-PARTY-LICENSES in the image (the \
+     crates compiled in, and uap-core's user-agent regexes, Apache-2.0); \
+     `cargo xtask licenses` writes them from the source"
+);
+
 /// `analyzer`: daily page and user reports from page-hit CSVs in a folder or on S3.
 #[derive(Debug, Parser)]
-#[command(name = "analyzer", version, after_help = EXAMPLES)]
+#[command(name = "analyzer", version, long_version = LONG_VERSION, after_help = EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod history;
 pub mod kinesis;
 pub mod lambda_package;
+pub mod licenses;
 pub mod moto;
 pub mod paths;
 pub mod process;

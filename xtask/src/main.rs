@@ -30,8 +30,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Install every missing tool (what CI needs): wasm target, worker-build, wasm-bindgen-cli,
-    /// npm packages, moto, aws-sam-translator, libfaketime, chromium, tmux, pyspark, cargo-deny. The
-    /// other commands install only what they use.
+    /// npm packages, moto, aws-sam-translator, libfaketime, chromium, tmux, pyspark, cargo-deny,
+    /// cargo-about. The other commands install only what they use.
     Setup,
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.
     BuildEdge,
@@ -44,6 +44,10 @@ enum Cmd {
     Size,
     /// Check the dependency graph with cargo-deny: advisories, bans, licenses, sources.
     Deny,
+    /// Write the third-party licences each shipped binary carries (every crate linked into it,
+    /// with its licence text, by cargo-about; and the analyzer's uap-core regexes) to
+    /// <target>/licenses/<binary>/THIRD-PARTY-LICENSES. The images and the Lambda zip ship them.
+    Licenses(xtask::licenses::Args),
     /// Build the aggregator's AWS Lambda package (arm64 bootstrap.zip) with cargo-lambda.
     PackageLambda,
     /// Deploy infra/template.yaml into moto's CloudFormation (SAM transform, the Lambda zip
@@ -87,6 +91,7 @@ fn main() -> Result<()> {
             println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");
             Ok(())
         }
+        Cmd::Licenses(args) => xtask::licenses::generate(args),
         Cmd::PackageLambda => xtask::lambda_package::build().map(|_| ()),
         Cmd::DeployLocal(args) => {
             tokio::runtime::Runtime::new()?.block_on(xtask::deploy_local::run(args))

@@ -1,6 +1,6 @@
 //! Installs the tools a command uses, when they are missing, and only those: the demo gets the
 //! worker's build tools, the npm packages and moto; Chromium, tmux, pyspark, aws-sam-translator,
-//! libfaketime and cargo-deny come with the commands and tests that use them. [`Task::Setup`]
+//! libfaketime, cargo-deny and cargo-about come with the commands and tests that use them. [`Task::Setup`]
 //! (`cargo xtask setup`, which CI runs) installs every [`Tool`].
 //! Every step is a no-op when its tool is already there, so commands run it every time; a step
 //! that does work prints one `setup:` line first.
@@ -18,6 +18,9 @@ pub const WASM_BINDGEN: &str = "0.2.130";
 pub const MOTO: &str = "5.2.5";
 /// cargo-deny version for `cargo xtask deny` (advisories, bans, licenses, sources).
 pub const CARGO_DENY: &str = "0.20.2";
+/// cargo-about version for `cargo xtask licenses` (the third-party licences the binaries ship);
+/// the Dockerfiles install the same.
+pub const CARGO_ABOUT: &str = "0.9.3";
 /// aws-sam-translator version: the SAM transform for `cargo xtask deploy-local` (moto's
 /// CloudFormation does not run it). The one aws-sam-cli 1.170.0 (`infra/lint.sh`) bundles.
 pub const SAM_TRANSLATOR: &str = "1.115.0";
@@ -50,12 +53,14 @@ pub enum Tool {
     Spark,
     /// cargo-deny [`CARGO_DENY`] in `$CARGO_HOME/bin`: `cargo xtask deny`.
     CargoDeny,
+    /// cargo-about [`CARGO_ABOUT`] in `$CARGO_HOME/bin`: `cargo xtask licenses`, the Lambda zip.
+    CargoAbout,
 }
 
 impl Tool {
     /// Every tool, in the order they are installed (moto's step creates `.venv`, which the other
     /// `.venv` packages go into).
-    pub const ALL: [Tool; 11] = [
+    pub const ALL: [Tool; 12] = [
         Tool::WasmTarget,
         Tool::WorkerBuild,
         Tool::WasmBindgen,
@@ -67,6 +72,7 @@ impl Tool {
         Tool::Tmux,
         Tool::Spark,
         Tool::CargoDeny,
+        Tool::CargoAbout,
     ];
 
     /// Installs this tool when it is missing (or another version); a no-op otherwise.
@@ -87,6 +93,7 @@ impl Tool {
             Tool::Tmux => crate::debian::ensure("/usr/bin/tmux", "tmux"),
             Tool::Spark => crate::spark::ensure(),
             Tool::CargoDeny => ensure_cargo_deny(),
+            Tool::CargoAbout => ensure_cargo_about(),
         }
     }
 }
@@ -109,6 +116,8 @@ pub enum Task {
     DeployLocal,
     /// `cargo xtask bench edge` and `bench live`: the worker under wrangler dev and moto.
     Bench,
+    /// `cargo xtask licenses` and the Lambda package (which carries the aggregator's).
+    Licenses,
 }
 
 impl Task {
@@ -132,8 +141,10 @@ impl Task {
                 Chromium,
                 Tmux,
                 Spark,
+                CargoAbout,
             ],
             Task::DeployLocal => &[Moto, SamTranslator],
+            Task::Licenses => &[CargoAbout],
         }
     }
 }
@@ -290,6 +301,27 @@ fn ensure_cargo_deny() -> Result<()> {
     Ok(())
 }
 
+/// Installs cargo-about when it is missing or another version (its output names the version
+/// exactly, so `0.9.30` is not taken for `0.9.3`).
+fn ensure_cargo_about() -> Result<()> {
+    let installed = installed_version(&paths::cargo_bin("cargo-about"), "--version");
+    if installed.as_deref() != Some(&format!("cargo-about {CARGO_ABOUT}")) {
+        eprintln!("setup: cargo install cargo-about {CARGO_ABOUT} --locked (~5 min cold)");
+        install(
+            "installing cargo-about",
+            Command::new("cargo").args([
+                "install",
+                "cargo-about",
+                "--version",
+                CARGO_ABOUT,
+                "--locked",
+                "--force",
+            ]),
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs one installation step with its output on stderr: stdout is kept for what the command
 /// that called setup prints (the demo's report, the bench's table).
 fn install(what: &str, cmd: &mut Command) -> Result<()> {
@@ -301,13 +333,14 @@ mod tests {
     use super::*;
 
     /// What only some tests use, and the demo must not wait for.
-    const NOT_FOR_THE_DEMO: [Tool; 6] = [
+    const NOT_FOR_THE_DEMO: [Tool; 7] = [
         Tool::Chromium,
         Tool::Tmux,
         Tool::Spark,
         Tool::SamTranslator,
         Tool::Libfaketime,
         Tool::CargoDeny,
+        Tool::CargoAbout,
     ];
 
     #[test]
@@ -351,6 +384,7 @@ mod tests {
             Task::Test,
             Task::DeployLocal,
             Task::Bench,
+            Task::Licenses,
         ];
         for task in tasks {
             for tool in task.needs() {
