@@ -1,10 +1,12 @@
 //! Builds the aggregator's AWS Lambda package (`bootstrap.zip`, arm64) with cargo-lambda,
-//! which comes from PyPI in its own venv (it brings zig, its cross linker).
+//! which comes from PyPI in its own venv (it brings zig, its cross linker), and puts the
+//! aggregator's third-party licences (`cargo xtask licenses`) in it beside `bootstrap`.
 
+use crate::licenses::{self, Binary};
 use crate::paths;
 use crate::process::run;
-use anyhow::{Context, Result};
-use std::path::PathBuf;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// cargo-lambda version.
@@ -66,6 +68,12 @@ pub fn build() -> Result<PathBuf> {
             .env("PATH", path),
     )?;
     let zip = out.join("aggregator/bootstrap.zip");
+    let notices = licenses::write(Binary::Aggregator, &licenses::default_dir())?;
+    add_to_zip(&zip, &notices, licenses::FILE_NAME)?;
+    let entries = zip_entries(&zip)?;
+    if !entries.iter().any(|e| e == "bootstrap") {
+        bail!("{} holds no bootstrap: {entries:?}", zip.display());
+    }
     let size = std::fs::metadata(&zip)
         .with_context(|| format!("{} was not built", zip.display()))?
         .len();
@@ -75,4 +83,122 @@ pub fn build() -> Result<PathBuf> {
         size as f64 / 1e6
     );
     Ok(zip)
+}
+
+/// Puts `file` in `zip` at its root as `name` (replacing an entry of that name), keeping the
+/// other entries as they are (`bootstrap` stays executable). Python's zipfile does it: the
+/// package's build needs python3 already.
+pub fn add_to_zip(zip: &Path, file: &Path, name: &str) -> Result<()> {
+    const ADD: &str = r#"
+import os, sys, zipfile
+path, file, name = sys.argv[1:4]
+tmp = path + ".tmp"
+with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    for info in src.infolist():
+        if info.filename != name:
+            dst.writestr(info, src.read(info.filename))
+    dst.write(file, name)
+os.replace(tmp, path)
+"#;
+    run(
+        &format!("adding {name} to {}", zip.display()),
+        Command::new("python3")
+            .args(["-c", ADD])
+            .arg(zip)
+            .arg(file)
+            .arg(name),
+    )
+}
+
+/// The names of the entries in `zip`, in order.
+pub fn zip_entries(zip: &Path) -> Result<Vec<String>> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; print(\"\\n\".join(zipfile.ZipFile(sys.argv[1]).namelist()))",
+        ])
+        .arg(zip)
+        .output()
+        .context("running python3")?;
+    if !out.status.success() {
+        bail!(
+            "listing {}: {}",
+            zip.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zip as cargo-lambda makes it: one executable `bootstrap`.
+    fn lambda_like_zip(dir: &Path) -> PathBuf {
+        let zip = dir.join("bootstrap.zip");
+        let script = r#"
+import sys, zipfile
+info = zipfile.ZipInfo("bootstrap")
+info.external_attr = 0o100755 << 16
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr(info, b"\x7fELF...")
+"#;
+        let status = Command::new("python3")
+            .args(["-c", script])
+            .arg(&zip)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        zip
+    }
+
+    #[test]
+    fn the_licences_go_beside_bootstrap_once_and_bootstrap_stays_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = lambda_like_zip(dir.path());
+        let notices = dir.path().join("notices");
+        std::fs::write(&notices, "MIT License, used by: itoa 1.0.0\n").unwrap();
+        add_to_zip(&zip, &notices, licenses::FILE_NAME).unwrap();
+        // Built twice into the same zip: still one entry.
+        add_to_zip(&zip, &notices, licenses::FILE_NAME).unwrap();
+        assert_eq!(
+            zip_entries(&zip).unwrap(),
+            ["bootstrap", licenses::FILE_NAME]
+        );
+        let check = r#"
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert (z.getinfo("bootstrap").external_attr >> 16) & 0o111, "bootstrap lost its x bit"
+assert z.read("bootstrap") == b"\x7fELF...", "bootstrap changed"
+print(z.read(sys.argv[2]).decode(), end="")
+"#;
+        let out = Command::new("python3")
+            .args(["-c", check])
+            .arg(&zip)
+            .arg(licenses::FILE_NAME)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "MIT License, used by: itoa 1.0.0\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_zip_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let notices = dir.path().join("notices");
+        std::fs::write(&notices, "x").unwrap();
+        assert!(add_to_zip(&dir.path().join("none.zip"), &notices, "N").is_err());
+        assert!(zip_entries(&dir.path().join("none.zip")).is_err());
+    }
 }
