@@ -1,9 +1,8 @@
-//! `cargo xtask licenses` writes, for the analyzer, every crate `cargo metadata` says is linked
+//! `cargo xtask licenses` writes, for the analyzer, every crate `cargo tree` says is linked
 //! into it, each under a licence with that licence's text, and uap-core's licence with the full
 //! Apache-2.0 text; nothing only the tests use. Offline: the crates are already fetched.
 
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use xtask::licenses::FILE_NAME;
@@ -43,12 +42,14 @@ fn sections(file: &str) -> Vec<Section> {
         .collect()
 }
 
-/// The crates.io crates linked into `package`'s binary for x86_64 Linux (the image's): its
-/// normal dependencies, transitively, not through proc-macros (they run in the compiler).
+/// The crates.io crates linked into `package`'s binary for x86_64 Linux (the image's), as
+/// cargo resolves them for `cargo build -p <package>` (features unified over that package only):
+/// its normal dependencies, transitively, not through proc-macros (they run in the compiler).
 fn linked_crates(package: &str) -> BTreeSet<(String, String)> {
     let out = Command::new("cargo")
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
-        .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
+        .args(["tree", "-p", package, "-e", "normal,no-proc-macro"])
+        .args(["--target", "x86_64-unknown-linux-gnu", "--prefix", "none"])
+        .args(["--format", "{p}", "--locked", "--offline"])
         .current_dir(paths::root())
         .output()
         .unwrap();
@@ -57,62 +58,17 @@ fn linked_crates(package: &str) -> BTreeSet<(String, String)> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let packages: BTreeMap<&str, &Value> = meta["packages"]
-        .as_array()
+    String::from_utf8(out.stdout)
         .unwrap()
-        .iter()
-        .map(|p| (p["id"].as_str().unwrap(), p))
-        .collect();
-    let nodes: BTreeMap<&str, &Value> = meta["resolve"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| (n["id"].as_str().unwrap(), n))
-        .collect();
-    let root = packages
-        .values()
-        .find(|p| p["name"] == package && p["source"].is_null())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap();
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![root];
-    while let Some(id) = todo.pop() {
-        if !seen.insert(id) {
-            continue;
-        }
-        for dep in nodes[id]["deps"].as_array().unwrap() {
-            let normal = dep["dep_kinds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|k| k["kind"].is_null());
-            let dep_id = dep["pkg"].as_str().unwrap();
-            let proc_macro = packages[dep_id]["targets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| {
-                    t["kind"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|k| k == "proc-macro")
-                });
-            if normal && !proc_macro {
-                todo.push(dep_id);
-            }
-        }
-    }
-    seen.into_iter()
-        .map(|id| packages[id])
-        .filter(|p| !p["source"].is_null())
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_string(),
-                p["version"].as_str().unwrap().to_string(),
-            )
+        .lines()
+        // "name v1.2.3", "name v1.2.3 (*)" when shown before; the workspace's own crates
+        // carry their path: "pagehit v0.1.0 (/...)".
+        .filter(|l| !l.contains(" (/"))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next().unwrap().to_string();
+            let version = words.next().unwrap().trim_start_matches('v').to_string();
+            (name, version)
         })
         .collect()
 }
@@ -140,7 +96,7 @@ fn the_analyzer_file_names_every_linked_crate_with_its_licence_and_uap_cores() {
     let linked = linked_crates("analyzer");
     assert!(
         linked.len() > 100 && linked.iter().any(|(n, _)| n == "polars-core"),
-        "cargo metadata's tree looks wrong: {linked:?}"
+        "cargo tree's list looks wrong: {linked:?}"
     );
     let mut missing = Vec::new();
     for krate in &linked {
