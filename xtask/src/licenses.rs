@@ -15,24 +15,27 @@ use std::process::Command;
 /// The file's name, in every place it is shipped.
 pub const FILE_NAME: &str = "THIRD-PARTY-LICENSES";
 
-/// A binary that ships (in an image, or the aggregator in the Lambda zip).
+/// A binary that ships (in an image; the aggregator also in the Lambda zip).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Binary {
     /// The analyzer (its image).
     Analyzer,
     /// The aggregator (its image and the Lambda zip).
     Aggregator,
+    /// The live dashboard (its image).
+    Dashboard,
 }
 
 impl Binary {
     /// Every binary that ships.
-    pub const ALL: [Binary; 2] = [Binary::Analyzer, Binary::Aggregator];
+    pub const ALL: [Binary; 3] = [Binary::Analyzer, Binary::Aggregator, Binary::Dashboard];
 
     /// Its package (and binary) name.
     pub fn package(self) -> &'static str {
         match self {
             Binary::Analyzer => "analyzer",
             Binary::Aggregator => "aggregator",
+            Binary::Dashboard => "dashboard",
         }
     }
 
@@ -40,7 +43,7 @@ impl Binary {
     pub fn bundled(self) -> &'static [Bundled] {
         match self {
             Binary::Analyzer => &[UAP_CORE],
-            Binary::Aggregator => &[],
+            Binary::Aggregator | Binary::Dashboard => &[],
         }
     }
 }
