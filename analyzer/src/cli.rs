@@ -213,6 +213,15 @@ pub struct ReportArgs {
     #[arg(long)]
     pub include_bots: bool,
 
+    /// Count only what EXPR keeps; repeat it and all must hold. EXPR is DIM=V (is), DIM!=V
+    /// (is not), DIM~T (contains, any case) or DIM!~T, with V1|V2 for any of several values
+    /// and \ to escape = ~ | ! \. DIM: page, entry_page, exit_page, host, source, referrer,
+    /// utm_source, utm_medium, utm_campaign, utm_content, utm_term, country, browser, os,
+    /// device, event, user. Sessions, entries and bounces stay whole sessions (analyzer/README.md,
+    /// "Filters"). Examples: --filter source=news.example --filter 'page~/blog|/docs'.
+    #[arg(long = "filter", value_name = "EXPR", value_parser = parse_filter)]
+    pub filters: Vec<crate::report::filter::Filter>,
+
     /// Fail (exit 1) when any row in the files read is malformed or any file has an unknown
     /// header.
     #[arg(long)]
@@ -229,6 +238,11 @@ pub struct ReportArgs {
     /// files [default: the system's temporary folder].
     #[arg(long, env = "ANALYZER_TMP")]
     pub tmp: Option<std::path::PathBuf>,
+}
+
+/// A `--filter` expression.
+fn parse_filter(s: &str) -> Result<crate::report::filter::Filter, String> {
+    crate::report::filter::Filter::parse(s).map_err(|e| e.0)
 }
 
 /// A size in bytes: a number with an optional unit (B, KB, MB, GB, KiB, MiB, GiB; K, M and G
@@ -282,7 +296,8 @@ impl PeriodArgs {
     }
 }
 
-fn parse_tz(s: &str) -> Result<Tz, String> {
+/// A `--tz` value: an IANA time zone name.
+pub fn parse_tz(s: &str) -> Result<Tz, String> {
     s.parse::<Tz>()
         .map_err(|_| format!("{s:?} is not an IANA time zone name (e.g. UTC, Europe/Berlin)"))
 }

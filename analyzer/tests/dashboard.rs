@@ -371,6 +371,7 @@ fn one_day() -> Report {
         from: "2026-11-25".into(),
         to: "2026-11-25".into(),
         tz: "UTC".into(),
+        filters: Vec::new(),
         summary: s,
         pages: vec![
             page("/", 5, 12, None),
@@ -413,6 +414,7 @@ fn one_day() -> Report {
                 source,
                 hits,
                 visitors,
+                sessions: visitors,
             },
         ),
         campaigns: Vec::new().into(),
@@ -441,6 +443,11 @@ fn one_day() -> Report {
             hits: 2,
             visitors: 2,
             conversion_rate: ratio(2, 6),
+        }],
+        hosts: vec![HostRow {
+            host: "shop.example".into(),
+            hits: 12,
+            visitors: 6,
         }],
         previous: None,
     }
@@ -725,6 +732,7 @@ fn range_with_compare() -> Report {
         from: "2026-11-12".into(),
         to: "2026-11-25".into(),
         tz: "Europe/Berlin".into(),
+        filters: Vec::new(),
         summary: s,
         pages,
         users,
@@ -747,6 +755,7 @@ fn range_with_compare() -> Report {
                 source,
                 hits,
                 visitors,
+                sessions: visitors,
             },
         ),
         campaigns: vec![
@@ -756,6 +765,7 @@ fn range_with_compare() -> Report {
                 utm_campaign: "november-digest".into(),
                 hits: 1630,
                 visitors: 1210,
+                sessions: 1210,
             },
             CampaignRow {
                 utm_source: "newsletter".into(),
@@ -763,6 +773,7 @@ fn range_with_compare() -> Report {
                 utm_campaign: "".into(),
                 hits: 580,
                 visitors: 431,
+                sessions: 431,
             },
             CampaignRow {
                 utm_source: "mastodon".into(),
@@ -770,6 +781,7 @@ fn range_with_compare() -> Report {
                 utm_campaign: "launch-week".into(),
                 hits: 214,
                 visitors: 180,
+                sessions: 180,
             },
         ]
         .into(),
@@ -822,6 +834,11 @@ fn range_with_compare() -> Report {
             conversion_rate: ratio(v, 8940),
         })
         .to_vec(),
+        hosts: vec![HostRow {
+            host: "shop.example".into(),
+            hits: 25_655,
+            visitors: 8940,
+        }],
         previous: Some(Previous {
             from: "2026-10-29".into(),
             to: "2026-11-11".into(),

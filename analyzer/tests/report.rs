@@ -73,18 +73,21 @@ fn expected_utc() -> Value {
         ],
         "hourly": [0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 3, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
         "daily": [{"date": "2026-11-25", "hits": 12, "users": 3, "visitors": 6}],
-        // Hit 2's referrer is its own host; hit 8's news.example:8080 is news.example.
+        // A session's page views count under its first one's source: zoë's visitor session
+        // 1-2 came from search.example (hit 2's internal click is not a source), 3 (30:00.001
+        // later) is direct; the anonymous visitor's 5-6 from news.example, 7 from
+        // search.example; bob's 8-10 from news.example (news.example:8080 is news.example).
         "sources": [
-            {"source": "(direct)", "hits": 7, "visitors": 6},
-            {"source": "news.example", "hits": 2, "visitors": 2},
-            {"source": "search.example", "hits": 2, "visitors": 2},
-            {"source": "(internal)", "hits": 1, "visitors": 1}
+            {"source": "news.example", "hits": 5, "visitors": 2, "sessions": 2},
+            {"source": "(direct)", "hits": 4, "visitors": 4, "sessions": 4},
+            {"source": "search.example", "hits": 3, "visitors": 2, "sessions": 2}
         ],
         "campaigns": [],
         "browsers": [{"browser": "Firefox", "hits": 12, "visitors": 6}],
         "os": [{"os": "Linux", "hits": 12, "visitors": 6}],
         "devices": [{"device": "desktop", "hits": 12, "visitors": 6}],
-        "events": []
+        "events": [],
+        "hosts": [{"host": "shop.example", "hits": 12, "visitors": 6}]
     })
 }
 
@@ -145,17 +148,19 @@ fn expected_tokyo() -> Value {
         ],
         "hourly": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 3, 0, 1, 0, 0],
         "daily": [{"date": "2026-11-25", "hits": 11, "users": 3, "visitors": 5}],
+        // As in UTC, but hit 14 (direct) opens the anonymous visitor's Tokyo day and hit 7 is
+        // the next day's.
         "sources": [
-            {"source": "(direct)", "hits": 7, "visitors": 5},
-            {"source": "news.example", "hits": 2, "visitors": 2},
-            {"source": "(internal)", "hits": 1, "visitors": 1},
-            {"source": "search.example", "hits": 1, "visitors": 1}
+            {"source": "news.example", "hits": 5, "visitors": 2, "sessions": 2},
+            {"source": "(direct)", "hits": 4, "visitors": 4, "sessions": 4},
+            {"source": "search.example", "hits": 2, "visitors": 1, "sessions": 1}
         ],
         "campaigns": [],
         "browsers": [{"browser": "Firefox", "hits": 11, "visitors": 5}],
         "os": [{"os": "Linux", "hits": 11, "visitors": 5}],
         "devices": [{"device": "desktop", "hits": 11, "visitors": 5}],
-        "events": []
+        "events": [],
+        "hosts": [{"host": "shop.example", "hits": 11, "visitors": 5}]
     })
 }
 

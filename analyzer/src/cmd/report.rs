@@ -30,6 +30,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         strict: args.strict,
         budget: args.memory_budget,
         tmp: args.tmp.clone(),
+        filters: crate::report::filter::Filters(args.filters.clone()),
     };
     let report = query::run(rt.handle(), &store, &query, &progress, &note)?;
 

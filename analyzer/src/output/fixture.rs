@@ -80,6 +80,7 @@ pub fn report(compare: bool) -> Report {
         from: "2026-11-23".into(),
         to: "2026-11-25".into(),
         tz: "Europe/Berlin".into(),
+        filters: Vec::new(),
         summary: summary(false),
         pages: vec![
             page("/", 600, 500, compare),
@@ -135,16 +136,19 @@ pub fn report(compare: bool) -> Report {
                 source: "(direct)".into(),
                 hits: 500,
                 visitors: 200,
+                sessions: 260,
             },
             SourceRow {
                 source: "news.example".into(),
                 hits: 400,
                 visitors: 150,
+                sessions: 170,
             },
             SourceRow {
                 source: "newsletter".into(),
                 hits: 304,
                 visitors: 62,
+                sessions: 70,
             },
         ]
         .into(),
@@ -155,6 +159,7 @@ pub fn report(compare: bool) -> Report {
                 utm_campaign: "winter".into(),
                 hits: 250,
                 visitors: 50,
+                sessions: 55,
             },
             CampaignRow {
                 utm_source: "newsletter".into(),
@@ -162,6 +167,7 @@ pub fn report(compare: bool) -> Report {
                 utm_campaign: "".into(),
                 hits: 54,
                 visitors: 12,
+                sessions: 15,
             },
         ]
         .into(),
@@ -207,6 +213,18 @@ pub fn report(compare: bool) -> Report {
             visitors: 30,
             conversion_rate: ratio(30, 412),
         }],
+        hosts: vec![
+            HostRow {
+                host: "shop.example".into(),
+                hits: 1000,
+                visitors: 350,
+            },
+            HostRow {
+                host: "docs.shop.example".into(),
+                hits: 204,
+                visitors: 62,
+            },
+        ],
         previous: compare.then(|| Previous {
             from: "2026-11-20".into(),
             to: "2026-11-22".into(),

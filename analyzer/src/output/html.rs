@@ -104,6 +104,9 @@ pub fn render(r: &Report) -> String {
     if let Some(compared) = compared_with(r) {
         sub.insert(0, compared);
     }
+    if let Some(filtered) = super::filtered_by(r) {
+        sub.insert(0, filtered);
+    }
     let _ = writeln!(
         out,
         "<p class=\"sub\">{}</p>\n</header>",
@@ -137,6 +140,7 @@ pub fn render(r: &Report) -> String {
         (os(r, ROWS_SHOWN, CELLS), Width::One),
         (countries(r, ROWS_SHOWN, CELLS), Width::One),
         (referrers(r, ROWS_SHOWN, CELLS), Width::One),
+        (super::hosts(r, ROWS_SHOWN, CELLS), Width::One),
         (status(r, CELLS), Width::One),
         (events(r, ROWS_SHOWN, CELLS), Width::Two),
     ] {

@@ -5,8 +5,8 @@
 //! Written as a stream: a list kept on disk is read back row by row while it is written.
 
 use crate::report::model::{
-    BrowserRow, CampaignRow, DayRow, DeviceRow, EventRow, OsRow, Previous, Report, Rows, SourceRow,
-    Summary,
+    BrowserRow, CampaignRow, DayRow, DeviceRow, EventRow, HostRow, OsRow, Previous, Report, Rows,
+    SourceRow, Summary,
 };
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -33,6 +33,8 @@ struct SummaryFile<'a> {
     from: &'a str,
     to: &'a str,
     tz: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    filters: &'a [String],
     summary: &'a Summary,
     hourly: &'a [u64; 24],
     daily: &'a [DayRow],
@@ -42,6 +44,7 @@ struct SummaryFile<'a> {
     os: &'a [OsRow],
     devices: &'a [DeviceRow],
     events: &'a [EventRow],
+    hosts: &'a [HostRow],
     #[serde(skip_serializing_if = "Option::is_none")]
     previous: Option<&'a Previous>,
 }
@@ -60,6 +63,7 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> Result<()> {
         from,
         to,
         tz,
+        filters,
         summary,
         pages: _,
         users: _,
@@ -71,6 +75,7 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> Result<()> {
         os,
         devices,
         events,
+        hosts,
         previous,
     } = report;
     to_writer(
@@ -79,6 +84,7 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> Result<()> {
             from,
             to,
             tz,
+            filters,
             summary,
             hourly,
             daily,
@@ -88,6 +94,7 @@ pub fn write_summary(report: &Report, out: &mut dyn Write) -> Result<()> {
             os,
             devices,
             events,
+            hosts,
             previous: previous.as_ref(),
         },
         out,

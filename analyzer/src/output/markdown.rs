@@ -67,6 +67,9 @@ fn across(out: &mut String, s: &Section) {
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", escape(&title(r)));
+    if let Some(filtered) = super::filtered_by(r) {
+        let _ = writeln!(out, "{}\n", escape(&filtered));
+    }
     if let Some(compared) = compared_with(r) {
         let _ = writeln!(out, "{}\n", escape(&compared));
     }
@@ -107,6 +110,7 @@ pub fn render(r: &Report) -> String {
     for s in [
         referrers(r, all, STYLE),
         countries(r, all, STYLE),
+        super::hosts(r, all, STYLE),
         sources(r, all, STYLE),
         campaigns(r, all, STYLE),
         browsers(r, all, STYLE),
@@ -166,10 +170,11 @@ mod tests {
             "| 0 | 1100 | 50 | 44 | 10 |",
             "| news\\.example | 400 |",
             "| \\(unknown\\) | 504 |",
-            "| newsletter | 304 | 62 |",
-            "| campaign | source | medium | hits | visitors |",
-            "| winter | newsletter | email | 250 | 50 |",
-            "| \\(not set\\) | newsletter | email | 54 | 12 |",
+            "| newsletter | 304 | 62 | 70 |",
+            "| campaign | source | medium | hits | visitors | sessions |",
+            "| winter | newsletter | email | 250 | 50 | 55 |",
+            "| \\(not set\\) | newsletter | email | 54 | 12 | 15 |",
+            "| docs\\.shop\\.example | 204 | 62 |",
             "| Firefox | 504 | 162 |",
             "| Mac OS X | 604 | 200 |",
             "| mobile | 204 | 112 |",

@@ -233,11 +233,30 @@ pub fn daily(r: &Report, st: Style) -> Section {
     })
 }
 
-/// Where page views came from.
+/// Where visits came from (the source of each session's first page view).
 pub fn sources(r: &Report, limit: usize, st: Style) -> Section {
-    let columns = [("source", TEXT), ("hits", NUM), ("visitors", NUM)];
+    let columns = [
+        ("source", TEXT),
+        ("hits", NUM),
+        ("visitors", NUM),
+        ("sessions", NUM),
+    ];
     rows_section("sources", "Sources", &columns, &r.sources, limit, |x| {
-        let row = vec![(st.text)(&x.source), (st.int)(x.hits), (st.int)(x.visitors)];
+        let row = vec![
+            (st.text)(&x.source),
+            (st.int)(x.hits),
+            (st.int)(x.visitors),
+            (st.int)(x.sessions),
+        ];
+        (row, x.hits)
+    })
+}
+
+/// Page views by the host they were served for.
+pub fn hosts(r: &Report, limit: usize, st: Style) -> Section {
+    let columns = [("host", TEXT), ("hits", NUM), ("visitors", NUM)];
+    section("hosts", "Hosts", &columns, &r.hosts, limit, |x| {
+        let row = vec![(st.text)(&x.host), (st.int)(x.hits), (st.int)(x.visitors)];
         (row, x.hits)
     })
 }
@@ -261,6 +280,7 @@ pub fn campaigns(r: &Report, limit: usize, st: Style) -> Section {
         ("medium", TEXT),
         ("hits", NUM),
         ("visitors", NUM),
+        ("sessions", NUM),
     ];
     rows_section(
         "campaigns",
@@ -275,6 +295,7 @@ pub fn campaigns(r: &Report, limit: usize, st: Style) -> Section {
                 (st.text)(or_not_set(&c.utm_medium)),
                 (st.int)(c.hits),
                 (st.int)(c.visitors),
+                (st.int)(c.sessions),
             ];
             (row, c.hits)
         },
@@ -495,6 +516,12 @@ pub fn period(from: &str, to: &str) -> String {
 /// The report's title, e.g. `Page-hit report for 2026-11-25 (UTC)`.
 pub fn title(r: &Report) -> String {
     format!("Page-hit report for {} ({})", period(&r.from, &r.to), r.tz)
+}
+
+/// `filtered by page=/blog, source=news.example` when the report counts under filters (the
+/// values are as given: escape them where they are shown).
+pub fn filtered_by(r: &Report) -> Option<String> {
+    (!r.filters.is_empty()).then(|| format!("filtered by {}", r.filters.join(", ")))
 }
 
 /// `compared with 2026-11-24` when the report has a comparison.

@@ -59,13 +59,27 @@ fn report_files(report: &Report) -> [ReportFile; 4] {
 }
 
 /// The folder (relative to `--out`) of a report: `dt=DATE/` for one day, `range=FROM_TO/`
-/// for a period.
+/// for a period; a filtered report goes below it, in `filtered-HASH/` (a hash of its
+/// filters), so that it never replaces the whole period's files (its `summary.json` lists the
+/// filters).
 pub fn report_dir(report: &Report) -> String {
-    if report.from == report.to {
+    let dir = if report.from == report.to {
         layout::report_day_dir(&report.from)
     } else {
         layout::report_range_dir(&report.from, &report.to)
+    };
+    if report.filters.is_empty() {
+        return dir;
     }
+    // FNV-1a: stable across builds and machines, unlike the std hasher.
+    let hash = report
+        .filters
+        .join("\n")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("{dir}filtered-{:08x}/", hash >> 32)
 }
 
 /// Writes the report files; returns where each one went. Each file is replaced whole or not

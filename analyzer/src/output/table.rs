@@ -76,6 +76,9 @@ fn section(out: &mut String, s: &Section) {
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", title(r));
+    if let Some(filtered) = super::filtered_by(r) {
+        let _ = writeln!(out, "{}", (STYLE.text)(&filtered));
+    }
     if let Some(compared) = compared_with(r) {
         let _ = writeln!(out, "{compared}");
     }
@@ -127,6 +130,7 @@ pub fn render(r: &Report) -> String {
         status(r, STYLE),
         referrers(r, all, STYLE),
         countries(r, all, STYLE),
+        super::hosts(r, all, STYLE),
         sources(r, all, STYLE),
         campaigns(r, all, STYLE),
         browsers(r, all, STYLE),
@@ -187,9 +191,10 @@ mod tests {
                 "5xx       10",
                 "news.example    400",
                 "(unknown)   504",
-                "newsletter     304        62",
-                "CAMPAIGN   SOURCE      MEDIUM  HITS  VISITORS",
-                "(not set)  newsletter  email     54        12",
+                "newsletter     304        62        70",
+                "CAMPAIGN   SOURCE      MEDIUM  HITS  VISITORS  SESSIONS",
+                "(not set)  newsletter  email     54        12        15",
+                "docs.shop.example   204        62",
                 "Firefox   504       162",
                 "Mac OS X   604       200",
                 "mobile    204       112",

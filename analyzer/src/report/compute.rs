@@ -20,9 +20,11 @@
 use super::agents::{Agents, Class};
 use super::dimensions::{DimNames, Dims};
 use super::events::Events;
-use super::model::{BrowserRow, CampaignRow, DeviceRow, EventRow, OsRow, SourceRow};
-use super::model::{DayRow, Previous, Report, Rows, Summary, UserRow};
+use super::filter::Filters;
+use super::model::{self, DayRow, Previous, Report, Summary, UserRow};
+use super::model::{BrowserRow, CampaignRow, DeviceRow, EventRow, HostRow, OsRow, SourceRow};
 use super::pages::{self, Pages, SLOTS};
+use super::select;
 use super::sessions::order;
 use super::spill::{Merged, Spill};
 use super::totals::Tally;
@@ -30,7 +32,7 @@ use super::users::SignedIn;
 use super::visits::{self, Marks, F_DAY};
 use crate::period::Period;
 use crate::transform::hits::{BucketNames, Dicts, Hits, BOT, PAGEVIEW};
-use crate::transform::intern::{Dict, Interner};
+use crate::transform::intern::Dict;
 use anyhow::Result;
 use rayon::prelude::*;
 
@@ -65,10 +67,26 @@ pub struct Reading {
     pub first_problem: Option<String>,
 }
 
+/// A bucket's page views as the report counts them.
+enum Rows {
+    /// Without filters: every page view, in visitor order.
+    All(Vec<u32>),
+    /// What the filters keep (see [`select::Kept`]).
+    Filtered {
+        sessions: Vec<u32>,
+        counted: Vec<u32>,
+        session_first: Vec<bool>,
+    },
+}
+
+/// A bucket's counted page views (rows of its hits) with their marks and agent classes.
+type Counted = (Vec<u32>, Marks, Vec<Class>);
+
 /// A period's report in the making: fed buckets with [`Accumulator::add`].
 pub struct Accumulator<'p> {
     period: &'p Period,
     include_bots: bool,
+    filters: Filters,
     spill: Spill,
     tally: Tally,
     pages: Pages,
@@ -87,10 +105,16 @@ const SORT_SHARE: u64 = 2;
 
 impl<'p> Accumulator<'p> {
     /// An empty report of `period`, whose tables hold at most `spill.budget` bytes.
-    pub fn new(period: &'p Period, include_bots: bool, spill: &Spill) -> Accumulator<'p> {
+    pub fn new(
+        period: &'p Period,
+        include_bots: bool,
+        filters: &Filters,
+        spill: &Spill,
+    ) -> Accumulator<'p> {
         Accumulator {
             period,
             include_bots,
+            filters: filters.clone(),
             spill: spill.clone(),
             tally: Tally::new(period.days()),
             pages: Pages::new(spill.share(PAGES_SHARE), spill),
@@ -102,7 +126,7 @@ impl<'p> Accumulator<'p> {
 
     /// Adds the hits of a set of visitors: every hit of each of them in the period (a
     /// visitor's hits must not be split between two calls); `dicts` are the bucket's.
-    pub fn add(&mut self, hits: &Hits, dicts: Dicts, agents: &Agents) -> Result<()> {
+    pub fn add(&mut self, hits: &mut Hits, dicts: Dicts, agents: &Agents) -> Result<()> {
         if hits.is_empty() {
             return Ok(());
         }
@@ -145,16 +169,50 @@ impl<'p> Accumulator<'p> {
             .map(|(&r, _)| r)
             .collect();
         drop(sorted);
-        let (pv, ev): (Vec<u32>, Vec<u32>) = kept
-            .into_iter()
-            .partition(|&r| hits.flags[r as usize] & PAGEVIEW != 0);
-        self.tally.events += ev.len() as u64;
-        let agent_names = &dicts.shared.agent;
-        let marked = super::timed("page views", || {
-            self.page_views(hits, &pv, agents, agent_names)
-        })?;
+        let pv: Vec<u32> = kept
+            .iter()
+            .copied()
+            .filter(|&r| hits.flags[r as usize] & PAGEVIEW != 0)
+            .collect();
+        super::timed("session sources", || select::attribute_sessions(hits, &pv));
+        let shared = dicts.shared.clone();
         let names = dicts.into_names();
-        if let Some((marks, classes)) = marked {
+        let agent_codes: Vec<u32> = if self.filters.is_empty() {
+            pv.iter().map(|&r| hits.agent[r as usize]).collect()
+        } else {
+            // The filters may ask the events' browsers too.
+            kept.iter().map(|&r| hits.agent[r as usize]).collect()
+        };
+        agents.classify(&agent_codes, &shared.agent)?;
+        drop(agent_codes);
+        let hits: &Hits = hits;
+        let (rows, ev) = if self.filters.is_empty() {
+            let ev: Vec<u32> = kept
+                .into_iter()
+                .filter(|&r| hits.flags[r as usize] & PAGEVIEW == 0)
+                .collect();
+            (Rows::All(pv), ev)
+        } else {
+            let names = select::Names {
+                bucket: &names,
+                shared: &shared,
+                agents,
+            };
+            let k = super::timed("filters", || {
+                select::select(hits, &kept, &self.filters, &names)
+            });
+            (
+                Rows::Filtered {
+                    sessions: k.sessions,
+                    counted: k.counted,
+                    session_first: k.session_first,
+                },
+                k.events,
+            )
+        };
+        self.tally.events += ev.len() as u64;
+        let marked = super::timed("page views", || self.page_views(hits, rows, agents))?;
+        if let Some((pv, marks, classes)) = marked {
             super::timed("tables", || {
                 self.tables(hits, &pv, &marks, &classes, &names)
             })?;
@@ -162,35 +220,60 @@ impl<'p> Accumulator<'p> {
         super::timed("events", || self.events.add(hits, &ev))
     }
 
-    /// Counts a bucket's page views `pv` (rows of `hits` in visitor order) into the parts that
-    /// count by the report's codes; the marks and agent classes, for [`Accumulator::tables`].
-    fn page_views(
-        &mut self,
-        hits: &Hits,
-        pv: &[u32],
-        agents: &Agents,
-        agent_names: &Interner,
-    ) -> Result<Option<(Marks, Vec<Class>)>> {
-        if pv.is_empty() {
-            return Ok(None);
-        }
-        let agent_codes: Vec<u32> = pv.iter().map(|&r| hits.agent[r as usize]).collect();
-        agents.classify(&agent_codes, agent_names)?;
-        let classes = agents.classes(&agent_codes);
-        drop(agent_codes);
+    /// Counts a bucket's page views `rows` (rows of `hits` in visitor order) into the parts
+    /// that count by the report's codes; the counted rows with their marks and agent classes,
+    /// for [`Accumulator::tables`].
+    fn page_views(&mut self, hits: &Hits, rows: Rows, agents: &Agents) -> Result<Option<Counted>> {
         let period = self.period;
-        let day: Vec<u32> = pv
-            .par_iter()
-            .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
-            .collect();
-
-        let marks = visits::mark(hits, pv, &classes, &day);
+        let marks_of = |pv: &[u32]| {
+            let classes = agents.classes(
+                &pv.iter()
+                    .map(|&r| hits.agent[r as usize])
+                    .collect::<Vec<_>>(),
+            );
+            let day: Vec<u32> = pv
+                .par_iter()
+                .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
+                .collect();
+            let marks = visits::mark(hits, pv, &classes, &day);
+            (marks, classes, day)
+        };
+        let (pv, marks, classes, day) = match rows {
+            Rows::All(pv) => {
+                if pv.is_empty() {
+                    return Ok(None);
+                }
+                let (mut marks, classes, day) = marks_of(&pv);
+                marks.session_first = marks.entry.clone();
+                (pv, marks, classes, day)
+            }
+            Rows::Filtered {
+                sessions,
+                counted,
+                session_first,
+            } => {
+                if sessions.is_empty() {
+                    return Ok(None);
+                }
+                // Sessions, entries, exits and bounces are those of whole kept sessions; the
+                // rest counts the counted page views.
+                let (whole, _, _) = marks_of(&sessions);
+                let pv: Vec<u32> = counted.iter().map(|&i| sessions[i as usize]).collect();
+                let (mut marks, classes, day) = marks_of(&pv);
+                marks.entry = counted.iter().map(|&i| whole.entry[i as usize]).collect();
+                marks.exit = counted.iter().map(|&i| whole.exit[i as usize]).collect();
+                marks.anon_sessions = whole.anon_sessions;
+                marks.anon_bounces = whole.anon_bounces;
+                marks.session_first = session_first;
+                (pv, marks, classes, day)
+            }
+        };
         self.tally.visitors += marks.visitors;
         self.tally.anon_sessions += marks.anon_sessions;
         self.tally.anon_bounces += marks.anon_bounces;
         self.tally
-            .count_page_views(period, hits, pv, &day, &marks.firsts[F_DAY]);
-        Ok(Some((marks, classes)))
+            .count_page_views(period, hits, &pv, &day, &marks.firsts[F_DAY]);
+        Ok(Some((pv, marks, classes)))
     }
 
     /// Adds a bucket's page views to the tables kept by name (pages, sources, campaigns,
@@ -203,7 +286,7 @@ impl<'p> Accumulator<'p> {
         classes: &[Class],
         names: &BucketNames,
     ) -> Result<()> {
-        self.dims.count(hits, pv, classes, &marks.firsts, names)?;
+        self.dims.count(hits, pv, classes, marks, names)?;
         self.pages.add(hits, pv, marks, &names.path)?;
         self.signed_in.add(hits, pv, names)
     }
@@ -225,15 +308,16 @@ pub struct Names {
 pub struct Totals {
     summary: Summary,
     pages: Merged<SLOTS>,
-    users: Rows<UserRow>,
+    users: model::Rows<UserRow>,
     hourly: [u64; 24],
     daily: Vec<DayRow>,
-    sources: Rows<SourceRow>,
-    campaigns: Rows<CampaignRow>,
+    sources: model::Rows<SourceRow>,
+    campaigns: model::Rows<CampaignRow>,
     browsers: Vec<BrowserRow>,
     os: Vec<OsRow>,
     devices: Vec<DeviceRow>,
     events: Vec<EventRow>,
+    hosts: Vec<HostRow>,
 }
 
 impl Accumulator<'_> {
@@ -281,6 +365,7 @@ impl Accumulator<'_> {
             os: lists.os,
             devices: lists.devices,
             events,
+            hosts: lists.hosts,
             summary,
         })
     }
@@ -321,6 +406,7 @@ pub fn report(
         from: period.from(),
         to: period.to(),
         tz: period.tz.name().to_string(),
+        filters: Vec::new(),
         summary: current.summary,
         pages,
         users: current.users,
@@ -332,6 +418,7 @@ pub fn report(
         os: current.os,
         devices: current.devices,
         events: current.events,
+        hosts: current.hosts,
         previous,
     })
 }

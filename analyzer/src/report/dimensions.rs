@@ -7,10 +7,10 @@
 //! bucket's counts are added by name into [`Keyed`] tables, which spill past their budget.
 
 use super::agents::{Class, Device};
-use super::model::{BrowserRow, CampaignRow, DeviceRow, OsRow, Rows, SourceRow};
+use super::model::{BrowserRow, CampaignRow, DeviceRow, HostRow, OsRow, Rows, SourceRow};
 use super::sort_top;
 use super::spill::{get_str, get_varint, put_str, put_varint, Keyed, Row, Sorter, Spill};
-use super::visits::{FIRSTS, F_BROWSER, F_CAMPAIGN, F_DEVICE, F_OS, F_SOURCE};
+use super::visits::{Marks, F_BROWSER, F_CAMPAIGN, F_DEVICE, F_HOST, F_OS, F_SOURCE};
 use crate::transform::hits::{campaign_parts, BucketNames, Hits};
 use crate::transform::intern::{Dict, NONE};
 use anyhow::Result;
@@ -89,6 +89,11 @@ impl Counts {
 struct BucketCounts {
     source: Counts,
     campaign: Counts,
+    /// Per source and campaign, sessions counted on their first counted page view (the
+    /// page views again in the first slot, unused).
+    source_sessions: Counts,
+    campaign_sessions: Counts,
+    host: Counts,
     browser: Counts,
     os: Counts,
     device: Counts,
@@ -100,6 +105,9 @@ impl BucketCounts {
     fn merge(&mut self, o: &BucketCounts) {
         self.source.merge(&o.source);
         self.campaign.merge(&o.campaign);
+        self.source_sessions.merge(&o.source_sessions);
+        self.campaign_sessions.merge(&o.campaign_sessions);
+        self.host.merge(&o.host);
         self.browser.merge(&o.browser);
         self.os.merge(&o.os);
         self.device.merge(&o.device);
@@ -110,9 +118,10 @@ impl BucketCounts {
 
 /// The page views' dimensions other than the path, for a period.
 pub struct Dims {
-    source: Keyed<2>,
-    campaign: Keyed<2>,
+    source: Keyed<3>,
+    campaign: Keyed<3>,
     ref_host: Keyed<1>,
+    host: Keyed<2>,
     browser: Counts,
     os: Counts,
     device: Counts,
@@ -145,6 +154,8 @@ pub struct Lists {
     pub countries: Vec<(String, u64)>,
     /// `summary.referrers`: (host, page views).
     pub referrers: Vec<(String, u64)>,
+    /// `hosts`, cut to `top`.
+    pub hosts: Vec<HostRow>,
 }
 
 impl Dims {
@@ -155,6 +166,7 @@ impl Dims {
             source: Keyed::new("sources", limit, spill),
             campaign: Keyed::new("campaigns", limit, spill),
             ref_host: Keyed::new("referrers", limit, spill),
+            host: Keyed::new("hosts", limit, spill),
             browser: Counts::default(),
             os: Counts::default(),
             device: Counts::default(),
@@ -170,9 +182,10 @@ impl Dims {
         hits: &Hits,
         pv: &[u32],
         classes: &[Class],
-        firsts: &[Vec<bool>; FIRSTS],
+        marks: &Marks,
         names: &BucketNames,
     ) -> Result<()> {
+        let firsts = &marks.firsts;
         let counts = pv
             .par_iter()
             .enumerate()
@@ -182,6 +195,11 @@ impl Dims {
                 let class = &classes[i];
                 d.source.add(hits.source[r], firsts[F_SOURCE][i]);
                 d.campaign.add(hits.campaign[r], firsts[F_CAMPAIGN][i]);
+                d.source_sessions
+                    .add(hits.source[r], marks.session_first[i]);
+                d.campaign_sessions
+                    .add(hits.campaign[r], marks.session_first[i]);
+                d.host.add(hits.host[r], firsts[F_HOST][i]);
                 d.browser.add(class.browser, firsts[F_BROWSER][i]);
                 d.os.add(class.os, firsts[F_OS][i]);
                 d.device.add(class.device as u32, firsts[F_DEVICE][i]);
@@ -197,11 +215,23 @@ impl Dims {
         self.os.merge(&counts.os);
         self.device.merge(&counts.device);
         self.country.merge(&counts.country);
-        for (code, c) in counts.source.rows() {
-            self.source.add(names.source.name(code), c)?;
+        let sessions = |c: Counts| -> hashbrown::HashMap<u32, u64> {
+            c.rows().map(|(code, [_, s])| (code, s)).collect()
+        };
+        let source_sessions = sessions(counts.source_sessions);
+        for (code, [hits, visitors]) in counts.source.rows() {
+            let s = source_sessions.get(&code).copied().unwrap_or(0);
+            self.source
+                .add(names.source.name(code), [hits, visitors, s])?;
         }
-        for (code, c) in counts.campaign.rows() {
-            self.campaign.add(names.campaign.name(code), c)?;
+        let campaign_sessions = sessions(counts.campaign_sessions);
+        for (code, [hits, visitors]) in counts.campaign.rows() {
+            let s = campaign_sessions.get(&code).copied().unwrap_or(0);
+            self.campaign
+                .add(names.campaign.name(code), [hits, visitors, s])?;
+        }
+        for (code, c) in counts.host.rows() {
+            self.host.add(names.host.name(code), c)?;
         }
         for (code, [hits, _]) in counts.ref_host.rows() {
             self.ref_host.add(names.ref_host.name(code), [hits])?;
@@ -223,6 +253,7 @@ impl Dims {
             source,
             campaign,
             ref_host,
+            host,
             browser,
             os,
             device,
@@ -230,18 +261,19 @@ impl Dims {
         } = self;
         let mut sources = Sorter::new("source-rows", limit, spill);
         source.finish()?.for_each_part(|part| {
-            for (source, [hits, visitors]) in part {
+            for (source, [hits, visitors, sessions]) in part {
                 sources.push(SourceRow {
                     source: source.into_string(),
                     hits,
                     visitors,
+                    sessions,
                 })?;
             }
             Ok(())
         })?;
         let mut campaigns = Sorter::new("campaign-rows", limit, spill);
         campaign.finish()?.for_each_part(|part| {
-            for (key, [hits, visitors]) in part {
+            for (key, [hits, visitors, sessions]) in part {
                 let (s, m, c) = campaign_parts(&key);
                 campaigns.push(CampaignRow {
                     utm_source: s.to_string(),
@@ -249,6 +281,7 @@ impl Dims {
                     utm_campaign: c.to_string(),
                     hits,
                     visitors,
+                    sessions,
                 })?;
             }
             Ok(())
@@ -261,6 +294,16 @@ impl Dims {
                     .map(|(host, [hits])| (host.into_string(), hits)),
             );
             sort_top(&mut referrers, |r| r.1, |r| &r.0, Some(summary_top));
+            Ok(())
+        })?;
+        // The hosts, partition by partition: only the best `top` stay.
+        let mut hosts: Vec<(String, u64, u64)> = Vec::new();
+        host.finish()?.for_each_part(|part| {
+            hosts.extend(
+                part.into_iter()
+                    .map(|(host, [hits, visitors])| (host.into_string(), hits, visitors)),
+            );
+            sort_top(&mut hosts, |r| r.1, |r| &r.0, top);
             Ok(())
         })?;
 
@@ -288,6 +331,14 @@ impl Dims {
             campaigns: campaigns.finish(top)?,
             countries,
             referrers,
+            hosts: hosts
+                .into_iter()
+                .map(|(host, hits, visitors)| HostRow {
+                    host,
+                    hits,
+                    visitors,
+                })
+                .collect(),
             browsers: browsers
                 .into_iter()
                 .map(|(browser, hits, visitors)| BrowserRow {
@@ -317,6 +368,7 @@ impl Row for SourceRow {
         put_str(out, &self.source);
         put_varint(out, self.hits);
         put_varint(out, self.visitors);
+        put_varint(out, self.sessions);
     }
 
     fn decode(mut input: &[u8]) -> Option<Self> {
@@ -325,6 +377,7 @@ impl Row for SourceRow {
             source: get_str(i)?,
             hits: get_varint(i)?,
             visitors: get_varint(i)?,
+            sessions: get_varint(i)?,
         })
     }
 
@@ -344,6 +397,7 @@ impl Row for CampaignRow {
         put_str(out, &self.utm_campaign);
         put_varint(out, self.hits);
         put_varint(out, self.visitors);
+        put_varint(out, self.sessions);
     }
 
     fn decode(mut input: &[u8]) -> Option<Self> {
@@ -354,6 +408,7 @@ impl Row for CampaignRow {
             utm_campaign: get_str(i)?,
             hits: get_varint(i)?,
             visitors: get_varint(i)?,
+            sessions: get_varint(i)?,
         })
     }
 

@@ -18,6 +18,9 @@ pub struct Report {
     pub to: String,
     /// The IANA zone the period is counted in.
     pub tz: String,
+    /// The `--filter` expressions the report counts under (absent: the whole period).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
     /// Period totals.
     pub summary: Summary,
     /// One row per path: page views descending, then path.
@@ -40,6 +43,8 @@ pub struct Report {
     pub devices: Vec<DeviceRow>,
     /// Custom events (every `event` other than `pageview`): hits descending, then event.
     pub events: Vec<EventRow>,
+    /// Page views by the host they were served for (one deployment, several sites).
+    pub hosts: Vec<HostRow>,
     /// With `--compare`: the period of equal length just before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<Previous>,
@@ -195,9 +200,22 @@ pub struct DayRow {
 /// Page views from one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceRow {
-    /// `utm_source` when set, else the referrer's host, `(internal)` when that is the hit's own
-    /// host, `(direct)` without a referrer.
+    /// The source of the session's first page view: `utm_source` when set, else the referrer's
+    /// host, `(internal)` when that is the site's own host, `(direct)` without a referrer.
     pub source: String,
+    /// Page views.
+    pub hits: u64,
+    /// Distinct visitors.
+    pub visitors: u64,
+    /// Sessions that came from it (counted once, on their first counted page view).
+    pub sessions: u64,
+}
+
+/// Page views served for one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostRow {
+    /// The host of the page view.
+    pub host: String,
     /// Page views.
     pub hits: u64,
     /// Distinct visitors.
@@ -217,6 +235,8 @@ pub struct CampaignRow {
     pub hits: u64,
     /// Distinct visitors.
     pub visitors: u64,
+    /// Sessions that came from it (counted once, on their first counted page view).
+    pub sessions: u64,
 }
 
 /// Page views from one browser family.

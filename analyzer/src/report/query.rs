@@ -6,6 +6,7 @@
 
 use super::agents::Agents;
 use super::compute::{self, Accumulator, Names, Options, Reading};
+use super::filter::Filters;
 use super::spill::{Spill, DEFAULT_BUDGET};
 use super::Report;
 use crate::compacted::bucket_of;
@@ -36,6 +37,8 @@ pub struct Query {
     pub budget: u64,
     /// Where tables spill (the system's temporary folder when `None`).
     pub tmp: Option<PathBuf>,
+    /// Count only what these keep (both periods with `compare`).
+    pub filters: Filters,
 }
 
 impl Query {
@@ -49,6 +52,7 @@ impl Query {
             strict: false,
             budget: DEFAULT_BUDGET,
             tmp: None,
+            filters: Filters::default(),
         }
     }
 }
@@ -83,7 +87,15 @@ pub fn run(
     let shared = Arc::new(Shared::default());
     let agents = Agents::default();
     let (current, reading) = accumulate(
-        rt, store, period, &plan, &shared, &agents, opts, &spill, progress,
+        rt,
+        store,
+        (period, &query.filters),
+        &plan,
+        &shared,
+        &agents,
+        opts,
+        &spill,
+        progress,
     )?;
     if query.strict && (reading.malformed_rows > 0 || reading.unknown_header_files > 0) {
         bail!(
@@ -99,7 +111,15 @@ pub fn run(
         progress.step(&format!("listing {} for {before}", store.location()));
         let plan = rt.block_on(source::plan(store, &before, note))?;
         Some(accumulate(
-            rt, store, &before, &plan, &shared, &agents, opts, &spill, progress,
+            rt,
+            store,
+            (&before, &query.filters),
+            &plan,
+            &shared,
+            &agents,
+            opts,
+            &spill,
+            progress,
         )?)
     } else {
         None
@@ -117,7 +137,9 @@ pub fn run(
         Some((acc, reading)) => Some((&before, acc.finish(&names, &reading, opts)?)),
         None => None,
     };
-    compute::report(period, totals, previous, opts, &spill)
+    let mut report = compute::report(period, totals, previous, opts, &spill)?;
+    report.filters = query.filters.expressions();
+    Ok(report)
 }
 
 /// Reads a period as `plan` says into an [`Accumulator`]: the CSV partitions whole, the
@@ -126,7 +148,7 @@ pub fn run(
 fn accumulate<'p>(
     rt: &tokio::runtime::Handle,
     store: &Store,
-    period: &'p Period,
+    (period, filters): (&'p Period, &Filters),
     plan: &Plan,
     shared: &Arc<Shared>,
     agents: &Agents,
@@ -134,7 +156,7 @@ fn accumulate<'p>(
     spill: &Spill,
     progress: &Progress,
 ) -> Result<(Accumulator<'p>, Reading)> {
-    let mut acc = Accumulator::new(period, opts.include_bots, spill);
+    let mut acc = Accumulator::new(period, opts.include_bots, filters, spill);
     let mut reading = Reading {
         partitions: plan.present(),
         missing_partitions: plan.missing(),
@@ -156,7 +178,7 @@ fn accumulate<'p>(
         }
     }
     let csv_dicts = Dicts::new(shared.clone());
-    let (hits, totals) = super::timed("read CSV", || {
+    let (mut hits, totals) = super::timed("read CSV", || {
         read_csv(rt, store, &objects, period, &csv_dicts, progress)
     })?;
     reading.files += totals.files;
@@ -175,7 +197,7 @@ fn accumulate<'p>(
 
     if manifests.is_empty() {
         progress.step(&format!("computing {} hits of {period}", hits.len()));
-        acc.add(&hits, csv_dicts, agents)?;
+        acc.add(&mut hits, csv_dicts, agents)?;
         return Ok((acc, reading));
     }
 
@@ -232,8 +254,8 @@ fn accumulate<'p>(
                 "computing bucket {} of {groups} of {period}",
                 group + 1
             ));
-            let (bucket, dicts) = rx.recv().context("the bucket reader stopped")??;
-            acc.add(&bucket, dicts, agents)?;
+            let (mut bucket, dicts) = rx.recv().context("the bucket reader stopped")??;
+            acc.add(&mut bucket, dicts, agents)?;
         }
         anyhow::Ok(())
     })?;

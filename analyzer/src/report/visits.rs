@@ -11,7 +11,7 @@ use crate::transform::intern::NONE;
 use rayon::prelude::*;
 
 /// The dimensions a first-of-visitor mark is kept for, in [`Marks::firsts`] order.
-pub const FIRSTS: usize = 7;
+pub const FIRSTS: usize = 8;
 /// [`Marks::firsts`] index: the path.
 pub const F_PATH: usize = 0;
 /// [`Marks::firsts`] index: the source.
@@ -26,6 +26,8 @@ pub const F_OS: usize = 4;
 pub const F_DEVICE: usize = 5;
 /// [`Marks::firsts`] index: the local day.
 pub const F_DAY: usize = 6;
+/// [`Marks::firsts`] index: the host.
+pub const F_HOST: usize = 7;
 
 /// The marks of a bucket's page views, in the order of the rows given to [`mark`].
 pub struct Marks {
@@ -33,6 +35,9 @@ pub struct Marks {
     pub entry: Vec<bool>,
     /// A visitor session's last page view.
     pub exit: Vec<bool>,
+    /// A session's first counted page view (its entry, without filters): where the session is
+    /// counted in the lists of sources and campaigns. Filled by the caller of [`mark`].
+    pub session_first: Vec<bool>,
     /// The visitor's first page view with this value of each dimension (see [`FIRSTS`]).
     pub firsts: [Vec<bool>; FIRSTS],
     /// Visitors (runs).
@@ -112,6 +117,7 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
                         &|i| classes[a + i].os,
                         &|i| classes[a + i].device as u32,
                         &|i| day[a + i],
+                        &|i| hits.host[row(i)],
                     ];
                     for (value, out) in values.iter().zip(m.firsts.iter_mut()) {
                         first_of_value(value, len, &mut out[la..lb], &mut seen);
@@ -146,6 +152,7 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
     let mut out = Marks {
         entry: Vec::with_capacity(n),
         exit: Vec::with_capacity(n),
+        session_first: Vec::new(),
         firsts: [(); FIRSTS].map(|()| Vec::with_capacity(n)),
         visitors: (bounds.len() - 1) as u64,
         anon_sessions: 0,

@@ -42,6 +42,10 @@ pub struct Dicts {
     pub ref_host: Interner,
     /// `utm_source`, `utm_medium`, `utm_campaign` joined by U+001F ([`NONE`] without any utm_*).
     pub campaign: Interner,
+    /// `host`.
+    pub host: Interner,
+    /// `utm_term` and `utm_content` joined by U+001F ([`NONE`] when both are empty).
+    pub utm_more: Interner,
     /// The report's dictionaries of few values.
     pub shared: std::sync::Arc<Shared>,
 }
@@ -58,6 +62,10 @@ pub struct BucketNames {
     pub ref_host: Dict,
     /// Campaign keys.
     pub campaign: Dict,
+    /// Hosts.
+    pub host: Dict,
+    /// `utm_term` and `utm_content` keys.
+    pub utm_more: Dict,
 }
 
 impl Dicts {
@@ -69,6 +77,8 @@ impl Dicts {
             source: Interner::default(),
             ref_host: Interner::default(),
             campaign: Interner::default(),
+            host: Interner::default(),
+            utm_more: Interner::default(),
             shared,
         }
     }
@@ -81,6 +91,8 @@ impl Dicts {
             source: self.source.into_dict(),
             ref_host: self.ref_host.into_dict(),
             campaign: self.campaign.into_dict(),
+            host: self.host.into_dict(),
+            utm_more: self.utm_more.into_dict(),
         }
     }
 }
@@ -94,6 +106,8 @@ pub struct Caches {
     source: Cache,
     ref_host: Cache,
     campaign: Cache,
+    host: Cache,
+    utm_more: Cache,
     agent: Cache,
     event: Cache,
     referral: Referrals,
@@ -150,6 +164,11 @@ pub fn campaign_key(source: &str, medium: &str, campaign: &str) -> String {
     format!("{source}\u{1f}{medium}\u{1f}{campaign}")
 }
 
+/// Joins `utm_term` and `utm_content` into one dictionary value.
+pub fn utm_more_key(term: &str, content: &str) -> String {
+    format!("{term}\u{1f}{content}")
+}
+
 /// Splits a [`campaign_key`] back into its parts.
 pub fn campaign_parts(key: &str) -> (&str, &str, &str) {
     let mut it = key.split('\u{1f}');
@@ -186,6 +205,11 @@ pub struct Hits {
     pub agent: Vec<u32>,
     /// Custom event codes ([`NONE`] for page views).
     pub event: Vec<u32>,
+    /// Host codes.
+    pub host: Vec<u32>,
+    /// `utm_term` and `utm_content` codes, as a [`campaign_key`] of two parts ([`NONE`] when
+    /// both are empty): only filters read them.
+    pub utm_more: Vec<u32>,
 }
 
 /// 128-bit value of a validated lowercase UUID (hex digits, hyphens skipped).
@@ -222,7 +246,7 @@ macro_rules! each_column {
     ($m:ident) => {
         $m!(
             eid, ts, vis, path, user, status, flags, country, source, ref_host, campaign, agent,
-            event
+            event, host, utm_more
         )
     };
 }
@@ -294,6 +318,14 @@ impl Hits {
         } else {
             c.event.code(&d.shared.event, hit.event)
         });
+        self.host.push(c.host.code(&d.host, hit.host));
+        self.utm_more
+            .push(if hit.utm_term.is_empty() && hit.utm_content.is_empty() {
+                NONE
+            } else {
+                c.utm_more
+                    .code(&d.utm_more, &utm_more_key(hit.utm_term, hit.utm_content))
+            });
     }
 
     /// Moves every row of `other` to the end of these.
@@ -348,6 +380,8 @@ impl Hits {
         column(&mut self.source, &from.source, &to.source);
         column(&mut self.ref_host, &from.ref_host, &to.ref_host);
         column(&mut self.campaign, &from.campaign, &to.campaign);
+        column(&mut self.host, &from.host, &to.host);
+        column(&mut self.utm_more, &from.utm_more, &to.utm_more);
     }
 
     /// Keeps the rows for which `keep(row)` is true.

@@ -1,0 +1,237 @@
+//! Which of a bucket's page views and events the report counts, and as what: each page view
+//! takes its session's entry source and campaign ([`attribute_sessions`]), and under
+//! `--filter` the sessions, page views and events the filters keep ([`select`]). The rules are
+//! written down in analyzer/README.md ("Filters").
+//!
+//! A session here is a visitor's page views cut by the 30-minute gap, as everywhere in the
+//! report; an event belongs to the session of its visitor's latest page view before it when
+//! that page view is at most 30 minutes older.
+
+use super::agents::Agents;
+use super::filter::{Dimension, Filter, Filters};
+use super::sessions::SESSION_GAP_MS;
+use crate::transform::hits::{campaign_parts, BucketNames, Hits, Shared, PAGEVIEW};
+use crate::transform::intern::NONE;
+
+/// Gives each page view of `pv` (rows of `hits` in (visitor, ts, event id) order) the source
+/// and campaign of its session's first page view: sources and campaigns are properties of a
+/// visit, so a click from one page of the site to another is not a source.
+pub fn attribute_sessions(hits: &mut Hits, pv: &[u32]) {
+    let mut entry = 0usize;
+    let mut last: Option<(u64, i64)> = None;
+    for &r in pv {
+        let r = r as usize;
+        let starts = last.is_none_or(|(v, t)| v != hits.vis[r] || hits.ts[r] - t > SESSION_GAP_MS);
+        if starts {
+            entry = r;
+        } else {
+            hits.source[r] = hits.source[entry];
+            hits.campaign[r] = hits.campaign[entry];
+        }
+        last = Some((hits.vis[r], hits.ts[r]));
+    }
+}
+
+/// A bucket's rows as the filters keep them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// The page views of the kept sessions, whole, in order (sessions, entries, exits and
+    /// bounces are theirs).
+    pub sessions: Vec<u32>,
+    /// Positions in `sessions` of the counted page views (those every hit filter keeps).
+    pub counted: Vec<u32>,
+    /// For each counted page view: whether it is the first counted one of its session.
+    pub session_first: Vec<bool>,
+    /// The counted events, in order.
+    pub events: Vec<u32>,
+}
+
+/// What the filters read besides the hit columns: the names behind the codes.
+pub struct Names<'a> {
+    /// The bucket's names.
+    pub bucket: &'a BucketNames,
+    /// Countries and event names.
+    pub shared: &'a Shared,
+    /// Browser and OS families and device classes (agents already classified).
+    pub agents: &'a Agents,
+}
+
+/// One filter with the verdicts already reached, by code.
+struct Test<'f> {
+    filter: &'f Filter,
+    memo: Vec<u8>,
+    none: Option<bool>,
+}
+
+impl<'f> Test<'f> {
+    fn new(filter: &'f Filter) -> Test<'f> {
+        Test {
+            filter,
+            memo: Vec::new(),
+            none: None,
+        }
+    }
+
+    /// Whether the value behind `code` passes (`value` names it, asked once per code).
+    fn pass(&mut self, code: u32, value: impl FnOnce() -> String) -> bool {
+        if code == NONE {
+            return *self
+                .none
+                .get_or_insert_with(|| self.filter.matches(&value()));
+        }
+        let i = code as usize;
+        if i >= self.memo.len() {
+            self.memo.resize(i + 1, 0);
+        }
+        if self.memo[i] == 0 {
+            self.memo[i] = if self.filter.matches(&value()) { 1 } else { 2 };
+        }
+        self.memo[i] == 1
+    }
+
+    /// Whether row `r` of `hits` passes, reading the dimension of this filter at row `r`
+    /// (for a visit dimension, `r` is the session's first page view, or its last for
+    /// `exit_page`).
+    fn row(&mut self, hits: &Hits, names: &Names<'_>, r: usize) -> bool {
+        let b = names.bucket;
+        let part = |code: u32, dict: &crate::transform::intern::Dict, i: usize| {
+            if code == NONE {
+                String::new()
+            } else {
+                let key = dict.name(code);
+                let (a, m, c) = campaign_parts(key);
+                [a, m, c][i].to_string()
+            }
+        };
+        let class = |agent: u32| names.agents.class(agent);
+        match self.filter.dimension {
+            Dimension::Page | Dimension::EntryPage | Dimension::ExitPage => {
+                self.pass(hits.path[r], || b.path.name(hits.path[r]).to_string())
+            }
+            Dimension::Host => self.pass(hits.host[r], || b.host.name(hits.host[r]).to_string()),
+            Dimension::Source => {
+                self.pass(hits.source[r], || b.source.name(hits.source[r]).to_string())
+            }
+            Dimension::Referrer => self.pass(hits.ref_host[r], || {
+                b.ref_host.name(hits.ref_host[r]).to_string()
+            }),
+            Dimension::UtmSource => {
+                self.pass(hits.campaign[r], || part(hits.campaign[r], &b.campaign, 0))
+            }
+            Dimension::UtmMedium => {
+                self.pass(hits.campaign[r], || part(hits.campaign[r], &b.campaign, 1))
+            }
+            Dimension::UtmCampaign => {
+                self.pass(hits.campaign[r], || part(hits.campaign[r], &b.campaign, 2))
+            }
+            Dimension::UtmTerm => {
+                self.pass(hits.utm_more[r], || part(hits.utm_more[r], &b.utm_more, 0))
+            }
+            Dimension::UtmContent => {
+                self.pass(hits.utm_more[r], || part(hits.utm_more[r], &b.utm_more, 1))
+            }
+            Dimension::Country => self.pass(hits.country[r], || {
+                names.shared.country.name(hits.country[r])
+            }),
+            Dimension::Browser => self.pass(hits.agent[r], || {
+                names.agents.browsers.name(class(hits.agent[r]).browser)
+            }),
+            Dimension::Os => self.pass(hits.agent[r], || {
+                names.agents.os.name(class(hits.agent[r]).os)
+            }),
+            Dimension::Device => self.pass(hits.agent[r], || {
+                class(hits.agent[r]).device.name().to_string()
+            }),
+            Dimension::User => self.pass(hits.user[r], || b.user.name(hits.user[r]).to_string()),
+            Dimension::Event => {
+                if hits.flags[r] & PAGEVIEW != 0 {
+                    self.pass(NONE, || "pageview".to_string())
+                } else {
+                    // A custom event's code; page views (NONE) were answered above.
+                    let code = hits.event[r];
+                    let name = || names.shared.event.name(code);
+                    if code == NONE {
+                        self.filter.matches(&name())
+                    } else {
+                        self.pass(code, name)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The session being walked.
+#[derive(Default)]
+struct Session {
+    /// Its page views, and whether each passes the hit filters.
+    rows: Vec<(u32, bool)>,
+    /// The events that belong to it and pass the hit filters.
+    events: Vec<u32>,
+}
+
+/// Applies `filters` to a bucket's rows `kept` (page views and events of `hits`, in (visitor,
+/// ts, event id) order, repeats and left-out bots already dropped).
+pub fn select(hits: &Hits, kept: &[u32], filters: &Filters, names: &Names<'_>) -> Kept {
+    let mut hit_tests: Vec<Test> = filters.of_hits().map(Test::new).collect();
+    let mut visit_tests: Vec<Test> = filters.of_visits().map(Test::new).collect();
+    let any_hit_filter = !hit_tests.is_empty();
+    let any_visit_filter = !visit_tests.is_empty();
+    let mut out = Kept::default();
+    let mut session = Session::default();
+    // The visitor and time of the latest page view, while its session is open.
+    let mut last: Option<(u64, i64)> = None;
+
+    let close = |s: &mut Session, out: &mut Kept, visit_tests: &mut Vec<Test>| {
+        let (Some(&(first, _)), Some(&(end, _))) = (s.rows.first(), s.rows.last()) else {
+            return;
+        };
+        let visit_ok = visit_tests.iter_mut().all(|t| {
+            let at = if t.filter.dimension == Dimension::ExitPage {
+                end
+            } else {
+                first
+            };
+            t.row(hits, names, at as usize)
+        });
+        let keep = visit_ok && (!any_hit_filter || s.rows.iter().any(|&(_, ok)| ok));
+        if keep {
+            let mut first_counted = true;
+            for &(r, ok) in &s.rows {
+                if ok {
+                    out.counted.push(out.sessions.len() as u32);
+                    out.session_first.push(std::mem::take(&mut first_counted));
+                }
+                out.sessions.push(r);
+            }
+        }
+        if visit_ok {
+            out.events.extend_from_slice(&s.events);
+        }
+        s.rows.clear();
+        s.events.clear();
+    };
+
+    for &r in kept {
+        let ri = r as usize;
+        let (vis, ts) = (hits.vis[ri], hits.ts[ri]);
+        let in_session = last.is_some_and(|(v, t)| v == vis && ts - t <= SESSION_GAP_MS);
+        let hit_ok = hit_tests.iter_mut().all(|t| t.row(hits, names, ri));
+        // Past the gap (or another visitor) the open session has ended, whatever comes.
+        if !in_session {
+            close(&mut session, &mut out, &mut visit_tests);
+        }
+        if hits.flags[ri] & PAGEVIEW != 0 {
+            session.rows.push((r, hit_ok));
+            last = Some((vis, ts));
+        } else if hit_ok {
+            if in_session {
+                session.events.push(r);
+            } else if !any_visit_filter {
+                out.events.push(r);
+            }
+        }
+    }
+    close(&mut session, &mut out, &mut visit_tests);
+    out
+}
