@@ -10,9 +10,9 @@
 //! form with the visitor as partition key, so the same aggregator lands them.
 //!
 //! Every hit is on the host [`HOST`]: a name under `.example` (RFC 2606, never a real site), so
-//! any row of the history can be told from real traffic by its `host` alone. The report has no
-//! host dimension (pages are paths), so this does not split the site; its own host makes the
-//! history's internal navigation count as `(internal)`, as a real site's does.
+//! any row of the history can be told from real traffic by its `host` alone (the report's
+//! `hosts` list and `--filter host=` show it apart); its own host makes the history's internal
+//! navigation internal, so it is not a source, as on a real site.
 //!
 //! [`History::tally`] is what a report of any span of the history must say, kept from the
 //! generator's own choices (each agent's device class is declared in [`AGENTS`], each session
@@ -784,7 +784,8 @@ impl History {
         let mut events: BTreeMap<String, Rows> = BTreeMap::new();
         let mut campaigns: BTreeMap<(String, String, String), Rows> = BTreeMap::new();
         let mut devices: BTreeMap<&'static str, Rows> = BTreeMap::new();
-        for h in &self.hits {
+        let session_campaign = self.session_campaigns(lo, hi);
+        for (i, h) in self.hits.iter().enumerate() {
             let ms = pagehit::time::parse_ts(&h.ts).expect("generated ts");
             if !(lo..hi).contains(&ms) {
                 continue;
@@ -808,13 +809,8 @@ impl History {
                 users.insert(h.user.as_str());
                 day.users.insert(&h.user);
             }
-            if !(h.utm_source.is_empty() && h.utm_medium.is_empty() && h.utm_campaign.is_empty()) {
-                let key = (
-                    h.utm_source.clone(),
-                    h.utm_medium.clone(),
-                    h.utm_campaign.clone(),
-                );
-                campaigns.entry(key).or_default().add(&h.visitor);
+            if let Some(key) = &session_campaign[i] {
+                campaigns.entry(key.clone()).or_default().add(&h.visitor);
             }
             let device = device_of(&h.user_agent).expect("every agent is in AGENTS");
             devices.entry(device).or_default().add(&h.visitor);
@@ -844,6 +840,49 @@ impl History {
             t.bounces += b;
         }
         t
+    }
+}
+
+impl History {
+    /// For each hit: the campaign of its visitor session (that of the session's first page
+    /// view, `None` without utm_*) when it is a page view of the report from `lo` to `hi` ms,
+    /// as the report counts campaigns.
+    fn session_campaigns(&self, lo: i64, hi: i64) -> Vec<Option<(String, String, String)>> {
+        let mut views: Vec<(&str, i64, &str, usize)> = self
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !h.bot && h.event == PAGEVIEW)
+            .map(|(i, h)| {
+                let ms = pagehit::time::parse_ts(&h.ts).expect("generated ts");
+                (h.visitor.as_str(), ms, h.event_id.as_str(), i)
+            })
+            .filter(|v| (lo..hi).contains(&v.1))
+            .collect();
+        views.sort_unstable();
+        let mut out = vec![None; self.hits.len()];
+        let mut entry: Option<(String, String, String)> = None;
+        let mut last: Option<(&str, i64)> = None;
+        for (visitor, ms, _, i) in views {
+            let h = &self.hits[i];
+            if last.is_none_or(|(v, t)| v != visitor || ms - t > SESSION_GAP_MS) {
+                let utm = !(h.utm_source.is_empty()
+                    && h.utm_medium.is_empty()
+                    && h.utm_campaign.is_empty()
+                    && h.utm_term.is_empty()
+                    && h.utm_content.is_empty());
+                entry = utm.then(|| {
+                    (
+                        h.utm_source.clone(),
+                        h.utm_medium.clone(),
+                        h.utm_campaign.clone(),
+                    )
+                });
+            }
+            out[i].clone_from(&entry);
+            last = Some((visitor, ms));
+        }
+        out
     }
 }
 
