@@ -16,6 +16,9 @@ Examples:
   # The live page on http://127.0.0.1:8080/ (loopback only: nobody else can reach it)
   dashboard serve --stream page-hits
 
+  # The history of the landed days too: any period, filters, /api/report (JSON as the analyzer's)
+  dashboard serve --stream page-hits --source s3://my-bucket/hits-prefix --tz Europe/Berlin
+
   # Reachable from other machines: a token is required (Authorization: Bearer, or the login form)
   DASHBOARD_TOKEN=$(openssl rand -hex 32) dashboard serve --stream page-hits --listen 0.0.0.0:8080
 
@@ -61,12 +64,9 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// What to read and how to count it (shared by every subcommand).
+/// How to count the live window (shared by every subcommand).
 #[derive(Debug, Clone, Args)]
 pub struct WindowArgs {
-    /// The Kinesis stream of page hits.
-    #[arg(long, env = "DASHBOARD_STREAM")]
-    pub stream: String,
     /// Minutes in the window (1 to 60): the current UTC minute and the ones before it.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MINUTES)))]
     pub window_minutes: u32,
@@ -92,6 +92,9 @@ impl WindowArgs {
 /// `dashboard live`.
 #[derive(Debug, Args)]
 pub struct LiveArgs {
+    /// The Kinesis stream of page hits.
+    #[arg(long, env = "DASHBOARD_STREAM")]
+    pub stream: String,
     #[command(flatten)]
     pub window: WindowArgs,
     /// Catch up with every shard, print one snapshot and exit.
@@ -112,9 +115,20 @@ pub enum Format {
     Json,
 }
 
-/// `dashboard serve`.
+/// `dashboard serve`: the live view (`--stream`), the history (`--source`), or both.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["stream", "source"])))]
 pub struct ServeArgs {
+    /// The Kinesis stream of page hits: the live view on `/`.
+    #[arg(long, env = "DASHBOARD_STREAM")]
+    pub stream: Option<String>,
+    /// Where the landed hits are (s3://BUCKET/PREFIX or a folder holding hits/dt=YYYY-MM-DD/):
+    /// the history on `/history`, any period with filters, and `/api/report`.
+    #[arg(long, env = "DASHBOARD_SOURCE", value_parser = clap::value_parser!(store::Location))]
+    pub source: Option<store::Location>,
+    /// The time zone of the history when a URL gives none (IANA, e.g. Europe/Berlin).
+    #[arg(long, default_value = "UTC", value_parser = analyzer::cli::parse_tz)]
+    pub tz: chrono_tz::Tz,
     #[command(flatten)]
     pub window: WindowArgs,
     /// Address to listen on. Anything but a loopback address requires DASHBOARD_TOKEN.
@@ -154,6 +168,8 @@ mod tests {
             &["dashboard", "live", "--stream", "s", "--format", "json"],
             &["dashboard", "serve", "--stream", "s", "--listen", "nowhere"],
             &["dashboard", "live"],
+            &["dashboard", "serve"],
+            &["dashboard", "serve", "--source", "/d", "--tz", "Mars/Base"],
         ] {
             let err = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}: {err}");

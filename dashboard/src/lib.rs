@@ -1,13 +1,16 @@
 //! The dashboard: the live view of the page-hit stream. It reads every shard of the Kinesis
 //! stream itself ([`source`]), keeps exact counts over a sliding window of minutes
 //! ([`window`]) and shows them ([`snapshot`]) in a terminal, as JSON, or as a web page that
-//! updates itself ([`server`]). It writes nothing anywhere: no checkpoint, no object.
+//! updates itself ([`server`]); with `--source`, any period of the landed days with filters,
+//! computed by the analyzer as a library ([`history`]). It writes nothing anywhere: no
+//! checkpoint, no object.
 //!
 //! The binary's `main` only parses the command line and maps errors to exit codes; each
 //! subcommand lives in [`cmd`].
 
 pub mod cli;
 pub mod cmd;
+pub mod history;
 pub mod server;
 pub mod snapshot;
 pub mod source;

@@ -18,7 +18,7 @@ pub fn run(args: LiveArgs) -> Result<()> {
     runtime.block_on(async move {
         kinesis::warm_up();
         let client = kinesis::client().await;
-        let stream = args.window.stream.clone();
+        let stream = args.stream.clone();
         kinesis::check_stream(&client, &stream).await?;
         let feed = Feed::new(args.window.options());
         let stop = Arc::new(AtomicBool::new(false));

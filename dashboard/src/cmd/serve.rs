@@ -1,6 +1,7 @@
-//! `dashboard serve`: the live page over HTTP, loopback unless a token is set.
+//! `dashboard serve`: the live page and the history over HTTP, loopback unless a token is set.
 
 use crate::cli::ServeArgs;
+use crate::history::History;
 use crate::server::{self, auth::Auth, AppState};
 use crate::source::kinesis::{self, Until};
 use crate::source::Feed;
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use store::Store;
 use tokio::sync::watch;
 
 /// The environment variable holding the token.
@@ -35,43 +37,64 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let auth = auth_for(args.listen, token.as_deref())?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        kinesis::warm_up();
-        let client = kinesis::client().await;
-        let stream = args.window.stream.clone();
-        kinesis::check_stream(&client, &stream).await?;
+        let history = match &args.source {
+            Some(location) => Some(History::new(Store::open(location).await?, args.tz)),
+            None => None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut live = None;
+        if let Some(stream) = &args.stream {
+            kinesis::warm_up();
+            let client = kinesis::client().await;
+            kinesis::check_stream(&client, stream).await?;
+            let feed = Feed::new(args.window.options());
+            let reader = tokio::spawn(kinesis::read(
+                client,
+                stream.clone(),
+                feed.clone(),
+                stop.clone(),
+                Until::Stopped,
+            ));
+            let (tx, rx) = watch::channel(Arc::new(Published::new(feed.snapshot(crate::now_ms()))));
+            let publisher = tokio::spawn(publish::run(feed.clone(), tx, stop.clone()));
+            live = Some((feed, rx, reader, publisher));
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let feed = Feed::new(args.window.options());
-        let stop = Arc::new(AtomicBool::new(false));
-        let reader = tokio::spawn(kinesis::read(
-            client,
-            stream.clone(),
-            feed.clone(),
-            stop.clone(),
-            Until::Stopped,
-        ));
-        let (tx, rx) = watch::channel(Arc::new(Published::new(feed.snapshot(crate::now_ms()))));
-        let publisher = tokio::spawn(publish::run(feed.clone(), tx, stop.clone()));
         let state = AppState {
-            feed,
-            published: rx,
+            feed: live.as_ref().map(|(feed, ..)| feed.clone()),
+            published: live.as_ref().map(|(_, rx, ..)| rx.clone()),
+            history: history.clone(),
             auth,
         };
-        println!("dashboard: serving the live view of {stream} on http://{addr}/");
+        if let Some(stream) = &args.stream {
+            println!("dashboard: serving the live view of {stream} on http://{addr}/");
+        }
+        if let Some(h) = &history {
+            println!(
+                "dashboard: serving the history of {} on http://{addr}/history",
+                h.location()
+            );
+        }
         let stopping = stop.clone();
         let shutdown = async move {
             stop_signal().await;
             stopping.store(true, Ordering::Relaxed);
         };
-        let served = tokio::select! {
-            r = server::serve(listener, state, shutdown) => r,
-            r = reader => r.context("the stream's reader")?.context("reading the stream"),
-        };
-        stop.store(true, Ordering::Relaxed);
-        publisher.abort();
-        served
+        match live {
+            Some((_, _, reader, publisher)) => {
+                let served = tokio::select! {
+                    r = server::serve(listener, state, shutdown) => r,
+                    r = reader => r.context("the stream's reader")?.context("reading the stream"),
+                };
+                stop.store(true, Ordering::Relaxed);
+                publisher.abort();
+                served
+            }
+            None => server::serve(listener, state, shutdown).await,
+        }
     })
 }
 

@@ -7,6 +7,7 @@ pub mod controllers;
 pub mod middleware;
 pub mod router;
 
+use crate::history::History;
 use crate::source::Feed;
 use crate::view::publish::Published;
 use std::sync::Arc;
@@ -15,10 +16,12 @@ use tokio::sync::watch;
 /// What every handler may use.
 #[derive(Clone)]
 pub struct AppState {
-    /// The live window.
-    pub feed: Arc<Feed>,
-    /// The latest published snapshot and its renderings.
-    pub published: watch::Receiver<Arc<Published>>,
+    /// The live window (`None` without `--stream`).
+    pub feed: Option<Arc<Feed>>,
+    /// The latest published snapshot and its renderings (with the live window).
+    pub published: Option<watch::Receiver<Arc<Published>>>,
+    /// The history (`None` without `--source`).
+    pub history: Option<Arc<History>>,
     /// The token's checks; `None` when the server needs none (loopback without a token).
     pub auth: Option<Arc<auth::Auth>>,
 }

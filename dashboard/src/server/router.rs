@@ -1,6 +1,6 @@
 //! Every route of the server, in one place.
 
-use super::controllers::{health, live, session};
+use super::controllers::{health, live, report, session};
 use super::middleware::{auth, security_headers};
 use super::AppState;
 use axum::routing::{get, post};
@@ -13,6 +13,10 @@ pub fn build(state: AppState) -> Router {
         .route("/", get(live::page))
         .route("/api/live", get(live::snapshot))
         .route("/api/live/events", get(live::events))
+        .route("/history", get(report::history_page))
+        .route("/api/report", get(report::json))
+        .route("/api/report/pages.csv", get(report::pages_csv))
+        .route("/api/report/users.csv", get(report::users_csv))
         .route("/logout", post(session::logout))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -26,8 +26,8 @@ const LIVE_CSS: &str = "\
 .kv{display:grid;grid-template-columns:auto 1fr;gap:.2rem 1rem;margin:0}\
 .kv dt{color:var(--muted)}.kv dd{margin:0;font-variant-numeric:tabular-nums}";
 
-/// The whole page, showing `snapshot` until the first push.
-pub fn document(snapshot: &Snapshot) -> String {
+/// The whole page, showing `snapshot` until the first push; `history` links the history.
+pub fn document(snapshot: &Snapshot, history: bool) -> String {
     let mut out = String::with_capacity(32 * 1024);
     let _ = write!(
         out,
@@ -37,10 +37,15 @@ pub fn document(snapshot: &Snapshot) -> String {
          <style>{CSS}{LIVE_CSS}</style>\n</head>\n<body>\n\
          <header>\n<h1>Live</h1>\n<p class=\"sub\">Counted straight from the stream: the last \
          {} minutes by each hit's own time, and the visitors of the last {} minutes as \
-         \u{201c}now\u{201d}. <span id=\"state\">loaded</span></p>\n</header>\n\
+         \u{201c}now\u{201d}. <span id=\"state\">loaded</span>{}</p>\n</header>\n\
          <div id=\"live\">\n{}</div>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         snapshot.window_minutes,
         snapshot.now_minutes,
+        if history {
+            " <a href=\"/history\">History</a>"
+        } else {
+            ""
+        },
         panels(snapshot)
     );
     out
@@ -370,7 +375,7 @@ mod tests {
 
     #[test]
     fn the_page_says_what_now_means_and_shows_the_numbers() {
-        let doc = document(&snapshot());
+        let doc = document(&snapshot(), false);
         assert!(doc.contains("Visitors now (last 5 min)"));
         assert!(doc.contains("id=\"hits\">1,234<"));
         assert!(doc.contains("id=\"visitors_now\">2<"));

@@ -5,10 +5,9 @@
 use crate::server::AppState;
 use crate::view::page;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
-use futures::Stream;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::convert::Infallible;
 
@@ -17,15 +16,31 @@ use std::convert::Infallible;
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-/// `GET /`: the live page, showing the latest snapshot until the first push.
-pub async fn page(State(state): State<AppState>, _: Query<NoParams>) -> Html<String> {
-    let published = state.published.borrow().clone();
-    Html(page::document(&published.snapshot))
+/// The answer of a live route on a server without `--stream`.
+fn no_stream() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "no live view here: start the server with --stream\n",
+    )
+        .into_response()
+}
+
+/// `GET /`: the live page, showing the latest snapshot until the first push (the history when
+/// the server has no stream).
+pub async fn page(State(state): State<AppState>, _: Query<NoParams>) -> Response {
+    let Some(published) = &state.published else {
+        return Redirect::to("/history").into_response();
+    };
+    let published = published.borrow().clone();
+    Html(page::document(&published.snapshot, state.history.is_some())).into_response()
 }
 
 /// `GET /api/live`: the snapshot at this instant.
 pub async fn snapshot(State(state): State<AppState>, _: Query<NoParams>) -> Response {
-    let snapshot = state.feed.snapshot(crate::now_ms());
+    let Some(feed) = &state.feed else {
+        return no_stream();
+    };
+    let snapshot = feed.snapshot(crate::now_ms());
     (
         [(header::CONTENT_TYPE, "application/json")],
         serde_json::to_string(&snapshot).expect("a snapshot always serialises"),
@@ -54,11 +69,11 @@ pub struct EventsParams {
 }
 
 /// `GET /api/live/events`: the current snapshot at once, then each new one.
-pub async fn events(
-    State(state): State<AppState>,
-    Query(params): Query<EventsParams>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let mut rx = state.published.clone();
+pub async fn events(State(state): State<AppState>, Query(params): Query<EventsParams>) -> Response {
+    let Some(published) = &state.published else {
+        return no_stream();
+    };
+    let mut rx = published.clone();
     rx.mark_changed();
     let stream = futures::stream::unfold(rx, move |mut rx| async move {
         // Ends when the publisher stops (shutdown), which lets the server close.
@@ -68,7 +83,9 @@ pub async fn events(
             Format::Json => Event::default().event("snapshot").data(&published.json),
             Format::Html => Event::default().event("html").data(&published.html),
         };
-        Some((Ok(event), rx))
+        Some((Ok::<_, Infallible>(event), rx))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

@@ -2,4 +2,5 @@
 
 pub mod health;
 pub mod live;
+pub mod report;
 pub mod session;

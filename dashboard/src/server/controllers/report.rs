@@ -1,0 +1,122 @@
+//! The history: `GET /history` (the page), `GET /api/report` (what `analyzer report --format
+//! json` prints for the same arguments), `GET /api/report/pages.csv` and `/users.csv` (the
+//! period's whole lists). Parameters: `period` (a preset) or `date`, or `from` and `to`; `tz`,
+//! `compare`, `filter` (repeated), `top`. Bad ones are a 400 with the reason.
+
+use crate::history::params::Params;
+use crate::history::{Failed, History};
+use crate::server::AppState;
+use crate::view::history as page;
+use analyzer::report::Report;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use std::sync::Arc;
+
+/// Rows per list on the page when the URL gives no `top`.
+pub const PAGE_TOP: usize = 10;
+
+/// The history, or a 404 when the server was started without `--source`.
+fn history(state: &AppState) -> Result<&Arc<History>, Response> {
+    state.history.as_ref().ok_or_else(|| {
+        (
+            StatusCode::NOT_FOUND,
+            "no history here: start the server with --source\n",
+        )
+            .into_response()
+    })
+}
+
+fn parse(history: &History, query: Option<String>) -> Result<Params, Response> {
+    Params::parse(query.as_deref().unwrap_or(""), history.default_tz)
+        .map_err(|why| (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response())
+}
+
+fn failed(f: Failed) -> Response {
+    match f {
+        Failed::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
+        Failed::NoData(why) => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
+        Failed::Internal(e) => {
+            eprintln!("dashboard: a report failed: {e:#}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the report failed; the server's log says why\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn report(
+    state: &AppState,
+    query: Option<String>,
+    default_top: Option<usize>,
+) -> Result<(Params, Report), Response> {
+    let history = history(state)?;
+    let params = parse(history, query)?;
+    let report = history.report(&params, default_top).await.map_err(failed)?;
+    Ok((params, report))
+}
+
+fn body(
+    content_type: &'static str,
+    write: impl FnOnce(&mut Vec<u8>) -> anyhow::Result<()>,
+) -> Response {
+    let mut out = Vec::new();
+    match write(&mut out) {
+        Ok(()) => ([(header::CONTENT_TYPE, content_type)], out).into_response(),
+        Err(e) => failed(Failed::Internal(e)),
+    }
+}
+
+/// `GET /api/report`: the report's JSON, the CLI's bytes.
+pub async fn json(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    match report(&state, q, None).await {
+        Ok((_, r)) => body("application/json", |out| {
+            analyzer::output::json::write(&r, out)
+        }),
+        Err(response) => response,
+    }
+}
+
+/// `GET /api/report/pages.csv`: every page of the period (`pages.csv` of `--out`).
+pub async fn pages_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    match report(&state, q, None).await {
+        Ok((_, r)) => body("text/csv; charset=utf-8", |out| {
+            analyzer::output::csv::write_pages(&r, true, out)
+        }),
+        Err(response) => response,
+    }
+}
+
+/// `GET /api/report/users.csv`: every signed-in user of the period (`users.csv` of `--out`).
+pub async fn users_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    match report(&state, q, None).await {
+        Ok((_, r)) => body("text/csv; charset=utf-8", |out| {
+            analyzer::output::csv::write_users(&r, true, out)
+        }),
+        Err(response) => response,
+    }
+}
+
+/// `GET /history`: the page, rendered here; works without JavaScript.
+pub async fn history_page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let live = state.feed.is_some();
+    match report(&state, q.clone(), Some(PAGE_TOP)).await {
+        Ok((params, r)) => Html(page::document(&params, &r, live)).into_response(),
+        Err(response) => {
+            // A missing period still gets the page (to pick another one), saying so.
+            let status = response.status();
+            if status == StatusCode::NOT_FOUND && state.history.is_some() {
+                if let Ok(params) = Params::parse(
+                    q.as_deref().unwrap_or(""),
+                    state.history.as_ref().expect("checked").default_tz,
+                ) {
+                    let html = page::missing(&params, live);
+                    return (StatusCode::NOT_FOUND, Html(html)).into_response();
+                }
+            }
+            response
+        }
+    }
+}
