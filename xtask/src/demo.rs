@@ -39,15 +39,6 @@ const WAVE_GAP: Duration = Duration::from_millis(500);
 const WATCH_EVERY: Duration = Duration::from_millis(100);
 /// How long the pipeline may take to land the whole burst before the demo gives up.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
-/// The synthetic history: this many whole UTC days before today, so that its last week can
-/// be compared with the week before it.
-const HISTORY_DAYS: u32 = 14;
-/// Its organic sessions on a plain weekday: about 2,000 hits a day, 28,000 in all; small
-/// enough that putting, landing, compacting and reporting them takes well under a minute on
-/// 2 cores, big enough for every list of the dashboard to have a shape.
-const HISTORY_SESSIONS: u32 = 700;
-/// The same history every run (only its dates move with today).
-const HISTORY_SEED: u64 = 2026;
 /// Days in the dashboard's period, compared with as many before.
 const COMPARED_DAYS: u32 = 7;
 /// Rows of each list the history's table shows on the terminal (the files have them all).
@@ -343,12 +334,7 @@ async fn put_history(
     today: i64,
 ) -> Result<History> {
     let t = Instant::now();
-    let history = history::generate(Plan::before(
-        today,
-        HISTORY_DAYS,
-        HISTORY_SESSIONS,
-        HISTORY_SEED,
-    ));
+    let history = history::generate(Plan::demo(today));
     eprintln!(
         "demo: {} ({:.1}s to generate)",
         history.label(),

@@ -242,7 +242,22 @@ pub struct Plan {
     pub seed: u64,
 }
 
+/// The demo's history: this many whole UTC days before today, so that its last week can be
+/// compared with the week before it.
+pub const DEMO_DAYS: u32 = 14;
+/// Its organic sessions on a plain weekday: about 2,000 hits a day, 28,000 in all; small
+/// enough that putting, landing, compacting and reporting them takes well under a minute on
+/// 2 cores, big enough for every list of the dashboard to have a shape.
+pub const DEMO_SESSIONS: u32 = 700;
+/// The same history every run (only its dates move with today).
+pub const DEMO_SEED: u64 = 2026;
+
 impl Plan {
+    /// The demo's history before `today` (days since the epoch).
+    pub fn demo(today: i64) -> Plan {
+        Plan::before(today, DEMO_DAYS, DEMO_SESSIONS, DEMO_SEED)
+    }
+
     /// The `days` whole UTC days just before `today` (days since the epoch).
     pub fn before(today: i64, days: u32, sessions_per_day: u32, seed: u64) -> Plan {
         Plan {

@@ -23,6 +23,8 @@ pub enum Failed {
     BadRequest(String),
     /// No hit files for the period (HTTP 404, as the CLI's exit 3).
     NoData(String),
+    /// The server has no `--source` (HTTP 404).
+    NoHistory,
     /// Reading or computing failed (HTTP 500; the details go to the server's log).
     Internal(anyhow::Error),
 }

@@ -274,10 +274,13 @@ fn panel(
     dimension: Option<Dimension>,
     names: &[String],
 ) {
-    let _ = write!(
+    // The two lists with many columns take the page's width.
+    let wide = matches!(s.id, "pages" | "users");
+    let _ = writeln!(
         out,
-        "<section id=\"{}\" aria-label=\"{}\"><h2>{}</h2>\n",
+        "<section id=\"{}\"{} aria-label=\"{}\"><h2>{}</h2>",
         s.id,
+        if wide { " class=\"wide\"" } else { "" },
         escape(s.title),
         escape(s.title)
     );

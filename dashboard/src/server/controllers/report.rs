@@ -16,26 +16,20 @@ use std::sync::Arc;
 /// Rows per list on the page when the URL gives no `top`.
 pub const PAGE_TOP: usize = 10;
 
-/// The history, or a 404 when the server was started without `--source`.
-fn history(state: &AppState) -> Result<&Arc<History>, Response> {
-    state.history.as_ref().ok_or_else(|| {
-        (
-            StatusCode::NOT_FOUND,
-            "no history here: start the server with --source\n",
-        )
-            .into_response()
-    })
-}
-
-fn parse(history: &History, query: Option<String>) -> Result<Params, Response> {
-    Params::parse(query.as_deref().unwrap_or(""), history.default_tz)
-        .map_err(|why| (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response())
+/// The history, or why there is none (a server started without `--source`).
+fn history(state: &AppState) -> Result<&Arc<History>, Failed> {
+    state.history.as_ref().ok_or(Failed::NoHistory)
 }
 
 fn failed(f: Failed) -> Response {
     match f {
         Failed::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
         Failed::NoData(why) => (StatusCode::NOT_FOUND, format!("{why}\n")).into_response(),
+        Failed::NoHistory => (
+            StatusCode::NOT_FOUND,
+            "no history here: start the server with --source\n",
+        )
+            .into_response(),
         Failed::Internal(e) => {
             eprintln!("dashboard: a report failed: {e:#}");
             (
@@ -49,12 +43,13 @@ fn failed(f: Failed) -> Response {
 
 async fn report(
     state: &AppState,
-    query: Option<String>,
+    query: Option<&str>,
     default_top: Option<usize>,
-) -> Result<(Params, Report), Response> {
+) -> Result<(Params, Report), Failed> {
     let history = history(state)?;
-    let params = parse(history, query)?;
-    let report = history.report(&params, default_top).await.map_err(failed)?;
+    let params =
+        Params::parse(query.unwrap_or(""), history.default_tz).map_err(Failed::BadRequest)?;
+    let report = history.report(&params, default_top).await?;
     Ok((params, report))
 }
 
@@ -71,52 +66,49 @@ fn body(
 
 /// `GET /api/report`: the report's JSON, the CLI's bytes.
 pub async fn json(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    match report(&state, q, None).await {
+    match report(&state, q.as_deref(), None).await {
         Ok((_, r)) => body("application/json", |out| {
             analyzer::output::json::write(&r, out)
         }),
-        Err(response) => response,
+        Err(f) => failed(f),
     }
 }
 
 /// `GET /api/report/pages.csv`: every page of the period (`pages.csv` of `--out`).
 pub async fn pages_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    match report(&state, q, None).await {
+    match report(&state, q.as_deref(), None).await {
         Ok((_, r)) => body("text/csv; charset=utf-8", |out| {
             analyzer::output::csv::write_pages(&r, true, out)
         }),
-        Err(response) => response,
+        Err(f) => failed(f),
     }
 }
 
 /// `GET /api/report/users.csv`: every signed-in user of the period (`users.csv` of `--out`).
 pub async fn users_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
-    match report(&state, q, None).await {
+    match report(&state, q.as_deref(), None).await {
         Ok((_, r)) => body("text/csv; charset=utf-8", |out| {
             analyzer::output::csv::write_users(&r, true, out)
         }),
-        Err(response) => response,
+        Err(f) => failed(f),
     }
 }
 
 /// `GET /history`: the page, rendered here; works without JavaScript.
 pub async fn history_page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
     let live = state.feed.is_some();
-    match report(&state, q.clone(), Some(PAGE_TOP)).await {
+    match report(&state, q.as_deref(), Some(PAGE_TOP)).await {
         Ok((params, r)) => Html(page::document(&params, &r, live)).into_response(),
-        Err(response) => {
-            // A missing period still gets the page (to pick another one), saying so.
-            let status = response.status();
-            if status == StatusCode::NOT_FOUND && state.history.is_some() {
-                if let Ok(params) = Params::parse(
-                    q.as_deref().unwrap_or(""),
-                    state.history.as_ref().expect("checked").default_tz,
-                ) {
-                    let html = page::missing(&params, live);
-                    return (StatusCode::NOT_FOUND, Html(html)).into_response();
+        // A period without data still gets the page (to pick another one), saying so.
+        Err(Failed::NoData(why)) => {
+            let tz = state.history.as_ref().map(|h| h.default_tz);
+            match tz.map(|tz| Params::parse(q.as_deref().unwrap_or(""), tz)) {
+                Some(Ok(params)) => {
+                    (StatusCode::NOT_FOUND, Html(page::missing(&params, live))).into_response()
                 }
+                _ => failed(Failed::NoData(why)),
             }
-            response
         }
+        Err(f) => failed(f),
     }
 }
