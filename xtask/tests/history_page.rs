@@ -98,7 +98,11 @@ fn a_click_on_a_source_filters_the_period_and_the_url_keeps_it() {
     let source = texts(&seen["before"]["sources"])[0].clone();
     let filtered = &seen["filtered"];
     let expr = format!("source={source}");
-    assert_eq!(texts(&filtered["chips"]), [expr.clone()], "{filtered}");
+    assert_eq!(
+        texts(&filtered["chips"]),
+        std::slice::from_ref(&expr),
+        "{filtered}"
+    );
     let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
     assert!(
         filtered["url"]
