@@ -3,8 +3,8 @@
     spark-submit report.py --source DIR|s3://BUCKET/PREFIX --date D --tz ZONE --out FILE
 
 Writes the same JSON as `analyzer report --format json` for the keys `date`, `from`, `to`, `tz`,
-`summary`, `pages`, `users` and `hourly` (without `--include-bots`), by the counting rules of
-analyzer/README.md ("What is counted"). The SQL is in report.sql beside this file; this file
+`filters`, `summary`, `pages`, `users` and `hourly` (without `--include-bots`), by the counting
+rules of analyzer/README.md ("What is counted", "Filters"); `--filter` parsing is filters.py. The SQL is in report.sql beside this file; this file
 finds what to read, runs it and writes the JSON.
 
 What it reads under the source (see pagehit/src/layout.rs): for each UTC `dt=` partition the
@@ -25,6 +25,8 @@ import math
 import os
 import re
 import sys
+
+import filters as filtering
 
 MS_PER_DAY = 86_400_000
 COMPACTION_FORMAT = 1
@@ -50,6 +52,11 @@ COLUMNS = [
     ("country", "string"),
     ("bot", "boolean"),
     ("event", "string"),
+    ("utm_source", "string"),
+    ("utm_medium", "string"),
+    ("utm_campaign", "string"),
+    ("utm_content", "string"),
+    ("utm_term", "string"),
 ]
 
 
@@ -282,17 +289,18 @@ def sql_statements(text):
 
 
 def build_report(date, tz, read, counts, totals, sessions, referrers, countries, pages, users,
-                 hours, duplicates):
-    """The JSON document, keys in the order of analyzer/src/report/model.rs."""
+                 hours, duplicates, filters=()):
+    """The JSON document, keys in the order of analyzer/src/report/model.rs; `filters` (their
+    normalized expressions) only when some are given."""
     hourly = [0] * 24
     for hour, hits in hours:
         hourly[hour] += hits
     total = totals["hits"]
+    head = {"date": date, "from": date, "to": date, "tz": tz}
+    if filters:
+        head["filters"] = [f.expression() for f in filters]
     return {
-        "date": date,
-        "from": date,
-        "to": date,
-        "tz": tz,
+        **head,
         "summary": {
             "hits": total,
             "users": totals["users"],
@@ -697,6 +705,24 @@ def sql_path():
     raise Failure(f"{SQL_FILE} is neither beside {__file__} nor shipped with --files")
 
 
+def run_sql(spark, text, filters, start_ms, end_ms):
+    """Runs the statements of report.sql (`text`) over the view `compacted` for the day
+    [start_ms, end_ms) under `filters`: their frames by name, each a temporary view."""
+    placeholders, params = filtering.placeholders(filters)
+    params.update(start_ms=start_ms, end_ms=end_ms)
+    results = {}
+    for name, sql in sql_statements(text):
+        sql = filtering.substitute(sql, placeholders)
+        used = {k: v for k, v in params.items() if re.search(f":{k}(?![A-Za-z0-9_])", sql)}
+        frame = spark.sql(sql, args=used) if used else spark.sql(sql)
+        if name in ("marked", "people"):
+            # Each is read by several statements below: compute it once.
+            frame = frame.persist()
+        frame.createOrReplaceTempView(name)
+        results[name] = frame
+    return results
+
+
 def run(spark, args):
     tz = args.tz
     if not is_zone(spark, tz):
@@ -736,17 +762,7 @@ def run(spark, args):
         read["unknown_header_files"] += counts["unknown_header_files"]
     frame.createOrReplaceTempView("compacted")
     with open(sql_path()) as f:
-        statements = sql_statements(f.read())
-    params = {"start_ms": start_ms, "end_ms": end_ms}
-    results = {}
-    for name, sql in statements:
-        used = {k: v for k, v in params.items() if ":" + k in sql}
-        frame = spark.sql(sql, args=used) if used else spark.sql(sql)
-        if name in ("page_views", "people"):
-            # Each is read by several statements below: compute it once.
-            frame = frame.persist()
-        frame.createOrReplaceTempView(name)
-        results[name] = frame
+        results = run_sql(spark, f.read(), args.filter, start_ms, end_ms)
 
     def rows(name):
         return [r.asDict() for r in results[name].collect()]
@@ -762,6 +778,7 @@ def run(spark, args):
         users=rows("users"),
         hours=[(r["hour"], r["hits"]) for r in rows("hourly")],
         duplicates=duplicates,
+        filters=args.filter,
     )
     data = to_json(report).encode("utf-8")
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", args.out):
@@ -788,7 +805,20 @@ def parse_args(argv):
     p.add_argument("--date", required=True, help="the local day: YYYY-MM-DD, today or yesterday")
     p.add_argument("--tz", default="UTC", help="IANA zone the day is counted in (default UTC)")
     p.add_argument("--out", required=True, help="where to write the JSON (a path or a URI)")
+    p.add_argument("--filter", action="append", default=[], type=filter_arg, metavar="EXPR",
+                   help="count only what matches, as `analyzer report --filter` (repeatable, "
+                   "all must hold): DIM=V1|V2, DIM!=V, DIM~TEXT, DIM!~TEXT, with DIM one of "
+                   f"{', '.join(d for d in filtering.DIMENSIONS if d not in filtering.UNSUPPORTED)}"
+                   " (browser, os and device are not supported here)")
     return p.parse_args(argv)
+
+
+def filter_arg(expr):
+    """argparse's `type` of --filter: a bad expression is a usage error (exit 2)."""
+    try:
+        return filtering.parse_for_spark(expr)
+    except filtering.BadFilter as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv=None):

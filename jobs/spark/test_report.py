@@ -238,8 +238,8 @@ class Sql(unittest.TestCase):
                                       report.SQL_FILE)) as f:
             statements = report.sql_statements(f.read())
         names = [n for n, _ in statements]
-        self.assertEqual(names[:3], ["period", "counts", "page_views"])
-        for name in ("totals", "sessions", "referrers", "countries", "pages", "users", "hourly"):
+        self.assertEqual(names[:5], ["period", "page_views", "visits", "visit_sessions", "marked"])
+        for name in ("counted", "people", "counts", "totals", "sessions", "referrers", "countries", "pages", "users", "hourly"):
             self.assertIn(name, names)
         for name, sql in statements:
             self.assertTrue(sql.upper().startswith(("SELECT", "WITH")), name)
