@@ -4,8 +4,9 @@
 
 Writes the same JSON as `analyzer report --format json` for the keys `date`, `from`, `to`, `tz`,
 `filters`, `summary`, `pages`, `users` and `hourly` (without `--include-bots`), by the counting
-rules of analyzer/README.md ("What is counted", "Filters"); `--filter` parsing is filters.py. The SQL is in report.sql beside this file; this file
-finds what to read, runs it and writes the JSON.
+rules of analyzer/README.md ("What is counted", "Filters"). The SQL is in report.sql beside
+this file, the `--filter` expressions are parsed by filters.py and the JSON is laid out by
+document.py; this file finds what to read, runs the SQL and writes the JSON.
 
 What it reads under the source (see pagehit/src/layout.rs): for each UTC `dt=` partition the
 local day touches, the landed `hits/dt=D/*.csv` objects are only listed (which partitions have
@@ -21,11 +22,11 @@ Exit codes as the analyzer's: 2 usage, 3 no hit files for the day, 1 anything el
 import argparse
 import datetime
 import json
-import math
 import os
 import re
 import sys
 
+from document import build_report, to_json
 import filters as filtering
 
 MS_PER_DAY = 86_400_000
@@ -69,28 +70,6 @@ class Failure(Exception):
 
 
 # --- Pure helpers (unit-tested in test_report.py without Spark) ---------------------------
-
-
-def round_half_away(y):
-    """Rust's f64::round: to the nearest integer, halves away from zero.
-
-    Python's round() rounds halves to even, and flooring y + 0.5 is wrong for
-    0.49999999999999994 (the sum rounds up to 1.0); splitting off the fraction is exact.
-    """
-    a = abs(y)
-    whole = math.floor(a)
-    rounded = whole + 1.0 if a - whole >= 0.5 else float(whole)
-    return math.copysign(rounded, y)
-
-
-def round6(x):
-    """`round(x * 1e6) / 1e6` as the analyzer's model::round6 computes it, in the same doubles."""
-    return round_half_away(x * 1e6) / 1e6
-
-
-def ratio(part, whole):
-    """`part / whole` rounded to 6 decimals, 0 when `whole` is 0 (analyzer's model::ratio)."""
-    return 0.0 if whole == 0 else round6(part / whole)
 
 
 def parse_date(text):
@@ -286,80 +265,6 @@ def sql_statements(text):
         lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
         statements.append((name.strip(), "\n".join(lines).strip()))
     return statements
-
-
-def build_report(date, tz, read, counts, totals, sessions, referrers, countries, pages, users,
-                 hours, duplicates, filters=()):
-    """The JSON document, keys in the order of analyzer/src/report/model.rs; `filters` (their
-    normalized expressions) only when some are given."""
-    hourly = [0] * 24
-    for hour, hits in hours:
-        hourly[hour] += hits
-    total = totals["hits"]
-    head = {"date": date, "from": date, "to": date, "tz": tz}
-    if filters:
-        head["filters"] = [f.expression() for f in filters]
-    return {
-        **head,
-        "summary": {
-            "hits": total,
-            "users": totals["users"],
-            "visitors": totals["visitors"],
-            "sessions": sessions["sessions"],
-            "bounce_rate": ratio(sessions["bounces"], sessions["sessions"]),
-            "bots": counts["bots"],
-            "bots_included": False,
-            "duplicates": duplicates,
-            "malformed_rows": read["malformed"],
-            "unknown_header_files": read["unknown_header_files"],
-            "files": read["objects"],
-            "partitions": read["partitions"],
-            "missing_partitions": read["missing"],
-            "events": counts["events"],
-            "referrers": [{"host": r["host"], "hits": r["hits"]} for r in referrers],
-            "countries": [{"country": c["country"], "hits": c["hits"]} for c in countries],
-            "status_classes": {
-                "1xx": totals["c1xx"],
-                "2xx": totals["c2xx"],
-                "3xx": totals["c3xx"],
-                "4xx": totals["c4xx"],
-                "5xx": totals["c5xx"],
-            },
-        },
-        "pages": [
-            {
-                "path": p["path"],
-                "hits": p["hits"],
-                "users": p["users"],
-                "visitors": p["visitors"],
-                "share": ratio(p["hits"], total),
-                "entries": p["entries"],
-                "exits": p["exits"],
-                "bounces": p["bounces"],
-                "errors_4xx": p["errors_4xx"],
-                "errors_5xx": p["errors_5xx"],
-            }
-            for p in pages
-        ],
-        "users": [
-            {
-                "user": u["user"],
-                "hits": u["hits"],
-                "pages": u["pages"],
-                "sessions": u["sessions"],
-                "first_seen": u["first_seen"],
-                "last_seen": u["last_seen"],
-                "top_page": u["top_page"],
-            }
-            for u in users
-        ],
-        "hourly": hourly,
-    }
-
-
-def to_json(report):
-    """Pretty JSON like serde_json's: two-space indent, UTF-8 as is, newline at the end."""
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
 # --- The landed CSVs, for a day whose compacted run cannot be used ------------------------

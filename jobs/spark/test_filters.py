@@ -8,6 +8,7 @@ pyspark) and against the analyzer by xtask/tests/spark.rs.
 import unittest
 import unittest.mock
 
+import document
 import filters
 import report
 
@@ -141,9 +142,9 @@ class Echo(unittest.TestCase):
         parts = dict(counts={"bots": 0, "events": 0}, totals=zero,
                      sessions={"sessions": 0, "bounces": 0}, referrers=[], countries=[],
                      pages=[], users=[], hours=[], duplicates=0)
-        doc = report.build_report("2026-11-25", "UTC", read, **parts)
+        doc = document.build_report("2026-11-25", "UTC", read, **parts)
         self.assertNotIn("filters", doc)
-        doc = report.build_report("2026-11-25", "UTC", read, **parts,
+        doc = document.build_report("2026-11-25", "UTC", read, **parts,
                                   filters=[filters.parse("country=JP|U\\|S")])
         self.assertEqual(list(doc)[:6], ["date", "from", "to", "tz", "filters", "summary"])
         self.assertEqual(doc["filters"], ["country=JP|U\\|S"])

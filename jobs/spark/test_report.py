@@ -6,6 +6,7 @@ xtask/tests/spark.rs; these pin the rules that are easy to get subtly wrong in P
 
 import unittest
 
+import document
 import report
 
 
@@ -29,23 +30,23 @@ def current(date, keys, files=None, malformed=0, unknown=0):
 class Round6(unittest.TestCase):
     def test_halves_go_away_from_zero_not_to_even(self):
         # Python's round() would give 0.0 and 2e-06 (halves to even).
-        self.assertEqual(report.round6(0.5e-6), 1e-6)
-        self.assertEqual(report.round6(2.5e-6), 3e-6)
-        self.assertEqual(report.round6(-0.5e-6), -1e-6)
+        self.assertEqual(document.round6(0.5e-6), 1e-6)
+        self.assertEqual(document.round6(2.5e-6), 3e-6)
+        self.assertEqual(document.round6(-0.5e-6), -1e-6)
 
     def test_just_below_a_half_rounds_down(self):
         # floor(y + 0.5) gets this wrong: 0.49999999999999994 + 0.5 rounds to 1.0.
-        self.assertEqual(report.round_half_away(0.49999999999999994), 0.0)
-        self.assertEqual(report.round_half_away(2.5), 3.0)
-        self.assertEqual(report.round_half_away(-2.5), -3.0)
-        self.assertEqual(report.round_half_away(2.4999999999999996), 2.0)
+        self.assertEqual(document.round_half_away(0.49999999999999994), 0.0)
+        self.assertEqual(document.round_half_away(2.5), 3.0)
+        self.assertEqual(document.round_half_away(-2.5), -3.0)
+        self.assertEqual(document.round_half_away(2.4999999999999996), 2.0)
 
     def test_ratios_as_rust_computes_them(self):
-        self.assertEqual(report.ratio(5, 11), 0.454545)
-        self.assertEqual(report.ratio(2, 3), 0.666667)
-        self.assertEqual(report.ratio(1, 8), 0.125)
-        self.assertEqual(report.ratio(0, 0), 0.0)
-        self.assertEqual(report.ratio(3, 3), 1.0)
+        self.assertEqual(document.ratio(5, 11), 0.454545)
+        self.assertEqual(document.ratio(2, 3), 0.666667)
+        self.assertEqual(document.ratio(1, 8), 0.125)
+        self.assertEqual(document.ratio(0, 0), 0.0)
+        self.assertEqual(document.ratio(3, 3), 1.0)
 
 
 class Dates(unittest.TestCase):
@@ -250,7 +251,7 @@ class Json(unittest.TestCase):
     def test_key_order_and_text_as_serde_json_writes_them(self):
         read = {"partitions": ["2026-11-25"], "missing": [], "files": [], "objects": 1,
                 "malformed": 0, "unknown_header_files": 0}
-        doc = report.build_report(
+        doc = document.build_report(
             "2026-11-25", "UTC", read,
             counts={"bots": 1, "events": 2},
             totals={"hits": 3, "users": 1, "visitors": 2, "c1xx": 0, "c2xx": 3, "c3xx": 0,
@@ -266,7 +267,7 @@ class Json(unittest.TestCase):
                          ["hits", "users", "visitors", "sessions", "bounce_rate"])
         self.assertEqual(doc["summary"]["bounce_rate"], 0.333333)
         self.assertEqual(doc["hourly"][23], 3)
-        text = report.to_json(doc)
+        text = document.to_json(doc)
         self.assertIn('"path": "/zoë"', text)
         self.assertTrue(text.endswith("}\n"))
 

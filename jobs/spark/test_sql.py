@@ -18,6 +18,7 @@ import datetime
 import os
 import unittest
 
+import document
 import filters
 import report
 
@@ -76,7 +77,7 @@ class Filtered(unittest.TestCase):
         def rows(name):
             return [r.asDict() for r in results[name].collect()]
 
-        doc = report.build_report(
+        doc = document.build_report(
             "2026-11-25", "UTC",
             {"partitions": [], "missing": [], "objects": 0, "malformed": 0,
              "unknown_header_files": 0},
