@@ -531,7 +531,7 @@ fn one_day_renders_every_section_with_its_numbers() {
 
     assert_eq!(
         rows(&dom, "sources"),
-        [["(direct)", "6", "3"], ["news.example", "2", "2"]]
+        [["(direct)", "6", "3", "3"], ["news.example", "2", "2", "2"]]
     );
     assert_eq!(rows(&dom, "browsers")[0], ["Firefox", "7", "3"]);
     assert_eq!(rows(&dom, "os")[1], ["Windows", "5", "3"]);
@@ -932,13 +932,23 @@ fn range_with_compare_renders_days_changes_and_caps() {
     );
 
     assert_eq!(rows(&dom, "sources").len(), 10);
-    assert_eq!(rows(&dom, "sources")[1], ["google.com", "7,412", "2,630"]);
+    assert_eq!(
+        rows(&dom, "sources")[1],
+        ["google.com", "7,412", "2,630", "2,630"]
+    );
     assert_eq!(
         rows(&dom, "campaigns"),
         [
-            ["november-digest", "newsletter", "email", "1,630", "1,210"],
-            ["(not set)", "newsletter", "email", "580", "431"],
-            ["launch-week", "mastodon", "social", "214", "180"],
+            [
+                "november-digest",
+                "newsletter",
+                "email",
+                "1,630",
+                "1,210",
+                "1,210"
+            ],
+            ["(not set)", "newsletter", "email", "580", "431", "431"],
+            ["launch-week", "mastodon", "social", "214", "180", "180"],
         ]
     );
     assert_eq!(rows(&dom, "devices")[0], ["desktop", "20,300", "6,410"]);
