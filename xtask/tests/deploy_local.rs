@@ -323,8 +323,9 @@ async fn send_page_views(stack: &Stack, moto: &Moto, round: u64) -> Vec<Visit> {
 /// entrypoint, the container's `Command` (its `--listen` moved to a free 127.0.0.1 port: tests
 /// listen on loopback only), its `Environment`, its secret from the emulator's Secrets Manager
 /// by the ARN the task definition names, and the emulator's credentials for the task role's.
-/// Checks that it serves the page views just sent, with the token and only with it.
-async fn check_dashboard(stack: &Stack, moto: &Moto, visits: &[Visit]) {
+/// Checks that it serves the page views just sent, live and in the history of the landed
+/// `days`, with the token and only with it.
+async fn check_dashboard(stack: &Stack, moto: &Moto, visits: &[Visit], days: &BTreeSet<String>) {
     let task = stack.dashboard_task();
     let c = &task["containerDefinitions"][0];
     assert_eq!(c["image"], stack.parameter("DashboardImageUri").as_str());
@@ -359,9 +360,23 @@ async fn check_dashboard(stack: &Stack, moto: &Moto, visits: &[Visit]) {
         .env("AWS_SESSION_TOKEN", "emulated-task-role-session")
         .env("AWS_ENDPOINT_URL", &moto.endpoint)
         .env("AWS_EC2_METADATA_DISABLED", "true");
+    let scratch = paths::scratch("deploy-dashboard").join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
     for e in c["environment"].as_array().into_iter().flatten() {
-        cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+        let (name, value) = (e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+        // The task's /scratch volume is a local folder here.
+        if value == "/scratch" {
+            cmd.env(name, &scratch);
+        } else {
+            cmd.env(name, value);
+        }
     }
+    assert_eq!(
+        c["mountPoints"][0]["containerPath"], "/scratch",
+        "the spill folder is a volume: the root filesystem is read-only"
+    );
+    let source = command.iter().position(|a| a == "--source").unwrap() + 1;
+    assert_eq!(command[source], stack.output("DataLocation").as_str());
     let mut service = Service::spawn(
         "dashboard (task definition)",
         &mut cmd,
@@ -392,7 +407,18 @@ async fn check_dashboard(stack: &Stack, moto: &Moto, visits: &[Visit]) {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    eprintln!("deploy test: the dashboard as its task definition states it shows the {want} page views sent");
+    // The history reads the landed days with the task role's grants.
+    let mut history = 0;
+    for day in days {
+        let url = format!("http://127.0.0.1:{port}/api/report?date={day}");
+        assert_eq!(http.get(&url).send().await.unwrap().status(), 401);
+        let resp = http.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{}", service.log());
+        let r: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        history += r["summary"]["hits"].as_u64().unwrap();
+    }
+    assert_eq!(history, want, "the history's page views are the ones sent");
+    eprintln!("deploy test: the dashboard as its task definition states it shows the {want} page views sent, live and in its history");
 }
 
 // ------------------------------------------------------------------ the Lambda
@@ -944,8 +970,8 @@ async fn the_template_deploys_into_moto_and_the_pipeline_runs_against_its_stack(
     // Round 1: page views -> stream -> Lambda -> bucket -> nightly report.
     let mut positions = Positions::new();
     let round1 = send_page_views(&stack, &moto, 1).await;
-    check_dashboard(&stack, &moto, &round1).await;
     let mut days = run_lambda(&stack, &moto, &mut positions).await;
+    check_dashboard(&stack, &moto, &round1, &days).await;
     let hits_location = format!("{}/hits/", stack.output("DataLocation"));
     let landed = list(&moto, &hits_location).await;
     assert!(!landed.is_empty(), "nothing landed under {hits_location}");
