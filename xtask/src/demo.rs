@@ -11,6 +11,11 @@
 //! its own host) on the same stream with `PutRecords`, lands it with the same aggregator
 //! (`consume --once`, from the live consumer's checkpoints), compacts those days with
 //! `analyzer compact` and prints the dashboard of their last week compared with the week before.
+//!
+//! `dashboard serve` also gets the bucket as `--source`: its `/history` explores the history and
+//! the burst with filters. With `--serve` the demo then keeps moto, the worker, the aggregator
+//! and the dashboard running until Ctrl-C, with a trickle of page views through the worker
+//! ([`xtask::trickle`]) so that the live numbers move.
 
 use anyhow::{bail, Context, Result};
 use pagehit::time;
@@ -44,8 +49,17 @@ const COMPARED_DAYS: u32 = 7;
 /// Rows of each list the history's table shows on the terminal (the files have them all).
 const TOP_ROWS: u32 = 10;
 
+/// `cargo xtask demo` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// After the demo, keep the stack and the dashboard running until Ctrl-C, with a trickle of
+    /// synthetic page views through the worker so the live numbers move.
+    #[arg(long)]
+    serve: bool,
+}
+
 /// Runs the demo; every service it starts is stopped when it returns, on success or failure.
-pub fn run() -> Result<()> {
+pub fn run(args: Args) -> Result<()> {
     stage("installing missing tools", || {
         setup::ensure_for(setup::Task::Demo)
     })?;
@@ -70,7 +84,7 @@ pub fn run() -> Result<()> {
             )
         },
     )?;
-    tokio::runtime::Runtime::new()?.block_on(pipeline())
+    tokio::runtime::Runtime::new()?.block_on(pipeline(args.serve))
 }
 
 fn stage<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
@@ -93,7 +107,7 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-async fn pipeline() -> Result<()> {
+async fn pipeline(serve: bool) -> Result<()> {
     let moto = Moto::start()
         .await
         .context("demo stage failed: starting moto")?;
@@ -137,11 +151,13 @@ async fn pipeline() -> Result<()> {
         consume_log.display()
     );
 
-    let dashboard = Dashboard::serve(&moto.endpoint, STREAM, &[], &[])
+    let dashboard = Dashboard::serve(&moto.endpoint, STREAM, &["--source", &sink], &[])
         .await
         .context("demo stage failed: starting dashboard serve")?;
     eprintln!(
-        "demo: the live view: open {}/ (dashboard serve, reading {STREAM}); log {}",
+        "demo: the live view: open {}/ (dashboard serve, reading {STREAM}); the history with \
+         filters: {}/history; log {}",
+        dashboard.url,
         dashboard.url,
         dashboard.service.log_path().display()
     );
@@ -244,8 +260,88 @@ async fn pipeline() -> Result<()> {
         past.html.display(),
         past.folder.display()
     );
+    if serve {
+        serve_until_interrupted(&moto.endpoint, &sink, &dev.url, &dashboard, &history, &logs)
+            .await?;
+    }
     eprintln!("demo: done; stopping moto, wrangler dev, the aggregator and the dashboard");
     Ok(())
+}
+
+/// `--serve`: the aggregator consuming again, a trickle of page views through the worker, and
+/// the URLs, until Ctrl-C (or SIGTERM).
+async fn serve_until_interrupted(
+    endpoint: &str,
+    sink: &str,
+    worker: &str,
+    dashboard: &Dashboard,
+    history: &History,
+    logs: &Path,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let consume_log = logs.join("aggregator-consume-serve.log");
+    let mut consumer = Service::spawn(
+        "aggregator consume",
+        xtask::aggregator::command(endpoint).args(["consume", "--stream", STREAM, "--sink", sink]),
+        &consume_log,
+    )
+    .with_context(|| failed("starting aggregator consume again", &consume_log))?;
+    let (stop, sent) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let trickle = tokio::spawn(xtask::trickle::run(
+        worker.to_string(),
+        xtask::trickle::Pace::default(),
+        stop.clone(),
+        sent.clone(),
+    ));
+    let from = time::format_date(history.plan.first_day);
+    eprintln!(
+        "demo: serving until Ctrl-C, with about two page views a second through the worker:\n\
+         demo:   the live view    {url}/\n\
+         demo:   the history      {url}/history?from={from}&to=today&tz=UTC\n\
+         demo:   the API          {url}/api/report?date=today\n\
+         demo:   the worker       {worker}/ (any path is a page view)",
+        url = dashboard.url
+    );
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = wait_for_stop() => break,
+            _ = tick.tick() => {
+                consumer
+                    .check_alive()
+                    .with_context(|| failed("aggregator consume", &consume_log))?;
+                let live = dashboard.live().await.map(|s| count(&s, "hits")).unwrap_or(0);
+                eprintln!(
+                    "demo: {} page views trickled in so far; the live view counts {live} in its window",
+                    sent.load(Ordering::Relaxed)
+                );
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = trickle.await;
+    consumer.signal(libc::SIGTERM);
+    consumer.stop();
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
 }
 
 /// Waits until the live view counts every page view of the burst that is not a crawler's,

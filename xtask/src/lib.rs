@@ -20,4 +20,5 @@ pub mod process;
 pub mod setup;
 pub mod spark;
 pub mod traffic;
+pub mod trickle;
 pub mod wrangler;

@@ -61,7 +61,7 @@ enum Cmd {
     /// Run the local stack end to end: moto, wrangler dev, a burst of page views, the
     /// aggregator, the analyzer's report on the burst and the hit-to-S3 latency, then two weeks
     /// of labelled synthetic history through the same stream, compacted, as a dashboard.
-    Demo,
+    Demo(demo::Args),
     /// Time a newcomer's first run from nothing: a fresh clone of HEAD with a throwaway
     /// CARGO_HOME (no installed binaries, no crate cache), target folder and npm/pip caches runs
     /// `cargo xtask demo`, the demo again and `cargo xtask test`; prints each stage's seconds.
@@ -97,7 +97,7 @@ fn main() -> Result<()> {
             tokio::runtime::Runtime::new()?.block_on(xtask::deploy_local::run(args))
         }
         Cmd::Bench { which } => bench::run(which),
-        Cmd::Demo => demo::run(),
+        Cmd::Demo(args) => demo::run(args),
         Cmd::FirstRunTime(args) => first_run::measure(args),
     }
 }
