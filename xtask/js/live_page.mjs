@@ -4,21 +4,11 @@
 // waits, without reloading, until the page shows EXPECTED_HITS page views, takes a screenshot
 // and prints {"event":"reached", ...}. Exits 1 with the last state after 60 s. Console errors,
 // page errors (a CSP violation is one) and dialogs (an injected alert) are reported.
-import { chromium } from 'playwright-core';
+import { open } from './browser.mjs';
 
 const [url, expected, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const problems = [];
+const { browser, page, problems } = await open();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e}`));
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
-  page.on('dialog', async (d) => { problems.push(`dialog: ${d.message()}`); await d.dismiss(); });
   await page.goto(url);
   // Survives only as long as the document: a reload would drop it.
   await page.evaluate(() => { window.loadedOnce = true; });

@@ -61,6 +61,30 @@ impl Dashboard {
         .await
     }
 
+    /// `dashboard serve --source source` (the history alone: no stream) on a free port;
+    /// `endpoint` is the emulator's for an `s3://` source. Waits for `/healthz`.
+    pub async fn history(endpoint: &str, source: &str) -> Result<Dashboard> {
+        start_on_free_ports("dashboard serve --source", || async {
+            let port = free_port();
+            let dir = paths::scratch("dashboard-history");
+            let mut cmd = command(endpoint);
+            cmd.args(["serve", "--source", source, "--listen"])
+                .arg(format!("127.0.0.1:{port}"))
+                .env_remove("DASHBOARD_STREAM");
+            let mut service =
+                Service::spawn("dashboard serve", &mut cmd, &dir.join("dashboard.log"))?;
+            let url = format!("http://127.0.0.1:{port}");
+            wait_ready(
+                &mut service,
+                &format!("{url}/healthz"),
+                Duration::from_secs(60),
+            )
+            .await?;
+            Ok(Dashboard { url, service })
+        })
+        .await
+    }
+
     /// `GET /api/live` (on a server without a token).
     pub async fn live(&self) -> Result<Value> {
         let resp = reqwest::get(format!("{}/api/live", self.url))

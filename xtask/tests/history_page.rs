@@ -6,8 +6,8 @@
 use pagehit::csv_header;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use xtask::dashboard::Dashboard;
 use xtask::history::{self, Plan};
 use xtask::paths;
 
@@ -27,19 +27,9 @@ fn land(h: &history::History, root: &std::path::Path) {
     }
 }
 
-/// A `dashboard serve` process, killed by PID when dropped.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-#[test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and node: run `cargo xtask test`"]
-fn a_click_on_a_source_filters_the_period_and_the_url_keeps_it() {
+async fn a_click_on_a_source_filters_the_period_and_the_url_keeps_it() {
     xtask::chromium::ensure().unwrap();
     let today = pagehit::time::parse_ts("2026-12-01T00:00:00.000Z").unwrap() / 86_400_000;
     let plan = Plan::demo(today);
@@ -52,26 +42,11 @@ fn a_click_on_a_source_filters_the_period_and_the_url_keeps_it() {
         pagehit::time::format_date(plan.last_day()),
     );
 
-    let mut child = Command::new(paths::workspace_bin("dashboard"))
-        .args(["serve", "--source", root.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0"])
-        .env_remove("DASHBOARD_TOKEN")
-        .env_remove("DASHBOARD_STREAM")
-        .stdout(Stdio::piped())
-        .spawn()
+    // A folder source: the emulator's endpoint is never asked.
+    let dash = Dashboard::history("http://127.0.0.1:9", root.to_str().unwrap())
+        .await
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _served = Served(child);
-    let base = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    let url = format!("http://{base}/history?from={from}&to={to}&tz=UTC");
+    let url = format!("{}/history?from={from}&to={to}&tz=UTC", dash.url);
 
     let shot = paths::target_dir().join("history-page.png");
     let out = Command::new("node")

@@ -86,17 +86,21 @@ pub fn run(
     let spill = Spill::new(budget, query.tmp.clone());
     let shared = Arc::new(Shared::default());
     let agents = Agents::default();
-    let (current, reading) = accumulate(
-        rt,
-        store,
-        (period, &query.filters),
-        &plan,
-        &shared,
-        &agents,
-        opts,
-        &spill,
-        progress,
-    )?;
+    // Both periods are read and counted alike.
+    let read = |period, plan| {
+        accumulate(
+            rt,
+            store,
+            (period, &query.filters),
+            plan,
+            &shared,
+            &agents,
+            opts,
+            &spill,
+            progress,
+        )
+    };
+    let (current, reading) = read(period, &plan)?;
     if query.strict && (reading.malformed_rows > 0 || reading.unknown_header_files > 0) {
         bail!(
             "{} malformed rows and {} files with an unknown header in the {} files read for {period} (--strict); the first: {}",
@@ -110,17 +114,7 @@ pub fn run(
     let previous = if query.compare {
         progress.step(&format!("listing {} for {before}", store.location()));
         let plan = rt.block_on(source::plan(store, &before, note))?;
-        Some(accumulate(
-            rt,
-            store,
-            (&before, &query.filters),
-            &plan,
-            &shared,
-            &agents,
-            opts,
-            &spill,
-            progress,
-        )?)
+        Some(read(&before, &plan)?)
     } else {
         None
     };

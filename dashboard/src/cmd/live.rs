@@ -4,7 +4,7 @@
 use crate::cli::{Format, LiveArgs};
 use crate::source::kinesis::{self, Until};
 use crate::source::Feed;
-use crate::view::publish::{self, Published};
+use crate::view::publish::Published;
 use crate::view::{table, tui};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
@@ -31,15 +31,8 @@ pub fn run(args: LiveArgs) -> Result<()> {
             }
             return Ok(());
         }
-        let reader = tokio::spawn(kinesis::read(
-            client,
-            stream.clone(),
-            feed.clone(),
-            stop.clone(),
-            Until::Stopped,
-        ));
-        let (tx, rx) = watch::channel(Arc::new(Published::new(feed.snapshot(crate::now_ms()))));
-        tokio::spawn(publish::run(feed, tx, stop.clone()));
+        let running = super::run_window(client, stream, feed, stop.clone());
+        let (rx, reader) = (running.published, running.reader);
         let view = async {
             if std::io::stdout().is_terminal() {
                 tokio::task::spawn_blocking(move || tui::run(rx)).await?

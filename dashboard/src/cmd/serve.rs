@@ -3,16 +3,14 @@
 use crate::cli::ServeArgs;
 use crate::history::History;
 use crate::server::{self, auth::Auth, AppState};
-use crate::source::kinesis::{self, Until};
+use crate::source::kinesis;
 use crate::source::Feed;
-use crate::view::publish::{self, Published};
 use analyzer::error::Usage;
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use store::Store;
-use tokio::sync::watch;
 
 /// The environment variable holding the token.
 pub const TOKEN_VAR: &str = "DASHBOARD_TOKEN";
@@ -48,24 +46,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
             let client = kinesis::client().await;
             kinesis::check_stream(&client, stream).await?;
             let feed = Feed::new(args.window.options());
-            let reader = tokio::spawn(kinesis::read(
+            live = Some(super::run_window(
                 client,
                 stream.clone(),
-                feed.clone(),
+                feed,
                 stop.clone(),
-                Until::Stopped,
             ));
-            let (tx, rx) = watch::channel(Arc::new(Published::new(feed.snapshot(crate::now_ms()))));
-            let publisher = tokio::spawn(publish::run(feed.clone(), tx, stop.clone()));
-            live = Some((feed, rx, reader, publisher));
         }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let state = AppState {
-            feed: live.as_ref().map(|(feed, ..)| feed.clone()),
-            published: live.as_ref().map(|(_, rx, ..)| rx.clone()),
+            feed: live.as_ref().map(|l| l.feed.clone()),
+            published: live.as_ref().map(|l| l.published.clone()),
             history: history.clone(),
             auth,
         };
@@ -84,13 +78,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
             stopping.store(true, Ordering::Relaxed);
         };
         match live {
-            Some((_, _, reader, publisher)) => {
+            Some(running) => {
                 let served = tokio::select! {
                     r = server::serve(listener, state, shutdown) => r,
-                    r = reader => r.context("the stream's reader")?.context("reading the stream"),
+                    r = running.reader => r.context("the stream's reader")?.context("reading the stream"),
                 };
                 stop.store(true, Ordering::Relaxed);
-                publisher.abort();
+                running.publisher.abort();
                 served
             }
             None => server::serve(listener, state, shutdown).await,
