@@ -39,38 +39,35 @@ impl Dashboard {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Dashboard> {
-        start_on_free_ports("dashboard serve", || async {
-            let port = free_port();
-            let dir = paths::scratch("dashboard");
-            let mut cmd = command(endpoint);
-            cmd.args(["serve", "--stream", stream, "--listen"])
-                .arg(format!("127.0.0.1:{port}"))
-                .args(args)
-                .envs(env.iter().copied());
-            let mut service =
-                Service::spawn("dashboard serve", &mut cmd, &dir.join("dashboard.log"))?;
-            let url = format!("http://127.0.0.1:{port}");
-            wait_ready(
-                &mut service,
-                &format!("{url}/healthz"),
-                Duration::from_secs(60),
-            )
-            .await?;
-            Ok(Dashboard { url, service })
-        })
-        .await
+        let mut serve = vec!["--stream", stream];
+        serve.extend_from_slice(args);
+        Dashboard::start(endpoint, "dashboard", &serve, env).await
     }
 
     /// `dashboard serve --source source` (the history alone: no stream) on a free port;
     /// `endpoint` is the emulator's for an `s3://` source. Waits for `/healthz`.
     pub async fn history(endpoint: &str, source: &str) -> Result<Dashboard> {
-        start_on_free_ports("dashboard serve --source", || async {
+        Dashboard::start(endpoint, "dashboard-history", &["--source", source], &[]).await
+    }
+
+    /// `dashboard serve` with `args` and `env` on a free port (logging to the scratch folder
+    /// `scratch`), once `/healthz` answers.
+    async fn start(
+        endpoint: &str,
+        scratch: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Dashboard> {
+        start_on_free_ports("dashboard serve", || async {
             let port = free_port();
-            let dir = paths::scratch("dashboard-history");
+            let dir = paths::scratch(scratch);
             let mut cmd = command(endpoint);
-            cmd.args(["serve", "--source", source, "--listen"])
+            cmd.env_remove("DASHBOARD_STREAM")
+                .arg("serve")
+                .args(args)
+                .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
-                .env_remove("DASHBOARD_STREAM");
+                .envs(env.iter().copied());
             let mut service =
                 Service::spawn("dashboard serve", &mut cmd, &dir.join("dashboard.log"))?;
             let url = format!("http://127.0.0.1:{port}");
