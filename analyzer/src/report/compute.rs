@@ -256,10 +256,14 @@ impl<'p> Accumulator<'p> {
                     return Ok(None);
                 }
                 // Sessions, entries, exits and bounces are those of whole kept sessions; the
-                // rest counts the counted page views.
-                let (whole, _, _) = marks_of(&sessions);
-                let pv: Vec<u32> = counted.iter().map(|&i| sessions[i as usize]).collect();
-                let (mut marks, classes, day) = marks_of(&pv);
+                // rest counts the counted page views (their classes and days taken from the
+                // sessions', not looked up again).
+                let (whole, all_classes, all_days) = marks_of(&sessions);
+                let at = |i: &u32| *i as usize;
+                let pv: Vec<u32> = counted.iter().map(|i| sessions[at(i)]).collect();
+                let classes: Vec<Class> = counted.iter().map(|i| all_classes[at(i)]).collect();
+                let day: Vec<u32> = counted.iter().map(|i| all_days[at(i)]).collect();
+                let mut marks = visits::mark(hits, &pv, &classes, &day);
                 marks.entry = counted.iter().map(|&i| whole.entry[i as usize]).collect();
                 marks.exit = counted.iter().map(|&i| whole.exit[i as usize]).collect();
                 marks.anon_sessions = whole.anon_sessions;
