@@ -31,10 +31,11 @@ use super::totals::Tally;
 use super::users::SignedIn;
 use super::visits::{self, Marks, F_DAY};
 use crate::period::Period;
-use crate::transform::hits::{BucketNames, Dicts, Hits, BOT, PAGEVIEW};
+use crate::transform::hits::{BucketNames, Dicts, Hits, Shared, BOT, PAGEVIEW};
 use crate::transform::intern::Dict;
 use anyhow::Result;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// How many referrer hosts and countries the summary lists when `--top` is not given.
 pub const DEFAULT_SUMMARY_TOP: usize = 10;
@@ -126,80 +127,31 @@ impl<'p> Accumulator<'p> {
 
     /// Adds the hits of a set of visitors: every hit of each of them in the period (a
     /// visitor's hits must not be split between two calls); `dicts` are the bucket's.
-    pub fn add(&mut self, hits: &mut Hits, dicts: Dicts, agents: &Agents) -> Result<()> {
-        if hits.is_empty() {
+    pub fn add(&mut self, hits: Hits, dicts: Dicts, agents: &Agents) -> Result<()> {
+        let bucket = Prepared::new(hits, dicts, agents, self.include_bots)?;
+        self.count(&bucket, agents)
+    }
+
+    /// Counts a prepared bucket (made with this report's `include_bots`) under this report's
+    /// filters: a bucket may be counted by any number of reports.
+    pub fn count(&mut self, bucket: &Prepared, agents: &Agents) -> Result<()> {
+        self.tally.duplicates += bucket.duplicates;
+        self.tally.bots += bucket.bots;
+        if bucket.kept.is_empty() {
             return Ok(());
         }
-        let sorted = super::timed("sort", || order(&hits.vis, &hits.ts, &hits.eid));
-        // A repeat of the row before it (same visitor, time and id: the same record landed
-        // twice) is dropped; of two equal rows the one read first is kept (it sorts first).
-        const KEPT: u8 = 0;
-        const REPEAT: u8 = 1;
-        const BOT_OUT: u8 = 2;
-        let include_bots = self.include_bots;
-        let fate: Vec<u8> = (0..sorted.len())
-            .into_par_iter()
-            .map(|i| {
-                let r = sorted[i] as usize;
-                if i > 0 {
-                    let p = sorted[i - 1] as usize;
-                    if hits.vis[p] == hits.vis[r]
-                        && hits.ts[p] == hits.ts[r]
-                        && hits.eid[p] == hits.eid[r]
-                    {
-                        return REPEAT;
-                    }
-                }
-                if hits.flags[r] & BOT != 0 && !include_bots {
-                    BOT_OUT
-                } else {
-                    KEPT
-                }
-            })
-            .collect();
-        self.tally.duplicates += fate.par_iter().filter(|&&f| f == REPEAT).count() as u64;
-        self.tally.bots += (0..sorted.len())
-            .into_par_iter()
-            .filter(|&i| fate[i] != REPEAT && hits.flags[sorted[i] as usize] & BOT != 0)
-            .count() as u64;
-        let kept: Vec<u32> = sorted
-            .par_iter()
-            .zip(fate.par_iter())
-            .filter(|(_, &f)| f == KEPT)
-            .map(|(&r, _)| r)
-            .collect();
-        drop(sorted);
-        let pv: Vec<u32> = kept
-            .iter()
-            .copied()
-            .filter(|&r| hits.flags[r as usize] & PAGEVIEW != 0)
-            .collect();
-        super::timed("session sources", || select::attribute_sessions(hits, &pv));
-        let shared = dicts.shared.clone();
-        let names = dicts.into_names();
-        let agent_codes: Vec<u32> = if self.filters.is_empty() {
-            pv.iter().map(|&r| hits.agent[r as usize]).collect()
-        } else {
-            // The filters may ask the events' browsers too.
-            kept.iter().map(|&r| hits.agent[r as usize]).collect()
-        };
-        agents.classify(&agent_codes, &shared.agent)?;
-        drop(agent_codes);
-        let hits: &Hits = hits;
+        let hits = &bucket.hits;
+        let names = &bucket.names;
         let (rows, ev) = if self.filters.is_empty() {
-            let ev: Vec<u32> = kept
-                .into_iter()
-                .filter(|&r| hits.flags[r as usize] & PAGEVIEW == 0)
-                .collect();
-            (Rows::All(pv), ev)
+            (Rows::All(bucket.pv.clone()), bucket.events.clone())
         } else {
             let names = select::Names {
-                bucket: &names,
-                shared: &shared,
+                bucket: names,
+                shared: &bucket.shared,
                 agents,
             };
             let k = super::timed("filters", || {
-                select::select(hits, &kept, &self.filters, &names)
+                select::select(hits, &bucket.kept, &self.filters, &names)
             });
             (
                 Rows::Filtered {
@@ -213,9 +165,7 @@ impl<'p> Accumulator<'p> {
         self.tally.events += ev.len() as u64;
         let marked = super::timed("page views", || self.page_views(hits, rows, agents))?;
         if let Some((pv, marks, classes)) = marked {
-            super::timed("tables", || {
-                self.tables(hits, &pv, &marks, &classes, &names)
-            })?;
+            super::timed("tables", || self.tables(hits, &pv, &marks, &classes, names))?;
         }
         super::timed("events", || self.events.add(hits, &ev))
     }
@@ -293,6 +243,104 @@ impl<'p> Accumulator<'p> {
         self.dims.count(hits, pv, classes, marks, names)?;
         self.pages.add(hits, pv, marks, &names.path)?;
         self.signed_in.add(hits, pv, names)
+    }
+}
+
+/// A bucket of visitors made ready to count: what does not depend on the filters (visitor
+/// order, repeats and bots dropped, sessions' sources, agents classified), worked out once.
+/// The report counts each bucket once and drops it; the dashboard keeps a period's buckets
+/// and counts them again under every filter it is asked for.
+pub struct Prepared {
+    hits: Hits,
+    names: BucketNames,
+    shared: Arc<Shared>,
+    /// Rows kept, in (visitor, ts, event id) order.
+    kept: Vec<u32>,
+    /// The page views of `kept`.
+    pv: Vec<u32>,
+    /// The custom events of `kept`.
+    events: Vec<u32>,
+    duplicates: u64,
+    bots: u64,
+}
+
+impl Prepared {
+    /// Prepares the hits of a set of visitors (all of each one's hits in the period) with
+    /// the bucket's `dicts`; `include_bots` keeps crawlers' hits.
+    pub fn new(
+        mut hits: Hits,
+        dicts: Dicts,
+        agents: &Agents,
+        include_bots: bool,
+    ) -> Result<Prepared> {
+        let sorted = super::timed("sort", || order(&hits.vis, &hits.ts, &hits.eid));
+        // A repeat of the row before it (same visitor, time and id: the same record landed
+        // twice) is dropped; of two equal rows the one read first is kept (it sorts first).
+        const KEPT: u8 = 0;
+        const REPEAT: u8 = 1;
+        const BOT_OUT: u8 = 2;
+        let fate: Vec<u8> = (0..sorted.len())
+            .into_par_iter()
+            .map(|i| {
+                let r = sorted[i] as usize;
+                if i > 0 {
+                    let p = sorted[i - 1] as usize;
+                    if hits.vis[p] == hits.vis[r]
+                        && hits.ts[p] == hits.ts[r]
+                        && hits.eid[p] == hits.eid[r]
+                    {
+                        return REPEAT;
+                    }
+                }
+                if hits.flags[r] & BOT != 0 && !include_bots {
+                    BOT_OUT
+                } else {
+                    KEPT
+                }
+            })
+            .collect();
+        let duplicates = fate.par_iter().filter(|&&f| f == REPEAT).count() as u64;
+        let bots = (0..sorted.len())
+            .into_par_iter()
+            .filter(|&i| fate[i] != REPEAT && hits.flags[sorted[i] as usize] & BOT != 0)
+            .count() as u64;
+        let kept: Vec<u32> = sorted
+            .par_iter()
+            .zip(fate.par_iter())
+            .filter(|(_, &f)| f == KEPT)
+            .map(|(&r, _)| r)
+            .collect();
+        drop(sorted);
+        let (pv, events): (Vec<u32>, Vec<u32>) = kept
+            .iter()
+            .partition(|&&r| hits.flags[r as usize] & PAGEVIEW != 0);
+        super::timed("session sources", || {
+            select::attribute_sessions(&mut hits, &pv)
+        });
+        let shared = dicts.shared.clone();
+        // The filters may ask the events' browsers too.
+        let agent_codes: Vec<u32> = kept.iter().map(|&r| hits.agent[r as usize]).collect();
+        agents.classify(&agent_codes, &shared.agent)?;
+        Ok(Prepared {
+            hits,
+            names: dicts.into_names(),
+            shared,
+            kept,
+            pv,
+            events,
+            duplicates,
+            bots,
+        })
+    }
+
+    /// Rows of hits held.
+    pub fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// Whether it holds no hit.
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
     }
 }
 

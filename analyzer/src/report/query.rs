@@ -5,7 +5,8 @@
 //! [`crate::output`] (e.g. [`crate::output::json::write`]).
 
 use super::agents::Agents;
-use super::compute::{self, Accumulator, Names, Options, Reading};
+use super::cache::Cache;
+use super::compute::{self, Accumulator, Names, Options, Prepared, Reading, Totals};
 use super::filter::Filters;
 use super::spill::{Spill, DEFAULT_BUDGET};
 use super::Report;
@@ -67,12 +68,21 @@ pub fn run(
     progress: &Progress,
     note: &dyn Fn(String),
 ) -> Result<Report> {
+    run_with(rt, store, query, None, progress, note)
+}
+
+/// [`run`], reading the periods through `cache` when given: a period it holds (read from
+/// the same objects) is counted from memory, one it does not is read, counted and kept. The
+/// numbers are the same either way (the same [`Accumulator`] counts the same buckets).
+pub fn run_with(
+    rt: &tokio::runtime::Handle,
+    store: &Store,
+    query: &Query,
+    cache: Option<&Cache>,
+    progress: &Progress,
+    note: &dyn Fn(String),
+) -> Result<Report> {
     let period = &query.period;
-    progress.step(&format!("listing {} for {period}", store.location()));
-    let plan = rt.block_on(source::plan(store, period, note))?;
-    if plan.is_empty() {
-        return Err(source::no_data(store, period).into());
-    }
     let opts = Options {
         top: query.top,
         include_bots: query.include_bots,
@@ -84,23 +94,51 @@ pub fn run(
         query.budget
     };
     let spill = Spill::new(budget, query.tmp.clone());
-    let shared = Arc::new(Shared::default());
-    let agents = Agents::default();
     // Both periods are read and counted alike.
-    let read = |period, plan| {
-        accumulate(
-            rt,
-            store,
-            (period, &query.filters),
-            plan,
-            &shared,
-            &agents,
-            opts,
-            &spill,
-            progress,
-        )
+    let count = |period: &Period, plan: &Plan| -> Result<(Totals, Reading)> {
+        let mut acc = Accumulator::new(period, opts.include_bots, &query.filters, &spill);
+        let cached = cache.and_then(|c| c.get_or_load(rt, store, period, plan, opts, progress));
+        let (reading, names) = match cached {
+            Some(loaded) => {
+                let loaded = loaded?;
+                for (i, bucket) in loaded.buckets.iter().enumerate() {
+                    progress.step(&format!(
+                        "counting bucket {} of {} of {period}",
+                        i + 1,
+                        loaded.buckets.len()
+                    ));
+                    acc.count(bucket, &loaded.agents)?;
+                }
+                (
+                    loaded.reading.clone(),
+                    names(&loaded.shared, &loaded.agents),
+                )
+            }
+            None => {
+                let (shared, agents) = (Arc::new(Shared::default()), Agents::default());
+                let mut each = |bucket: Prepared| acc.count(&bucket, &agents);
+                let reading = read(
+                    rt,
+                    store,
+                    period,
+                    plan,
+                    (&shared, &agents),
+                    opts,
+                    progress,
+                    &mut each,
+                )?;
+                (reading, names(&shared, &agents))
+            }
+        };
+        let totals = super::timed("finish", || acc.finish(&names, &reading, opts))?;
+        Ok((totals, reading))
     };
-    let (current, reading) = read(period, &plan)?;
+    progress.step(&format!("listing {} for {period}", store.location()));
+    let plan = rt.block_on(source::plan(store, period, note))?;
+    if plan.is_empty() {
+        return Err(source::no_data(store, period).into());
+    }
+    let (totals, reading) = count(period, &plan)?;
     if query.strict && (reading.malformed_rows > 0 || reading.unknown_header_files > 0) {
         bail!(
             "{} malformed rows and {} files with an unknown header in the {} files read for {period} (--strict); the first: {}",
@@ -114,43 +152,43 @@ pub fn run(
     let previous = if query.compare {
         progress.step(&format!("listing {} for {before}", store.location()));
         let plan = rt.block_on(source::plan(store, &before, note))?;
-        Some(read(&before, &plan)?)
+        Some(count(&before, &plan)?)
     } else {
         None
     };
 
     progress.step("computing the reports");
-    let names = Names {
-        country: shared.country.snapshot(),
-        event: shared.event.snapshot(),
-        browser: agents.browsers.snapshot(),
-        os: agents.os.snapshot(),
-    };
-    let totals = super::timed("finish", || current.finish(&names, &reading, opts))?;
-    let previous = match previous {
-        Some((acc, reading)) => Some((&before, acc.finish(&names, &reading, opts)?)),
-        None => None,
-    };
+    let previous = previous.map(|(totals, _)| (&before, totals));
     let mut report = compute::report(period, totals, previous, opts, &spill)?;
     report.filters = query.filters.expressions();
     Ok(report)
 }
 
-/// Reads a period as `plan` says into an [`Accumulator`]: the CSV partitions whole, the
-/// compacted ones bucket by bucket (the next bucket's files are fetched while one is computed).
+/// The names behind a period's shared codes.
+fn names(shared: &Shared, agents: &Agents) -> Names {
+    Names {
+        country: shared.country.snapshot(),
+        event: shared.event.snapshot(),
+        browser: agents.browsers.snapshot(),
+        os: agents.os.snapshot(),
+    }
+}
+
+/// Reads a period as `plan` says and hands each bucket of visitors, prepared, to `each`: the
+/// CSV partitions as one bucket, the compacted ones bucket by bucket (the next bucket's files
+/// are fetched while one is counted). `shared` and `agents` receive the period's shared codes
+/// and agent classes.
 #[allow(clippy::too_many_arguments)]
-fn accumulate<'p>(
+pub(crate) fn read(
     rt: &tokio::runtime::Handle,
     store: &Store,
-    (period, filters): (&'p Period, &Filters),
+    period: &Period,
     plan: &Plan,
-    shared: &Arc<Shared>,
-    agents: &Agents,
+    (shared, agents): (&Arc<Shared>, &Agents),
     opts: Options,
-    spill: &Spill,
     progress: &Progress,
-) -> Result<(Accumulator<'p>, Reading)> {
-    let mut acc = Accumulator::new(period, opts.include_bots, filters, spill);
+    each: &mut dyn FnMut(Prepared) -> Result<()>,
+) -> Result<Reading> {
     let mut reading = Reading {
         partitions: plan.present(),
         missing_partitions: plan.missing(),
@@ -172,7 +210,7 @@ fn accumulate<'p>(
         }
     }
     let csv_dicts = Dicts::new(shared.clone());
-    let (mut hits, totals) = super::timed("read CSV", || {
+    let (hits, totals) = super::timed("read CSV", || {
         read_csv(rt, store, &objects, period, &csv_dicts, progress)
     })?;
     reading.files += totals.files;
@@ -188,11 +226,12 @@ fn accumulate<'p>(
             );
         }
     }
+    let prepare = |hits: Hits, dicts: Dicts| Prepared::new(hits, dicts, agents, opts.include_bots);
 
     if manifests.is_empty() {
         progress.step(&format!("computing {} hits of {period}", hits.len()));
-        acc.add(&mut hits, csv_dicts, agents)?;
-        return Ok((acc, reading));
+        each(prepare(hits, csv_dicts)?)?;
+        return Ok(reading);
     }
 
     // Some partitions are compacted: every visitor's rows, whatever they were read from, go
@@ -248,12 +287,12 @@ fn accumulate<'p>(
                 "computing bucket {} of {groups} of {period}",
                 group + 1
             ));
-            let (mut bucket, dicts) = rx.recv().context("the bucket reader stopped")??;
-            acc.add(&mut bucket, dicts, agents)?;
+            let (bucket, dicts) = rx.recv().context("the bucket reader stopped")??;
+            each(prepare(bucket, dicts)?)?;
         }
         anyhow::Ok(())
     })?;
-    Ok((acc, reading))
+    Ok(reading)
 }
 
 /// Reads landed CSV objects: the rows of `period`, in object then line order.

@@ -62,6 +62,43 @@ impl Plan {
             .collect()
     }
 
+    /// What the plan reads, as text: equal for two plans only when they read the same
+    /// objects (landed keys and sizes, compacted runs). Landed objects are never rewritten
+    /// under their key and a run's files never change, so equal text means equal rows.
+    pub fn fingerprint(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for (date, how) in &self.partitions {
+            let _ = match how {
+                Partition::Missing => writeln!(out, "{date} missing"),
+                Partition::Csv(objects) => {
+                    let _ = writeln!(out, "{date} csv {}", objects.len());
+                    for o in objects {
+                        let _ = writeln!(out, " {} {}", o.key, o.size);
+                    }
+                    Ok(())
+                }
+                Partition::Compacted { manifest, objects } => {
+                    writeln!(out, "{date} run {} {objects}", manifest.run)
+                }
+            };
+        }
+        out
+    }
+
+    /// About how many hits the plan reads (the runs' rows; CSV objects by their size).
+    pub fn rows_estimate(&self) -> u64 {
+        self.partitions
+            .iter()
+            .map(|(_, how)| match how {
+                Partition::Missing => 0,
+                // gen_day's and the aggregator's rows are 200 to 300 bytes.
+                Partition::Csv(objects) => objects.iter().map(|o| o.size / 200).sum(),
+                Partition::Compacted { manifest, .. } => manifest.rows,
+            })
+            .sum()
+    }
+
     /// Whether no partition has anything.
     pub fn is_empty(&self) -> bool {
         self.partitions
