@@ -12,9 +12,12 @@ use std::process::{Child, Command, Stdio};
 
 const HOSTILE: &str = "/<script>alert(1)</script>";
 
+/// Rows of a hit file: (time on 2026-11-25, host, path, visitor letter, referrer, utm_source).
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+
 /// A day of two hosts: three visitors from news.example, a newsletter and nowhere.
 fn write_day(root: &Path) {
-    let rows = [
+    let rows: [Row; 5] = [
         (
             "10:00",
             "shop.example",
@@ -42,8 +45,14 @@ fn write_day(root: &Path) {
         ),
         ("12:00", "shop.example", "/pricing", "c", "", ""),
     ];
+    write_file(root, "part.csv", 0, &rows);
+}
+
+/// Writes `rows` as the landed file `name` of 2026-11-25; event ids count from `first_id`.
+fn write_file(root: &Path, name: &str, first_id: usize, rows: &[Row]) {
     let mut body = csv_header();
-    for (n, (time, host, path, visitor, referrer, utm)) in rows.into_iter().enumerate() {
+    for (n, &(time, host, path, visitor, referrer, utm)) in rows.iter().enumerate() {
+        let n = first_id + n;
         let h = PageHit {
             event_id: format!("01936b2e-1f00-7abc-8def-{n:012x}"),
             ts: format!("2026-11-25T{time}:00.000Z"),
@@ -66,7 +75,7 @@ fn write_day(root: &Path) {
     }
     let dir = root.join("hits/dt=2026-11-25");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("part.csv"), body).unwrap();
+    std::fs::write(dir.join(name), body).unwrap();
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -123,6 +132,12 @@ impl Server {
 
     /// `GET path` with optional headers: (status, body).
     fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
+        let (status, _, body) = self.get_with_head(path, headers);
+        (status, body)
+    }
+
+    /// `GET path` with optional headers: (status, response head, body).
+    fn get_with_head(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         let mut req = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
@@ -145,7 +160,7 @@ impl Server {
         {
             body = dechunk(&body);
         }
-        (status, body)
+        (status, head, body)
     }
 }
 
@@ -350,5 +365,90 @@ fn the_page_links_rows_to_filters_and_escapes_recorded_text() {
         section.matches("<tr>").count(),
         1 + cli["pages"].as_array().unwrap().len()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The value of `Cache-Status` in a response head.
+fn cache_status(head: &str) -> &str {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("cache-status").then(|| v.trim())
+        })
+        .unwrap_or_else(|| panic!("no Cache-Status in\n{head}"))
+}
+
+#[test]
+fn a_period_read_once_answers_new_filters_from_memory_until_more_hits_land() {
+    let dir = temp_dir("cache");
+    write_day(&dir);
+    let cached = Server::start(&dir, &[]);
+    let uncached = Server::start(&dir, &[("DASHBOARD_CACHE_MEMORY", "0")]);
+    let asks: [(&str, &[&str]); 3] = [
+        ("date=2026-11-25", &["--date", "2026-11-25"]),
+        (
+            "date=2026-11-25&filter=host%3Dshop.example",
+            &["--date", "2026-11-25", "--filter", "host=shop.example"],
+        ),
+        (
+            "date=2026-11-25&filter=page%3D%2Fpricing&top=1",
+            &[
+                "--date",
+                "2026-11-25",
+                "--filter",
+                "page=/pricing",
+                "--top",
+                "1",
+            ],
+        ),
+    ];
+    // The first question reads the day; the others are counted from memory, and every answer
+    // is the CLI's, as is the same answer of a server that keeps nothing.
+    let mut first = Vec::new();
+    for (i, (query, args)) in asks.iter().enumerate() {
+        let url = format!("/api/report?{query}");
+        let (status, head, body) = cached.get_with_head(&url, &[]);
+        assert_eq!(status, 200, "{query}: {}", String::from_utf8_lossy(&body));
+        let expected = if i == 0 {
+            "dashboard; fwd=miss"
+        } else {
+            "dashboard; hit"
+        };
+        assert_eq!(cache_status(&head), expected, "{query}");
+        assert!(
+            body == cli_json(&dir, args),
+            "{query}: the API and the CLI differ"
+        );
+        let (_, head, again) = uncached.get_with_head(&url, &[]);
+        assert_eq!(cache_status(&head), "dashboard; fwd=miss", "{query}");
+        assert!(again == body, "{query}: kept and read anew differ");
+        if i == 0 {
+            first = body;
+        }
+    }
+    // More hits land for the day: it is read again, with them.
+    write_file(
+        &dir,
+        "part-2.csv",
+        100,
+        &[("13:00", "shop.example", "/pricing", "d", "", "")],
+    );
+    let (status, head, body) = cached.get_with_head("/api/report?date=2026-11-25", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(cache_status(&head), "dashboard; fwd=miss");
+    assert!(
+        body == cli_json(&dir, asks[0].1),
+        "after landing: the API and the CLI differ"
+    );
+    let visitors = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b).unwrap()["summary"]["visitors"].as_u64()
+    };
+    assert_eq!(
+        visitors(&body),
+        visitors(&first).map(|v| v + 1),
+        "the new visitor counts"
+    );
+    let (_, head, _) = cached.get_with_head("/api/report?date=2026-11-25&filter=country%3DJP", &[]);
+    assert_eq!(cache_status(&head), "dashboard; hit");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,7 +36,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let history = match &args.source {
-            Some(location) => Some(History::new(Store::open(location).await?, args.tz)),
+            Some(location) => Some(History::new(
+                Store::open(location).await?,
+                args.tz,
+                args.cache_memory,
+            )),
             None => None,
         };
         let stop = Arc::new(AtomicBool::new(false));

@@ -4,12 +4,14 @@
 //! [`analyzer::output`]), so `/api/report` says byte for byte what `analyzer report --format
 //! json` says for the same arguments.
 //!
-//! Nothing is cached yet: every request reads the period again (a day of the demo's history
-//! takes well under a second; see README "The history dashboard").
+//! A period once read is kept in memory, prepared ([`analyzer::report::cache`]), so the next
+//! filter on it is counted without reading or decoding anything; a day that lands more hits
+//! (or is compacted anew) is read again.
 
 pub mod params;
 
 use analyzer::progress::Progress;
+use analyzer::report::cache::Cache;
 use analyzer::report::query::{self, Query};
 use analyzer::report::Report;
 use params::Params;
@@ -29,9 +31,19 @@ pub enum Failed {
     Internal(anyhow::Error),
 }
 
+/// A report and how it was made.
+pub struct Answer {
+    /// The report, as `analyzer report` computes it.
+    pub report: Report,
+    /// Every period of it was counted from memory (nothing read).
+    pub from_memory: bool,
+}
+
 /// Where the history is read from, and the one report computed at a time.
 pub struct History {
     store: Store,
+    /// The periods read so far.
+    cache: Cache,
     /// One report at a time: each uses every core and up to its memory budget.
     running: tokio::sync::Semaphore,
     /// The zone of a request without `tz`.
@@ -39,10 +51,11 @@ pub struct History {
 }
 
 impl History {
-    /// The history of the hits in `store`.
-    pub fn new(store: Store, default_tz: chrono_tz::Tz) -> Arc<History> {
+    /// The history of the hits in `store`, keeping up to `cache_bytes` of periods read.
+    pub fn new(store: Store, default_tz: chrono_tz::Tz, cache_bytes: u64) -> Arc<History> {
         Arc::new(History {
             store,
+            cache: Cache::new(cache_bytes),
             running: tokio::sync::Semaphore::new(1),
             default_tz,
         })
@@ -59,7 +72,7 @@ impl History {
         self: &Arc<Self>,
         params: &Params,
         default_top: Option<usize>,
-    ) -> Result<Report, Failed> {
+    ) -> Result<Answer, Failed> {
         let period = params
             .period(chrono::Utc::now())
             .map_err(Failed::BadRequest)?;
@@ -72,14 +85,25 @@ impl History {
             .acquire()
             .await
             .map_err(|e| Failed::Internal(e.into()))?;
+        let before = self.cache.stats();
+        let periods = if q.compare { 2 } else { 1 };
         let this = self.clone();
         let rt = tokio::runtime::Handle::current();
         let done = tokio::task::spawn_blocking(move || {
-            query::run(&rt, &this.store, &q, &Progress::silent(), &|_| {})
+            query::run_with(
+                &rt,
+                &this.store,
+                &q,
+                Some(&this.cache),
+                &Progress::silent(),
+                &|_| {},
+            )
         })
         .await
         .map_err(|e| Failed::Internal(e.into()))?;
-        done.map_err(|e| {
+        let after = self.cache.stats();
+        let from_memory = after.read == before.read && after.found == before.found + periods;
+        let report = done.map_err(|e| {
             if let Some(no) = e
                 .chain()
                 .find_map(|c| c.downcast_ref::<analyzer::error::NoData>())
@@ -93,6 +117,10 @@ impl History {
             } else {
                 Failed::Internal(e)
             }
+        })?;
+        Ok(Answer {
+            report,
+            from_memory,
         })
     }
 }

@@ -4,10 +4,9 @@
 //! `compare`, `filter` (repeated), `top`. Bad ones are a 400 with the reason.
 
 use crate::history::params::Params;
-use crate::history::{Failed, History};
+use crate::history::{Answer, Failed, History};
 use crate::server::AppState;
 use crate::view::history as page;
-use analyzer::report::Report;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -45,12 +44,12 @@ async fn report(
     state: &AppState,
     query: Option<&str>,
     default_top: Option<usize>,
-) -> Result<(Params, Report), Failed> {
+) -> Result<(Params, Answer), Failed> {
     let history = history(state)?;
     let params =
         Params::parse(query.unwrap_or(""), history.default_tz).map_err(Failed::BadRequest)?;
-    let report = history.report(&params, default_top).await?;
-    Ok((params, report))
+    let answer = history.report(&params, default_top).await?;
+    Ok((params, answer))
 }
 
 fn body(
@@ -64,12 +63,24 @@ fn body(
     }
 }
 
-/// `GET /api/report`: the report's JSON, the CLI's bytes.
+/// `GET /api/report`: the report's JSON, the CLI's bytes. `Cache-Status` (RFC 9211) says
+/// whether the period was counted from memory (`hit`) or read (`fwd=miss`).
 pub async fn json(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
     match report(&state, q.as_deref(), None).await {
-        Ok((_, r)) => body("application/json", |out| {
-            analyzer::output::json::write(&r, out)
-        }),
+        Ok((_, a)) => {
+            let mut response = body("application/json", |out| {
+                analyzer::output::json::write(&a.report, out)
+            });
+            let status = if a.from_memory {
+                "dashboard; hit"
+            } else {
+                "dashboard; fwd=miss"
+            };
+            response
+                .headers_mut()
+                .insert("cache-status", header::HeaderValue::from_static(status));
+            response
+        }
         Err(f) => failed(f),
     }
 }
@@ -77,8 +88,8 @@ pub async fn json(State(state): State<AppState>, RawQuery(q): RawQuery) -> Respo
 /// `GET /api/report/pages.csv`: every page of the period (`pages.csv` of `--out`).
 pub async fn pages_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
     match report(&state, q.as_deref(), None).await {
-        Ok((_, r)) => body("text/csv; charset=utf-8", |out| {
-            analyzer::output::csv::write_pages(&r, true, out)
+        Ok((_, a)) => body("text/csv; charset=utf-8", |out| {
+            analyzer::output::csv::write_pages(&a.report, true, out)
         }),
         Err(f) => failed(f),
     }
@@ -87,8 +98,8 @@ pub async fn pages_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> 
 /// `GET /api/report/users.csv`: every signed-in user of the period (`users.csv` of `--out`).
 pub async fn users_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
     match report(&state, q.as_deref(), None).await {
-        Ok((_, r)) => body("text/csv; charset=utf-8", |out| {
-            analyzer::output::csv::write_users(&r, true, out)
+        Ok((_, a)) => body("text/csv; charset=utf-8", |out| {
+            analyzer::output::csv::write_users(&a.report, true, out)
         }),
         Err(f) => failed(f),
     }
@@ -98,7 +109,7 @@ pub async fn users_csv(State(state): State<AppState>, RawQuery(q): RawQuery) -> 
 pub async fn history_page(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
     let live = state.feed.is_some();
     match report(&state, q.as_deref(), Some(PAGE_TOP)).await {
-        Ok((params, r)) => Html(page::document(&params, &r, live)).into_response(),
+        Ok((params, a)) => Html(page::document(&params, &a.report, live)).into_response(),
         // A period without data still gets the page (to pick another one), saying so.
         Err(Failed::NoData(why)) => {
             let tz = state.history.as_ref().map(|h| h.default_tz);
