@@ -126,25 +126,16 @@ impl Cache {
             return None;
         }
         self.read.fetch_add(1, Ordering::Relaxed);
-        let (shared, agents) = (Arc::new(Shared::default()), Agents::default());
         let mut buckets = Vec::new();
-        let mut keep = |bucket: Prepared| {
+        let mut keep = |bucket: Prepared, _: &Agents| {
             buckets.push(bucket);
             Ok(())
         };
-        let reading = match super::query::read(
-            rt,
-            store,
-            period,
-            plan,
-            (&shared, &agents),
-            opts,
-            progress,
-            &mut keep,
-        ) {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
-        };
+        let (reading, shared, agents) =
+            match super::query::read(rt, store, (period, plan), opts, progress, &mut keep) {
+                Ok(read) => read,
+                Err(e) => return Some(Err(e)),
+            };
         let bytes = buckets.iter().map(|b| b.len() as u64 * ROW_BYTES).sum();
         let loaded = Arc::new(Loaded {
             buckets,

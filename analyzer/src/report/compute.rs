@@ -240,9 +240,19 @@ impl<'p> Accumulator<'p> {
         classes: &[Class],
         names: &BucketNames,
     ) -> Result<()> {
-        self.dims.count(hits, pv, classes, marks, names)?;
-        self.pages.add(hits, pv, marks, &names.path)?;
-        self.signed_in.add(hits, pv, names)
+        // Three tables of their own, side by side (pages and the signed-in projection are one
+        // pass each; the dimensions fold in parallel).
+        let (dims, pages, signed_in) = (&mut self.dims, &mut self.pages, &mut self.signed_in);
+        let (d, (p, s)) = rayon::join(
+            || dims.count(hits, pv, classes, marks, names),
+            || {
+                rayon::join(
+                    || pages.add(hits, pv, marks, &names.path),
+                    || signed_in.add(hits, pv, names),
+                )
+            },
+        );
+        d.and(p).and(s)
     }
 }
 
@@ -311,9 +321,12 @@ impl Prepared {
             .map(|(&r, _)| r)
             .collect();
         drop(sorted);
-        let (pv, events): (Vec<u32>, Vec<u32>) = kept
+        let (mut pv, mut events): (Vec<u32>, Vec<u32>) = kept
             .iter()
             .partition(|&&r| hits.flags[r as usize] & PAGEVIEW != 0);
+        // A bucket may be kept (the dashboard's cache): no room left unused.
+        pv.shrink_to_fit();
+        events.shrink_to_fit();
         super::timed("session sources", || {
             select::attribute_sessions(&mut hits, &pv)
         });

@@ -115,18 +115,9 @@ pub fn run_with(
                 )
             }
             None => {
-                let (shared, agents) = (Arc::new(Shared::default()), Agents::default());
-                let mut each = |bucket: Prepared| acc.count(&bucket, &agents);
-                let reading = read(
-                    rt,
-                    store,
-                    period,
-                    plan,
-                    (&shared, &agents),
-                    opts,
-                    progress,
-                    &mut each,
-                )?;
+                let mut each = |bucket: Prepared, agents: &Agents| acc.count(&bucket, agents);
+                let (reading, shared, agents) =
+                    read(rt, store, (period, plan), opts, progress, &mut each)?;
                 (reading, names(&shared, &agents))
             }
         };
@@ -174,21 +165,20 @@ fn names(shared: &Shared, agents: &Agents) -> Names {
     }
 }
 
-/// Reads a period as `plan` says and hands each bucket of visitors, prepared, to `each`: the
-/// CSV partitions as one bucket, the compacted ones bucket by bucket (the next bucket's files
-/// are fetched while one is counted). `shared` and `agents` receive the period's shared codes
-/// and agent classes.
-#[allow(clippy::too_many_arguments)]
+/// Reads a period as `plan` says and hands each bucket of visitors, prepared, to `each` (with
+/// the period's agent classes): the CSV partitions as one bucket, the compacted ones bucket by
+/// bucket (the next bucket's files are fetched while one is counted). Returns what reading
+/// found and the period's shared codes and agent classes.
 pub(crate) fn read(
     rt: &tokio::runtime::Handle,
     store: &Store,
-    period: &Period,
-    plan: &Plan,
-    (shared, agents): (&Arc<Shared>, &Agents),
+    (period, plan): (&Period, &Plan),
     opts: Options,
     progress: &Progress,
-    each: &mut dyn FnMut(Prepared) -> Result<()>,
-) -> Result<Reading> {
+    each: &mut dyn FnMut(Prepared, &Agents) -> Result<()>,
+) -> Result<(Reading, Arc<Shared>, Agents)> {
+    let codes = (Arc::new(Shared::default()), Agents::default());
+    let (shared, agents) = (&codes.0, &codes.1);
     let mut reading = Reading {
         partitions: plan.present(),
         missing_partitions: plan.missing(),
@@ -230,8 +220,8 @@ pub(crate) fn read(
 
     if manifests.is_empty() {
         progress.step(&format!("computing {} hits of {period}", hits.len()));
-        each(prepare(hits, csv_dicts)?)?;
-        return Ok(reading);
+        each(prepare(hits, csv_dicts)?, agents)?;
+        return Ok((reading, codes.0, codes.1));
     }
 
     // Some partitions are compacted: every visitor's rows, whatever they were read from, go
@@ -268,12 +258,15 @@ pub(crate) fn read(
                         next = Some(fetch(group + 1));
                     }
                     let dicts = Dicts::new(shared.clone());
-                    let mut bucket = hits.gather(&by_group[group as usize]);
-                    bucket.recode(csv_dicts, &dicts);
+                    let mut landed = hits.gather(&by_group[group as usize]);
+                    landed.recode(csv_dicts, &dicts);
+                    let mut parts = vec![landed];
                     for bytes in files {
-                        bucket.append(compacted::decode(bytes, group, groups, period, &dicts)?);
+                        parts.push(compacted::decode(bytes, group, groups, period, &dicts)?);
                     }
-                    anyhow::Ok((bucket, dicts))
+                    // Joined at their exact size (appending one day after another would leave
+                    // up to half of every column unused).
+                    anyhow::Ok((Hits::concat(parts), dicts))
                 })();
                 let failed = bucket.is_err();
                 // A send fails only when the computing side stopped on an error of its own.
@@ -288,11 +281,11 @@ pub(crate) fn read(
                 group + 1
             ));
             let (bucket, dicts) = rx.recv().context("the bucket reader stopped")??;
-            each(prepare(bucket, dicts)?)?;
+            each(prepare(bucket, dicts)?, agents)?;
         }
         anyhow::Ok(())
     })?;
-    Ok(reading)
+    Ok((reading, codes.0, codes.1))
 }
 
 /// Reads landed CSV objects: the rows of `period`, in object then line order.
