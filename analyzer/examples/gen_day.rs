@@ -2,7 +2,7 @@
 //! and for trying the analyzer by hand.
 //!
 //! ```text
-//! cargo run --release --example gen_day -- --hits 1000000 --out /tmp/day [--date 2026-11-25] [--files 8] [--seed 1] [--shape realistic|hostile|cardinality]
+//! cargo run --release --example gen_day -- --hits 1000000 --out /tmp/day [--date 2026-11-25] [--files 8] [--seed 1] [--shape realistic|site|hostile|cardinality]
 //! ```
 //!
 //! `--shape realistic` (the default; its bytes are unchanged since before the flag existed):
@@ -12,6 +12,12 @@
 //! 5% of hits are crawlers, 1% of hits are delivered twice (a retried batch), statuses are
 //! mostly 2xx with some 3xx/4xx/5xx, referrers and countries vary. Every hit is a page view
 //! without `utm_*` (record version 2's columns keep their defaults).
+//!
+//! `--shape site`: the realistic day (the same visits, pages and times) with what a dashboard's
+//! filters are asked about: a quarter of the visitors on a second host (`docs.example`), nine
+//! user agents (desktop, phone and tablet browsers), and 15% of sessions arriving from a
+//! campaign (`utm_source`, `utm_medium` and `utm_campaign` on their first page view; four
+//! sources, three campaigns).
 //!
 //! `--shape hostile`: a day built against work that grows with distinct values. Every hit is a
 //! new visitor (no two hits share one, but for the duplicates); paths are
@@ -89,6 +95,7 @@ impl Zipf {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
     Realistic,
+    Site,
     Hostile,
     Cardinality,
 }
@@ -123,11 +130,12 @@ fn parse_args() -> Result<Args, String> {
             "--shape" => {
                 args.shape = match value()?.as_str() {
                     "realistic" => Shape::Realistic,
+                    "site" => Shape::Site,
                     "hostile" => Shape::Hostile,
                     "cardinality" => Shape::Cardinality,
                     other => {
                         return Err(format!(
-                            "--shape takes realistic, hostile or cardinality, not {other}"
+                            "--shape takes realistic, site, hostile or cardinality, not {other}"
                         ))
                     }
                 }
@@ -164,6 +172,20 @@ const BROWSERS: [&str; 3] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0 Safari/537.36",
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1",
 ];
+/// The site day's agents: the realistic three and six more (phones, tablets, other desktops).
+const SITE_AGENTS: [&str; 9] = [
+    BROWSERS[0],
+    BROWSERS[1],
+    BROWSERS[2],
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+    "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+];
+/// The site day's campaigns.
+const CAMPAIGNS: [&str; 3] = ["black-friday", "winter-sale", "launch"];
 const BOTS: [&str; 2] = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
@@ -204,6 +226,10 @@ fn land(writers: &mut [BufWriter<std::fs::File>], rng: &mut Rng, row: &str) {
 /// The realistic day: sessions of Zipf pages (see the module's doc). Returns the hits written.
 fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) -> u64 {
     let mut rng = Rng(args.seed);
+    // The site shape draws its extras from a stream of its own, so that the realistic day's
+    // bytes stay what they were.
+    let site = args.shape == Shape::Site;
+    let mut extra = Rng(args.seed ^ 0x5173_da11);
     let pages = paths(2000);
     let zipf = Zipf::new(pages.len(), 1.1);
     let visitors = (args.hits / 6).max(1);
@@ -224,9 +250,23 @@ fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) ->
         let country = COUNTRIES[(visitor % COUNTRIES.len() as u64) as usize];
         let ua = if is_bot {
             BOTS[(visitor % 2) as usize]
+        } else if site {
+            SITE_AGENTS[(visitor % SITE_AGENTS.len() as u64) as usize]
         } else {
             BROWSERS[(visitor % 3) as usize]
         };
+        let host = if site && visitor % 4 == 3 {
+            "docs.example"
+        } else {
+            "shop.example"
+        };
+        let (mut utm_source, mut utm_medium, mut utm_campaign) = Default::default();
+        if site && !is_bot && extra.unit() < 0.15 {
+            let k = extra.below(UTM_SOURCES.len() as u64) as usize;
+            utm_source = UTM_SOURCES[k].to_string();
+            utm_medium = UTM_MEDIUMS[k].to_string();
+            utm_campaign = CAMPAIGNS[extra.below(CAMPAIGNS.len() as u64) as usize].to_string();
+        }
         let hits_in_session = if is_bot {
             1 + rng.below(30)
         } else {
@@ -254,7 +294,7 @@ fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) ->
             let hit = PageHit {
                 event_id: event_id(ts, serial),
                 ts: time::format_ts(ts),
-                host: "shop.example".into(),
+                host: host.into(),
                 path: path.clone(),
                 action: path
                     .split('/')
@@ -271,6 +311,9 @@ fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) ->
                 user_agent: ua.into(),
                 bot: is_bot,
                 origin_ms: (rng.below(200) + 5) as u32,
+                utm_source: std::mem::take(&mut utm_source),
+                utm_medium: std::mem::take(&mut utm_medium),
+                utm_campaign: std::mem::take(&mut utm_campaign),
                 ..PageHit::default()
             };
             row.clear();
@@ -278,7 +321,7 @@ fn realistic(args: &Args, day: i64, writers: &mut [BufWriter<std::fs::File>]) ->
             land(writers, &mut rng, &row);
             written += 1;
             // Next page of the session: internal navigation, seconds to 10 minutes later.
-            referrer = format!("https://shop.example{path}");
+            referrer = format!("https://{host}{path}");
             ts += 2_000 + rng.below(600_000) as i64;
         }
     }
@@ -584,7 +627,7 @@ fn main() {
         .collect();
 
     let written = match args.shape {
-        Shape::Realistic => realistic(&args, day, &mut writers),
+        Shape::Realistic | Shape::Site => realistic(&args, day, &mut writers),
         Shape::Hostile => hostile(&args, day, &mut writers),
         Shape::Cardinality => cardinality(&args, day, &mut writers),
     };

@@ -10,6 +10,7 @@ use xtask::wrangler::{self, WranglerDev};
 use xtask::{edge_build, setup};
 
 mod analyzer;
+mod dashboard;
 mod live;
 
 /// Which benchmark to run.
@@ -35,6 +36,9 @@ pub enum Which {
     /// `--compacted` also `analyzer compact` and both reports from the Parquet day; with
     /// `--objects N` instead the small-file cost on moto S3 (N objects vs 8 vs N compacted).
     Analyzer(analyzer::Args),
+    /// The history dashboard: a month of compacted days asked cold, then under 20 filters
+    /// (answer times, peak RSS, every answer checked against `analyzer report`).
+    Dashboard(dashboard::Args),
     /// The live view: ingest on one core and peak RSS (realistic, hostile, new agents),
     /// CPU on an idle stream, and hit-to-screen latency through the worker.
     Live(live::Args),
@@ -65,6 +69,7 @@ pub fn run(which: Which) -> Result<()> {
         // Only what it uses: the release analyzer, a venv with the peers, and moto for
         // `--objects` (which says to run `cargo xtask setup` when moto is missing).
         Which::Analyzer(args) => analyzer::run(args),
+        Which::Dashboard(args) => dashboard::run(args),
         Which::Live(args) => live::run(args),
         Which::Measure(args) => analyzer::measure_child(args),
     }

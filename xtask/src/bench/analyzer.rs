@@ -83,22 +83,31 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The release binaries the benchmarks run.
-struct Bins {
-    analyzer: PathBuf,
-    gen_day: PathBuf,
+pub(super) struct Bins {
+    pub(super) analyzer: PathBuf,
+    pub(super) dashboard: PathBuf,
+    pub(super) gen_day: PathBuf,
 }
 
-/// Builds the release analyzer and the day generator.
-fn build() -> Result<Bins> {
+/// Builds the release analyzer, dashboard and day generator (in one build, so that both
+/// benchmarks share its features and its output).
+pub(super) fn build() -> Result<Bins> {
     let root = paths::root();
     eprintln!(
-        "bench: cargo build --release -p analyzer --bin analyzer --example gen_day (~15 min cold)"
+        "bench: cargo build --release -p analyzer -p dashboard --bin analyzer --bin dashboard --example gen_day (~15 min cold)"
     );
     run_cmd(
         "building the release analyzer",
         Command::new("cargo")
-            .args(["build", "--release", "-p", "analyzer"])
-            .args(["--bin", "analyzer", "--example", "gen_day"])
+            .args(["build", "--release", "-p", "analyzer", "-p", "dashboard"])
+            .args([
+                "--bin",
+                "analyzer",
+                "--bin",
+                "dashboard",
+                "--example",
+                "gen_day",
+            ])
             .current_dir(&root),
     )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -107,6 +116,7 @@ fn build() -> Result<Bins> {
         .unwrap_or_else(|| root.join("target"));
     Ok(Bins {
         analyzer: target.join("release/analyzer"),
+        dashboard: target.join("release/dashboard"),
         gen_day: target.join("release/examples/gen_day"),
     })
 }
@@ -178,7 +188,7 @@ struct Measured {
 }
 
 /// The 1-minute load average.
-fn load_average() -> f64 {
+pub(super) fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
