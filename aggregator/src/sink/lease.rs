@@ -249,8 +249,10 @@ impl Lease {
     }
 
     /// Lets the lease go so that the next consumer starts at once (on a clean stop).
-    pub async fn release(self) -> Result<()> {
+    pub async fn release(mut self) -> Result<()> {
         self.renewer.abort();
+        // Until the renewer has stopped, a renewal may still be written.
+        let _ = (&mut self.renewer).await;
         let s = &self.shared;
         let body = Body {
             holder: s.holder.clone(),
@@ -258,13 +260,30 @@ impl Lease {
             ttl_ms: s.ttl.as_millis() as u64,
             released: true,
         };
-        let version = s.version.lock().expect("lease state").clone();
         let json = serde_json::to_vec(&body).expect("a lease serialises");
-        // Lost: someone else holds it already, nothing to release.
-        s.store
-            .put_if(&s.key, json, Some(&version), "application/json")
-            .await
-            .with_context(|| format!("releasing {}", s.store.display(&s.key)))?;
+        let mut version = s.version.lock().expect("lease state").clone();
+        // A renewal cut off by the abort may have been written without its version being
+        // kept: when the lease is still this holder's, release it at the version found. When
+        // someone else holds it, there is nothing to release.
+        for _ in 0..3 {
+            let swap = s
+                .store
+                .put_if(&s.key, json.clone(), Some(&version), "application/json")
+                .await
+                .with_context(|| format!("releasing {}", s.store.display(&s.key)))?;
+            if let Swap::Done(_) = swap {
+                return Ok(());
+            }
+            match s.store.get_versioned(&s.key).await? {
+                Some((bytes, found))
+                    if serde_json::from_slice::<Body>(&bytes)
+                        .is_ok_and(|b| b.holder == s.holder && !b.released) =>
+                {
+                    version = found;
+                }
+                _ => return Ok(()),
+            }
+        }
         Ok(())
     }
 }
