@@ -161,7 +161,7 @@ impl Sandbox {
             std::fs::create_dir_all(dir.join(d))?;
         }
         // The throwaway bin first, and the machine's cargo bin gone from PATH: nothing installed
-        // there (worker-build, wasm-bindgen) may be found.
+        // there (cargo-deny, cargo-about) may be found.
         let machine_bin = machine_cargo_home().join("bin");
         let path = std::env::join_paths(
             std::iter::once(cargo_home.join("bin")).chain(

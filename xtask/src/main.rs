@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install every missing tool (what CI needs): wasm target, worker-build, wasm-bindgen-cli,
+    /// Install every missing tool (what CI needs): wasm target,
     /// npm packages, moto, aws-sam-translator, libfaketime, chromium, tmux, pyspark, cargo-deny,
     /// cargo-about. The other commands install only what they use.
     Setup,

@@ -1,5 +1,5 @@
 //! Installs the tools a command uses, when they are missing, and only those: the demo gets the
-//! worker's build tools, the npm packages and moto; Chromium, tmux, pyspark, aws-sam-translator,
+//! wasm32 target, the npm packages (wrangler, esbuild, wasm-opt) and moto; Chromium, tmux, pyspark, aws-sam-translator,
 //! libfaketime, cargo-deny and cargo-about come with the commands and tests that use them. [`Task::Setup`]
 //! (`cargo xtask setup`, which CI runs) installs every [`Tool`].
 //! Every step is a no-op when its tool is already there, so commands run it every time; a step
@@ -10,10 +10,6 @@ use crate::process::run;
 use anyhow::Result;
 use std::process::Command;
 
-/// worker-build version (matches the `worker` crate).
-pub const WORKER_BUILD: &str = "0.8.7";
-/// wasm-bindgen-cli version: must equal the `wasm-bindgen` pin in edge/Cargo.toml.
-pub const WASM_BINDGEN: &str = "0.2.130";
 /// moto version for the Kinesis and S3 emulator.
 pub const MOTO: &str = "5.2.5";
 /// cargo-deny version for `cargo xtask deny` (advisories, bans, licenses, sources).
@@ -33,10 +29,6 @@ pub const LIBFAKETIME: &str = "3.0.1";
 pub enum Tool {
     /// rustup's `wasm32-unknown-unknown` target: the worker's build.
     WasmTarget,
-    /// `worker-build` [`WORKER_BUILD`] in `$CARGO_HOME/bin`: the worker's build.
-    WorkerBuild,
-    /// `wasm-bindgen` [`WASM_BINDGEN`] in `$CARGO_HOME/bin`: the worker's build.
-    WasmBindgen,
     /// `npm ci`: wrangler (and its esbuild), binaryen's wasm-opt, playwright-core.
     NpmPackages,
     /// moto [`MOTO`] in `.venv`: Kinesis and S3 on 127.0.0.1.
@@ -60,10 +52,8 @@ pub enum Tool {
 impl Tool {
     /// Every tool, in the order they are installed (moto's step creates `.venv`, which the other
     /// `.venv` packages go into).
-    pub const ALL: [Tool; 12] = [
+    pub const ALL: [Tool; 10] = [
         Tool::WasmTarget,
-        Tool::WorkerBuild,
-        Tool::WasmBindgen,
         Tool::NpmPackages,
         Tool::Moto,
         Tool::SamTranslator,
@@ -79,8 +69,6 @@ impl Tool {
     fn ensure(self) -> Result<()> {
         match self {
             Tool::WasmTarget => ensure_wasm_target(),
-            Tool::WorkerBuild => ensure_worker_build(),
-            Tool::WasmBindgen => ensure_wasm_bindgen(),
             Tool::NpmPackages => ensure_npm_packages(),
             Tool::Moto => ensure_moto(),
             Tool::SamTranslator => {
@@ -124,16 +112,14 @@ impl Task {
     /// The tools this task uses: [`ensure_for`] installs these and nothing else.
     pub fn needs(self) -> &'static [Tool] {
         use Tool::*;
-        const EDGE: &[Tool] = &[WasmTarget, WorkerBuild, WasmBindgen, NpmPackages];
-        const STACK: &[Tool] = &[WasmTarget, WorkerBuild, WasmBindgen, NpmPackages, Moto];
+        const EDGE: &[Tool] = &[WasmTarget, NpmPackages];
+        const STACK: &[Tool] = &[WasmTarget, NpmPackages, Moto];
         match self {
             Task::Setup => &Tool::ALL,
             Task::BuildEdge => EDGE,
             Task::Demo | Task::E2e | Task::Bench => STACK,
             Task::Test => &[
                 WasmTarget,
-                WorkerBuild,
-                WasmBindgen,
                 NpmPackages,
                 Moto,
                 SamTranslator,
@@ -192,47 +178,10 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
-fn ensure_worker_build() -> Result<()> {
-    let wb = installed_version(&paths::cargo_bin("worker-build"), "--version");
-    if !wb.as_deref().is_some_and(|v| v.contains(WORKER_BUILD)) {
-        eprintln!("setup: cargo install worker-build {WORKER_BUILD} (~5 min cold)");
-        install(
-            "installing worker-build",
-            Command::new("cargo").args([
-                "install",
-                "worker-build",
-                "--version",
-                WORKER_BUILD,
-                "--force",
-            ]),
-        )?;
-    }
-    Ok(())
-}
-
-fn ensure_wasm_bindgen() -> Result<()> {
-    let bindgen = installed_version(&paths::cargo_bin("wasm-bindgen"), "--version");
-    if !bindgen.as_deref().is_some_and(|v| v.contains(WASM_BINDGEN)) {
-        eprintln!("setup: cargo install wasm-bindgen-cli {WASM_BINDGEN} (~4 min cold)");
-        // Without --locked: the locked build of this version fails to compile.
-        install(
-            "installing wasm-bindgen-cli",
-            Command::new("cargo").args([
-                "install",
-                "wasm-bindgen-cli",
-                "--version",
-                WASM_BINDGEN,
-                "--force",
-            ]),
-        )?;
-    }
-    Ok(())
-}
-
-/// wrangler and wasm-opt build and run the worker; playwright-core drives Chromium in the live
+/// wrangler, its esbuild and wasm-opt build and run the worker; playwright-core drives Chromium in the live
 /// page's browser test. One `npm ci` brings them all (a few seconds, no browser download).
 fn ensure_npm_packages() -> Result<()> {
-    if ["wrangler", "wasm-opt", "playwright-core"]
+    if ["wrangler", "esbuild", "wasm-opt", "playwright-core"]
         .iter()
         .any(|bin| !paths::node_bin(bin).exists())
     {
@@ -351,13 +300,7 @@ mod tests {
                 "the demo would install {tool:?}"
             );
         }
-        for tool in [
-            Tool::WasmTarget,
-            Tool::WorkerBuild,
-            Tool::WasmBindgen,
-            Tool::NpmPackages,
-            Tool::Moto,
-        ] {
+        for tool in [Tool::WasmTarget, Tool::NpmPackages, Tool::Moto] {
             assert!(
                 Task::Demo.needs().contains(&tool),
                 "the demo lacks {tool:?}"
@@ -396,7 +339,7 @@ mod tests {
         }
         // The worker's build needs no emulator; deploy-local no worker.
         assert!(!Task::BuildEdge.needs().contains(&Tool::Moto));
-        assert!(!Task::DeployLocal.needs().contains(&Tool::WorkerBuild));
+        assert!(!Task::DeployLocal.needs().contains(&Tool::WasmTarget));
         assert!(Task::DeployLocal.needs().contains(&Tool::SamTranslator));
     }
 }
