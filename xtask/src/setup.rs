@@ -263,10 +263,20 @@ fn ensure_cargo_about() -> Result<()> {
                 "cargo-about",
                 "--version",
                 CARGO_ABOUT,
+                // The binary needs its `cli` feature: without it cargo installs nothing and
+                // still exits 0.
+                "--features",
+                "cli",
                 "--locked",
                 "--force",
             ]),
         )?;
+        let now = installed_version(&paths::cargo_bin("cargo-about"), "--version");
+        anyhow::ensure!(
+            now.as_deref() == Some(&format!("cargo-about {CARGO_ABOUT}")),
+            "cargo install cargo-about {CARGO_ABOUT} left no working cargo-about in {} ({now:?})",
+            paths::cargo_bin("cargo-about").display()
+        );
     }
     Ok(())
 }
