@@ -3,6 +3,7 @@
 //! `wrangler dev`) on 127.0.0.1 with free ports, stopped by PID.
 
 pub mod aggregator;
+pub mod cargo_tree;
 pub mod chromium;
 pub mod dashboard;
 pub mod debian;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use xtask::licenses::FILE_NAME;
-use xtask::paths;
+use xtask::{cargo_tree, paths};
 
 /// One licence of the file: the crates listed under it and its text.
 struct Section {
@@ -46,19 +46,7 @@ fn sections(file: &str) -> Vec<Section> {
 /// cargo resolves them for `cargo build -p <package>` (features unified over that package only):
 /// its normal dependencies, transitively, not through proc-macros (they run in the compiler).
 fn linked_crates(package: &str) -> BTreeSet<(String, String)> {
-    let out = Command::new("cargo")
-        .args(["tree", "-p", package, "-e", "normal,no-proc-macro"])
-        .args(["--target", "x86_64-unknown-linux-gnu", "--prefix", "none"])
-        .args(["--format", "{p}", "--locked", "--offline"])
-        .current_dir(paths::root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
+    cargo_tree::lines(&["-p", package, "-e", "normal,no-proc-macro"], "{p}")
         .unwrap()
         .lines()
         // "name v1.2.3", "name v1.2.3 (*)" when shown before; the workspace's own crates
