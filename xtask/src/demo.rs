@@ -63,25 +63,35 @@ pub fn run(args: Args) -> Result<()> {
     stage("installing missing tools", || {
         setup::ensure_for(setup::Task::Demo)
     })?;
-    stage("building the edge worker (Rust -> Wasm)", edge_build::build)?;
+    // Side by side: the Wasm's single-threaded LTO and links leave a core the native build
+    // takes (each has a target folder of its own, so cargo's locks do not serialise them).
     stage(
-        "building the aggregator, the analyzer and the dashboard",
+        "building the edge worker (Rust -> Wasm) and, beside it, the aggregator, the analyzer \
+         and the dashboard",
         || {
-            run_cmd(
-                "cargo build -p aggregator -p analyzer -p dashboard",
-                Command::new("cargo")
-                    .args([
-                        "build",
-                        "--quiet",
-                        "-p",
-                        "aggregator",
-                        "-p",
-                        "analyzer",
-                        "-p",
-                        "dashboard",
-                    ])
-                    .current_dir(paths::root()),
-            )
+            std::thread::scope(|s| {
+                let edge = s.spawn(edge_build::build);
+                let native = run_cmd(
+                    "cargo build -p aggregator -p analyzer -p dashboard",
+                    Command::new("cargo")
+                        .args([
+                            "build",
+                            "--quiet",
+                            "-p",
+                            "aggregator",
+                            "-p",
+                            "analyzer",
+                            "-p",
+                            "dashboard",
+                        ])
+                        .current_dir(paths::root()),
+                );
+                let edge = edge
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the edge build panicked")));
+                edge.context("building the edge worker")?;
+                native
+            })
         },
     )?;
     tokio::runtime::Runtime::new()?.block_on(pipeline(args.serve))

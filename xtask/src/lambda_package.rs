@@ -65,6 +65,9 @@ pub fn build() -> Result<PathBuf> {
             ])
             .arg(&out)
             .current_dir(paths::root())
+            // A target folder of its own (an arm64 release build shares nothing with the
+            // native ones), so that cargo's lock lets it run beside them (`cargo xtask test`).
+            .env("CARGO_TARGET_DIR", paths::target_dir().join("lambda-arm64"))
             .env("PATH", path),
     )?;
     let zip = out.join("aggregator/bootstrap.zip");

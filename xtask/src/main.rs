@@ -1,6 +1,6 @@
 //! `cargo xtask <command>`: the project's automation. See `cargo xtask --help`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::process::Command;
 use xtask::setup::{self, Task};
@@ -126,11 +126,33 @@ fn forget_cargo_run_env() {
 /// The README's test command: everything CI runs after fmt and clippy.
 fn test() -> Result<()> {
     setup::ensure_for(Task::Test)?;
-    eprintln!("test: building the edge worker (wasm32, release)");
-    edge_build::build()?;
-    // tests/deploy_local.rs deploys the template, whose CodeUri is this zip.
-    eprintln!("test: building the aggregator's Lambda package (arm64)");
-    xtask::lambda_package::build()?;
+    // Three builds side by side, each in a target folder of its own (cargo locks a folder per
+    // build): the worker's Wasm, the Lambda zip that tests/deploy_local.rs deploys (the
+    // template's CodeUri), and the tests themselves. On 2 cores each fills what the others
+    // leave idle (single-threaded LTO and links).
+    eprintln!(
+        "test: building the edge worker (wasm32), the aggregator's Lambda package (arm64) and \
+         the tests, side by side"
+    );
+    std::thread::scope(|s| -> Result<()> {
+        let edge = s.spawn(edge_build::build);
+        let lambda = s.spawn(xtask::lambda_package::build);
+        let tests = run(
+            "cargo test --no-run",
+            Command::new("cargo")
+                .args(["test", "--workspace", "--no-run", "--quiet"])
+                .current_dir(paths::root()),
+        );
+        let panicked = |what: &str| anyhow::anyhow!("{what} panicked");
+        edge.join()
+            .unwrap_or_else(|_| Err(panicked("the edge build")))
+            .context("building the edge worker")?;
+        lambda
+            .join()
+            .unwrap_or_else(|_| Err(panicked("the Lambda package")))
+            .context("building the Lambda package")?;
+        tests
+    })?;
     eprintln!("test: cargo test --workspace (integration tests included, e2e apart)");
     run(
         "cargo test",

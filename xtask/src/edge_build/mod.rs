@@ -78,9 +78,18 @@ pub fn build() -> Result<()> {
     Ok(())
 }
 
+/// Where the Wasm is compiled: a target folder of its own inside the workspace's, so that
+/// cargo's lock on a target folder lets it run beside a native build (the demo and the tests
+/// start both at once). It shares nothing with native builds anyway: other target, other
+/// profile, even for the build scripts and proc macros.
+fn wasm_target_dir() -> PathBuf {
+    paths::target_dir().join("edge-wasm")
+}
+
 /// `cargo build` of the edge crate's library for wasm32 with the size profile; returns the
 /// `.wasm` it wrote.
 fn cargo_build() -> Result<PathBuf> {
+    let target_dir = wasm_target_dir();
     eprintln!("build-edge: compiling the worker to Wasm (opt-level s, LTO)");
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.args([
@@ -92,6 +101,8 @@ fn cargo_build() -> Result<PathBuf> {
         "--target",
         "wasm32-unknown-unknown",
     ])
+    .arg("--target-dir")
+    .arg(&target_dir)
     .current_dir(paths::root())
     // wasm-bindgen's proc macro then uses `js_sys::futures` (what worker-build sets: the
     // bindings and their size depend on it).
@@ -101,7 +112,7 @@ fn cargo_build() -> Result<PathBuf> {
     .env("CARGO_PROFILE_RELEASE_LTO", "true")
     .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     run("cargo build (wasm32)", &mut cmd)?;
-    Ok(paths::target_dir().join("wasm32-unknown-unknown/release/edge.wasm"))
+    Ok(target_dir.join("wasm32-unknown-unknown/release/edge.wasm"))
 }
 
 /// wasm-bindgen with the options worker-build passes to its CLI: `--target module`,
