@@ -60,16 +60,18 @@ pub struct Args {
 
 /// Runs the demo; every service it starts is stopped when it returns, on success or failure.
 pub fn run(args: Args) -> Result<()> {
-    stage("installing missing tools", || {
-        setup::ensure_for(setup::Task::Demo)
+    stage("installing the build's missing tools", || {
+        setup::ensure_for(setup::Task::BuildEdge)
     })?;
     // Side by side: the Wasm's single-threaded LTO and links leave a core the native build
-    // takes (each has a target folder of its own, so cargo's locks do not serialise them).
+    // takes (each has a target folder of its own, so cargo's locks do not serialise them), and
+    // moto's pip install waits on the network more than on a core.
     stage(
         "building the edge worker (Rust -> Wasm) and, beside it, the aggregator, the analyzer \
-         and the dashboard",
+         and the dashboard, and installing what else the demo runs",
         || {
             std::thread::scope(|s| {
+                let tools = s.spawn(|| setup::ensure_for(setup::Task::Demo));
                 let edge = s.spawn(edge_build::build);
                 let native = run_cmd(
                     "cargo build -p aggregator -p analyzer -p dashboard",
@@ -90,6 +92,10 @@ pub fn run(args: Args) -> Result<()> {
                     .join()
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("the edge build panicked")));
                 edge.context("building the edge worker")?;
+                tools
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("installing the tools panicked")))
+                    .context("installing the demo's tools")?;
                 native
             })
         },

@@ -29,9 +29,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install every missing tool (what CI needs): wasm target,
-    /// npm packages, moto, aws-sam-translator, libfaketime, chromium, tmux, pyspark, cargo-deny,
-    /// cargo-about. The other commands install only what they use.
+    /// Install every missing tool (what CI needs): wasm target, npm packages, moto,
+    /// aws-sam-translator, libfaketime, chromium, tmux, pyspark, cargo-deny, cargo-about. The
+    /// other commands install only what they use.
     Setup,
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.
     BuildEdge,
@@ -125,31 +125,40 @@ fn forget_cargo_run_env() {
 
 /// The README's test command: everything CI runs after fmt and clippy.
 fn test() -> Result<()> {
-    setup::ensure_for(Task::Test)?;
+    setup::ensure_for(Task::BuildEdge)?;
     // Three builds side by side, each in a target folder of its own (cargo locks a folder per
     // build): the worker's Wasm, the Lambda zip that tests/deploy_local.rs deploys (the
-    // template's CodeUri), and the tests themselves. On 2 cores each fills what the others
-    // leave idle (single-threaded LTO and links).
+    // template's CodeUri; it waits for the tools, cargo-about among them), and the tests
+    // themselves; meanwhile the tools only tests use are installed. On 2 cores each fills what
+    // the others leave idle (single-threaded LTO and links, downloads).
     eprintln!(
         "test: building the edge worker (wasm32), the aggregator's Lambda package (arm64) and \
-         the tests, side by side"
+         the tests, side by side, and installing the tests' tools"
     );
+    let joined =
+        |what: &'static str| move |_| -> Result<()> { Err(anyhow::anyhow!("{what} panicked")) };
     std::thread::scope(|s| -> Result<()> {
+        let tools = s.spawn(|| setup::ensure_for(Task::Test));
         let edge = s.spawn(edge_build::build);
-        let lambda = s.spawn(xtask::lambda_package::build);
+        let lambda = s.spawn(move || -> Result<()> {
+            tools
+                .join()
+                .unwrap_or_else(joined("installing the tools"))
+                .context("installing the tests' tools")?;
+            xtask::lambda_package::build().map(|_| ())
+        });
         let tests = run(
             "cargo test --no-run",
             Command::new("cargo")
                 .args(["test", "--workspace", "--no-run", "--quiet"])
                 .current_dir(paths::root()),
         );
-        let panicked = |what: &str| anyhow::anyhow!("{what} panicked");
         edge.join()
-            .unwrap_or_else(|_| Err(panicked("the edge build")))
+            .unwrap_or_else(joined("the edge build"))
             .context("building the edge worker")?;
         lambda
             .join()
-            .unwrap_or_else(|_| Err(panicked("the Lambda package")))
+            .unwrap_or_else(joined("the Lambda package"))
             .context("building the Lambda package")?;
         tests
     })?;

@@ -255,7 +255,9 @@ fn ensure_cargo_deny() -> Result<()> {
 fn ensure_cargo_about() -> Result<()> {
     let installed = installed_version(&paths::cargo_bin("cargo-about"), "--version");
     if installed.as_deref() != Some(&format!("cargo-about {CARGO_ABOUT}")) {
-        eprintln!("setup: cargo install cargo-about {CARGO_ABOUT} --locked (~5 min cold)");
+        eprintln!(
+            "setup: cargo install cargo-about {CARGO_ABOUT} --features cli --locked (~3 min cold)"
+        );
         install(
             "installing cargo-about",
             Command::new("cargo").args([
