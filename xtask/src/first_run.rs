@@ -155,6 +155,12 @@ impl Sandbox {
                 .args(["checkout", "--quiet", "--detach", commit])
                 .current_dir(&clone),
         )?;
+        // The data the machines cannot fetch sits beside the checkout (`../shared/data`: the
+        // advisory snapshot tests/deny.rs checks against); the clone sees the same.
+        let shared = root.join("../shared");
+        if shared.is_dir() {
+            std::os::unix::fs::symlink(shared.canonicalize()?, dir.join("shared"))?;
+        }
         let cargo_home = dir.join("cargo-home");
         copy_cargo_home(&machine_cargo_home(), &cargo_home, with_registry)?;
         for d in ["target", "npm-cache", "pip-cache"] {

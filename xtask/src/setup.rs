@@ -43,7 +43,7 @@ pub enum Tool {
     Tmux,
     /// pyspark in `.venv-spark` (and a Java check): the Spark job's cluster test.
     Spark,
-    /// cargo-deny [`CARGO_DENY`] in `$CARGO_HOME/bin`: `cargo xtask deny`.
+    /// cargo-deny [`CARGO_DENY`] in `$CARGO_HOME/bin`: `cargo xtask deny` and its test.
     CargoDeny,
     /// cargo-about [`CARGO_ABOUT`] in `$CARGO_HOME/bin`: `cargo xtask licenses`, the Lambda zip.
     CargoAbout,
@@ -127,6 +127,7 @@ impl Task {
                 Chromium,
                 Tmux,
                 Spark,
+                CargoDeny,
                 CargoAbout,
             ],
             Task::DeployLocal => &[Moto, SamTranslator],
@@ -229,8 +230,8 @@ fn ensure_venv_package(package: &str, version: &str, user: &str) -> Result<()> {
     Ok(())
 }
 
-/// Installs cargo-deny when it is missing or another version: only the dependency check (and
-/// `cargo xtask setup`) wants it, and it takes minutes to build cold.
+/// Installs cargo-deny when it is missing or another version: only the dependency check and
+/// its test want it, and it takes minutes to build cold.
 fn ensure_cargo_deny() -> Result<()> {
     let installed = installed_version(&paths::cargo_bin("cargo-deny"), "--version");
     if !installed.as_deref().is_some_and(|v| v.contains(CARGO_DENY)) {
@@ -323,11 +324,10 @@ mod tests {
     #[test]
     fn setup_installs_every_tool_and_test_every_one_a_test_uses() {
         assert_eq!(Task::Setup.needs(), Tool::ALL);
-        // Only `cargo xtask deny` uses cargo-deny; every other tool is used by some test.
-        for tool in Tool::ALL.into_iter().filter(|t| *t != Tool::CargoDeny) {
+        // Every tool is used by some test (cargo-deny by tests/deny.rs).
+        for tool in Tool::ALL {
             assert!(Task::Test.needs().contains(&tool), "test lacks {tool:?}");
         }
-        assert!(!Task::Test.needs().contains(&Tool::CargoDeny));
     }
 
     #[test]
