@@ -28,9 +28,10 @@ use xtask::history::{self, History, Plan};
 use xtask::kinesis;
 use xtask::moto::{self, Moto};
 use xtask::process::Service;
+use xtask::process::{joined, run as run_cmd};
 use xtask::traffic;
 use xtask::wrangler::{self, WranglerDev};
-use xtask::{edge_build, paths, process::run as run_cmd, setup};
+use xtask::{edge_build, paths, setup};
 
 const STREAM: &str = "page-hits";
 const BUCKET: &str = "demo-analytics";
@@ -88,14 +89,8 @@ pub fn run(args: Args) -> Result<()> {
                         ])
                         .current_dir(paths::root()),
                 );
-                let edge = edge
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the edge build panicked")));
-                edge.context("building the edge worker")?;
-                tools
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("installing the tools panicked")))
-                    .context("installing the demo's tools")?;
+                joined(edge, "building the edge worker")?;
+                joined(tools, "installing the demo's tools")?;
                 native
             })
         },

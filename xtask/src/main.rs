@@ -1,10 +1,11 @@
 //! `cargo xtask <command>`: the project's automation. See `cargo xtask --help`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::Command;
+use xtask::process::{joined, run};
 use xtask::setup::{self, Task};
-use xtask::{edge_build, paths, process::run, wrangler};
+use xtask::{edge_build, paths, wrangler};
 
 mod bench;
 mod demo;
@@ -135,16 +136,11 @@ fn test() -> Result<()> {
         "test: building the edge worker (wasm32), the aggregator's Lambda package (arm64) and \
          the tests, side by side, and installing the tests' tools"
     );
-    let joined =
-        |what: &'static str| move |_| -> Result<()> { Err(anyhow::anyhow!("{what} panicked")) };
     std::thread::scope(|s| -> Result<()> {
         let tools = s.spawn(|| setup::ensure_for(Task::Test));
         let edge = s.spawn(edge_build::build);
         let lambda = s.spawn(move || -> Result<()> {
-            tools
-                .join()
-                .unwrap_or_else(joined("installing the tools"))
-                .context("installing the tests' tools")?;
+            joined(tools, "installing the tests' tools")?;
             xtask::lambda_package::build().map(|_| ())
         });
         let tests = run(
@@ -153,13 +149,8 @@ fn test() -> Result<()> {
                 .args(["test", "--workspace", "--no-run", "--quiet"])
                 .current_dir(paths::root()),
         );
-        edge.join()
-            .unwrap_or_else(joined("the edge build"))
-            .context("building the edge worker")?;
-        lambda
-            .join()
-            .unwrap_or_else(joined("the Lambda package"))
-            .context("building the Lambda package")?;
+        joined(edge, "building the edge worker")?;
+        joined(lambda, "building the Lambda package")?;
         tests
     })?;
     eprintln!("test: cargo test --workspace (integration tests included, e2e apart)");

@@ -186,6 +186,15 @@ pub async fn wait_ready(service: &mut Service, url: &str, timeout: Duration) -> 
     }
 }
 
+/// What a scoped thread returned, with `what` as the error's context; a panic in it is an
+/// error too (the demo and the tests run builds and installs side by side).
+pub fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>, what: &str) -> Result<T> {
+    handle
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("it panicked")))
+        .with_context(|| what.to_string())
+}
+
 /// Runs a command to completion, failing with its output when it fails.
 pub fn run(what: &str, cmd: &mut Command) -> Result<()> {
     let status = cmd

@@ -110,10 +110,7 @@ pub(super) fn build() -> Result<Bins> {
             ])
             .current_dir(&root),
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_relative() { root.join(t) } else { t })
-        .unwrap_or_else(|| root.join("target"));
+    let target = paths::target_dir();
     Ok(Bins {
         analyzer: target.join("release/analyzer"),
         dashboard: target.join("release/dashboard"),
