@@ -13,6 +13,7 @@
 //! **Architecture Invariant:** this crate knows object keys only as strings; what the keys
 //! mean (the layout) is `pagehit::layout`'s. It knows nothing of hits, CSV or Parquet.
 
+pub mod aws;
 mod credentials;
 mod folder;
 mod location;
@@ -149,7 +150,7 @@ impl Store {
         match location {
             Location::Dir(_) => Self::open_with(location, None).await,
             Location::S3 { .. } => {
-                let config = aws_config::load_from_env().await;
+                let config = aws::load_config().await;
                 Self::open_with(location, Some(&config)).await
             }
         }

@@ -8,7 +8,7 @@ it lost 1,668 of 48,000 records. Real Kinesis does not do that, and a test that 
 must not see it, so every request runs under one lock. moto's work is pure Python under the
 GIL, so the lock costs little throughput. Connections stay concurrent (threaded server).
 
-Usage: python moto_server.py HOST PORT
+Usage: python moto_server.py HOST PORT [CERT KEY]   (with CERT and KEY: HTTPS)
 """
 
 import os
@@ -38,9 +38,17 @@ def serialized(app):
 
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
+    tls = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None
     os.environ.setdefault("MOTO_PORT", str(port))
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(host, port, serialized(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(
+        host,
+        port,
+        serialized(app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        ssl_context=tls,
+    )
 
 
 if __name__ == "__main__":

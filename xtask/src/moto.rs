@@ -8,8 +8,9 @@
 use crate::paths;
 use crate::process::{free_port, start_on_free_ports, wait_ready, Service};
 use anyhow::{bail, ensure, Result};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{Location, Store};
 
 /// A running moto server.
@@ -26,7 +27,17 @@ impl Moto {
         start_on_free_ports("moto", Self::start_once).await
     }
 
+    /// Starts moto on a free port serving HTTPS with the PEM certificate and key at `tls`,
+    /// and waits until it listens: the TLS of the programs' AWS clients tested for real.
+    pub async fn start_tls(cert: &Path, key: &Path) -> Result<Moto> {
+        start_on_free_ports("moto", || Self::start_once_with(Some((cert, key)))).await
+    }
+
     async fn start_once() -> Result<Moto> {
+        Self::start_once_with(None).await
+    }
+
+    async fn start_once_with(tls: Option<(&Path, &Path)>) -> Result<Moto> {
         let python = paths::venv().join("bin/python");
         ensure!(
             paths::venv().join("bin/moto_server").exists(),
@@ -36,20 +47,36 @@ impl Moto {
         let script = paths::root().join("xtask/py/moto_server.py");
         let port = free_port();
         let dir = paths::scratch("moto");
-        let mut service = Service::spawn(
-            "moto",
-            Command::new(python)
-                .arg(script)
-                .args(["127.0.0.1", &port.to_string()]),
-            &dir.join("moto.log"),
-        )?;
-        let endpoint = format!("http://127.0.0.1:{port}");
-        wait_ready(
-            &mut service,
-            &format!("{endpoint}/moto-api/"),
-            Duration::from_secs(60),
-        )
-        .await?;
+        let mut cmd = Command::new(python);
+        cmd.arg(script).args(["127.0.0.1", &port.to_string()]);
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
+        let mut service = Service::spawn("moto", &mut cmd, &dir.join("moto.log"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://127.0.0.1:{port}");
+        if tls.is_some() {
+            // xtask's own HTTP client speaks no TLS: werkzeug says when it listens.
+            let listening = format!("Running on {endpoint}");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !service.log().contains(&listening) {
+                service.check_alive()?;
+                if Instant::now() > deadline {
+                    bail!(
+                        "moto not listening at {endpoint} after 60 s; log: {}",
+                        service.log_path().display()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        } else {
+            wait_ready(
+                &mut service,
+                &format!("{endpoint}/moto-api/"),
+                Duration::from_secs(60),
+            )
+            .await?;
+        }
         Ok(Moto { endpoint, service })
     }
 }
@@ -91,6 +118,7 @@ impl Moto {
 pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(store::aws::http_client())
         .region(aws_config::Region::new(crate::kinesis::REGION))
         .endpoint_url(endpoint)
         .credentials_provider(

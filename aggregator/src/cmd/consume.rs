@@ -80,7 +80,7 @@ struct Totals {
 pub async fn run(args: Args) -> Result<()> {
     // One AWS configuration for both clients: S3 and Kinesis see the same region, endpoint
     // and credentials.
-    let config = aws_config::load_from_env().await;
+    let config = store::aws::load_config().await;
     let client = aws_sdk_kinesis::Client::new(&config);
     let store = crate::sink::open(&args.sink, &config).await?;
     let stop = Arc::new(AtomicBool::new(false));

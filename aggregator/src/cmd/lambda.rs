@@ -21,7 +21,7 @@ pub async fn run() -> anyhow::Result<()> {
     let sink: Location = sink
         .parse()
         .map_err(|e| anyhow::anyhow!("{SINK_ENV}: {e}"))?;
-    let config = aws_config::load_from_env().await;
+    let config = store::aws::load_config().await;
     let store = crate::sink::open(&sink, &config).await?;
     let store = &store;
     lambda_runtime::run(service_fn(move |event| handle(store, event)))

@@ -332,6 +332,7 @@ impl Moto {
     pub fn store(&self, location: &str) -> store::Store {
         let config = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(store::aws::http_client())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(

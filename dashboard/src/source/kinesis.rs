@@ -94,7 +94,7 @@ pub async fn read(
 
 /// A Kinesis client from the AWS SDK's default chain (environment, profile, role, endpoint).
 pub async fn client() -> aws_sdk_kinesis::Client {
-    let config = aws_config::load_from_env().await;
+    let config = store::aws::load_config().await;
     aws_sdk_kinesis::Client::new(&config)
 }
 
