@@ -18,6 +18,7 @@ use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::UNIX_EPOCH;
 
 /// The workers-rs SDK version recorded in the Wasm's producers section, as worker-build does
 /// (it is the `worker` crate's pin in edge/Cargo.toml).
@@ -54,13 +55,31 @@ pub fn build() -> Result<()> {
     let out = out_dir();
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let _lock = BuildLock::acquire(&out.join(".lock"))?;
+
+    let wasm = cargo_build()?;
+    // The steps after cargo take ~10 s (wasm-opt mostly) and are a pure function of the Wasm
+    // that cargo wrote, xtask's own code and npm's tools: skipped when none of them, nor the
+    // outputs, changed since the last build, so a second demo or test run does not redo them.
+    let stamp = out.join(".inputs");
+    let mut inputs = vec![
+        wasm.clone(),
+        paths::root().join("node_modules/.package-lock.json"),
+    ];
+    inputs.extend(std::env::current_exe().ok());
+    inputs.extend(["index.js", "index_bg.wasm"].map(|n| out.join(n)));
+    if fingerprint(&inputs).is_some_and(|f| fs::read_to_string(&stamp).ok() == Some(f)) {
+        eprintln!("build-edge: the worker in edge/build is up to date");
+        return Ok(());
+    }
+    // Gone until the new outputs are in place: a build that stops half-way is redone.
+    if stamp.exists() {
+        fs::remove_file(&stamp).with_context(|| format!("removing {}", stamp.display()))?;
+    }
     let staging = out.join(".staging");
     if staging.exists() {
         fs::remove_dir_all(&staging).with_context(|| format!("clearing {}", staging.display()))?;
     }
     fs::create_dir_all(&staging)?;
-
-    let wasm = cargo_build()?;
     bindgen(&wasm, &staging)?;
     let module = staging.join("index_bg.wasm");
     wasm_opt(&module)?;
@@ -75,7 +94,27 @@ pub fn build() -> Result<()> {
             .with_context(|| format!("moving {name} into {}", out.display()))?;
     }
     fs::remove_dir_all(&staging)?;
+    if let Some(f) = fingerprint(&inputs) {
+        fs::write(&stamp, f).with_context(|| format!("writing {}", stamp.display()))?;
+    }
     Ok(())
+}
+
+/// The length and modification time of each file, or `None` when one is missing: equal
+/// fingerprints mean that none of them was rewritten (cargo and npm rewrite what they change).
+fn fingerprint(files: &[PathBuf]) -> Option<String> {
+    let mut out = String::new();
+    for file in files {
+        let meta = fs::metadata(file).ok()?;
+        let modified = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+        out += &format!(
+            "{} {} {}\n",
+            file.display(),
+            meta.len(),
+            modified.as_nanos()
+        );
+    }
+    Some(out)
 }
 
 /// Where the Wasm is compiled: a target folder of its own inside the workspace's, so that
@@ -203,6 +242,21 @@ mod tests {
             .collect();
         assert_eq!(versions.len(), 1, "{package}: {versions:?}");
         versions[0].to_string()
+    }
+
+    #[test]
+    fn a_fingerprint_changes_when_a_file_is_rewritten_and_needs_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, "one").unwrap();
+        fs::write(&b, "two").unwrap();
+        let files = [a.clone(), b.clone()];
+        let before = fingerprint(&files).unwrap();
+        assert_eq!(fingerprint(&files).unwrap(), before);
+        fs::write(&b, "three").unwrap();
+        assert_ne!(fingerprint(&files).unwrap(), before);
+        fs::remove_file(&a).unwrap();
+        assert_eq!(fingerprint(&files), None);
     }
 
     #[test]
