@@ -229,9 +229,9 @@ pub struct ReportArgs {
 
     /// Memory the report's tables (pages, users, sources, campaigns, referrers) may hold
     /// before they spill to --tmp, e.g. 512MiB or 2GiB (0: everything spills); with --compare
-    /// each period has half. The buckets being read come on top (a few hundred MB for a
-    /// compacted day).
-    #[arg(long, env = "ANALYZER_MEMORY_BUDGET", default_value = "1GiB", value_parser = parse_size)]
+    /// each period has half. The buckets being read come on top (up to ~1 GiB for a compacted
+    /// day of unique paths).
+    #[arg(long, env = "ANALYZER_MEMORY_BUDGET", default_value = "512MiB", value_parser = parse_size)]
     pub memory_budget: u64,
 
     /// A local folder for the spill files of tables past --memory-budget and for large --out
@@ -338,6 +338,10 @@ mod tests {
         assert_eq!(args.format, Some(Format::Json));
         assert_eq!(args.top, Some(5));
         assert!(args.include_bots && args.strict);
+        // The CLI's default is the report's (the dashboard's reports use the constant).
+        if std::env::var_os("ANALYZER_MEMORY_BUDGET").is_none() {
+            assert_eq!(args.memory_budget, crate::report::spill::DEFAULT_BUDGET);
+        }
     }
 
     #[test]

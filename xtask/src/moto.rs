@@ -27,7 +27,7 @@ impl Moto {
         start_on_free_ports("moto", Self::start_once).await
     }
 
-    /// Starts moto on a free port serving HTTPS with the PEM certificate and key at `tls`,
+    /// Starts moto on a free port serving HTTPS with the PEM certificate `cert` and its `key`,
     /// and waits until it listens: the TLS of the programs' AWS clients tested for real.
     pub async fn start_tls(cert: &Path, key: &Path) -> Result<Moto> {
         start_on_free_ports("moto", || Self::start_once_with(Some((cert, key)))).await

@@ -8,7 +8,7 @@ use super::model::{Rows, UserRow};
 use super::pages::Pages;
 use super::sessions::{order, runs, session_flags};
 use super::spill::{get_str, get_varint, put_str, put_varint, Part, Row, Sorter, Spill};
-use super::spill::{part_of, RecordReader, RecordWriter, PARTS};
+use super::spill::{part_of, string_bytes, RecordReader, RecordWriter, PARTS};
 use super::totals::People;
 use super::visits::chunks_of_runs;
 use crate::period::Period;
@@ -41,8 +41,15 @@ impl Strings {
         names.push(value.into());
         self.table
             .insert_unique(hash, c, |&c| state.hash_one(&*names[c as usize]));
-        self.bytes += value.len() + 16 + 8;
+        self.bytes += string_bytes(value.len());
         c
+    }
+
+    /// Bytes held: the names' heap, the list of them and the table, at their capacities.
+    fn held(&self) -> usize {
+        self.bytes
+            + self.names.capacity() * std::mem::size_of::<Box<str>>()
+            + self.table.allocation_size()
     }
 
     fn name(&self, code: u32) -> &str {
@@ -72,8 +79,11 @@ impl Projection {
         self.path.push(path);
     }
 
+    /// Bytes held, at the vectors' capacities (up to twice their rows).
     fn bytes(&self) -> usize {
-        self.user.len() * ROW_BYTES + self.users.bytes + self.paths.bytes
+        self.user.capacity().max(self.eid.capacity()) * ROW_BYTES
+            + self.users.held()
+            + self.paths.held()
     }
 }
 
