@@ -36,7 +36,7 @@ const MIN_RUN: usize = 4096;
 /// The default memory budget of the report's tables. The two buckets in memory of a compacted
 /// day come on top, about 1 GiB when every page view has its own path, referrer and campaign:
 /// measured on such a day of 10M hits, a report peaks at ~1.6 GiB with this budget (2.1 GiB
-/// with 1 GiB, for 1% of the time), under 2 GiB, half of a 4 GiB task.
+/// with 1 GiB, and no faster), under 2 GiB, half of a 4 GiB task.
 pub const DEFAULT_BUDGET: u64 = 512 << 20;
 
 /// The spill folder of one report: created on first use under the given folder (or the
