@@ -10,7 +10,7 @@ use crate::process::{free_port, start_on_free_ports, wait_ready, Service};
 use anyhow::{bail, ensure, Result};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::{Location, Store};
 
 /// A running moto server.
@@ -57,18 +57,9 @@ impl Moto {
         let endpoint = format!("{scheme}://127.0.0.1:{port}");
         if tls.is_some() {
             // xtask's own HTTP client speaks no TLS: werkzeug says when it listens.
-            let listening = format!("Running on {endpoint}");
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !service.log().contains(&listening) {
-                service.check_alive()?;
-                if Instant::now() > deadline {
-                    bail!(
-                        "moto not listening at {endpoint} after 60 s; log: {}",
-                        service.log_path().display()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            service
+                .wait_for_log(&format!("Running on {endpoint}"), Duration::from_secs(60))
+                .await?;
         } else {
             wait_ready(
                 &mut service,

@@ -60,13 +60,23 @@ impl Service {
         Ok(())
     }
 
-    /// Waits until the log holds `needle` and returns the log; errors with the log after `timeout`.
-    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
+    /// Waits until the log holds `needle` and returns the log; errors with the log after
+    /// `timeout`, or as soon as the service has exited without writing it (the log is read
+    /// once more after the exit, so a line written just before exiting still counts).
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<String> {
         let deadline = Instant::now() + timeout;
         loop {
+            let exited = self.child.try_wait()?;
             let log = self.log();
             if log.contains(needle) {
                 return Ok(log);
+            }
+            if let Some(status) = exited {
+                bail!(
+                    "{} exited ({status}) before logging {needle:?}; log {}:\n{log}",
+                    self.name,
+                    self.log.display()
+                );
             }
             if Instant::now() > deadline {
                 bail!(
@@ -269,5 +279,28 @@ mod tests {
         assert!(!lost_port_race(&anyhow::anyhow!(
             "moto exited (exit status: 1): No module named moto"
         )));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_log_line_ends_when_the_service_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo listening; exit 3"]);
+        let mut svc = Service::spawn("sh", &mut cmd, &dir.path().join("sh.log")).unwrap();
+        // The line written just before exiting still counts.
+        let log = svc
+            .wait_for_log("listening", Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert!(log.contains("listening"));
+        // A line it never writes: an error as soon as it has exited, not after the timeout.
+        let started = Instant::now();
+        let err = svc
+            .wait_for_log("never written", Duration::from_secs(60))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("exited"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(30), "{err}");
     }
 }

@@ -173,7 +173,7 @@ impl Cluster {
         }
         let dir = paths::scratch("spark");
         write_log_config(&dir)?;
-        let master = Service::spawn(
+        let mut master = Service::spawn(
             "spark master",
             env(
                 Command::new(bin("spark-class")).args([
@@ -221,7 +221,7 @@ impl Cluster {
             )?;
             cluster.workers.push(worker);
         }
-        for worker in &cluster.workers {
+        for worker in &mut cluster.workers {
             worker
                 .wait_for_log(
                     "Successfully registered with master",

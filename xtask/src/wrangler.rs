@@ -220,7 +220,7 @@ impl WranglerDev {
     }
 
     /// Waits until the worker's log holds `needle` (see [`Service::wait_for_log`]).
-    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> Result<String> {
+    pub async fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> Result<String> {
         self.service.wait_for_log(needle, timeout).await
     }
 }

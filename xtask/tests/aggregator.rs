@@ -41,35 +41,9 @@ fn hit(n: u32, ts_ms: i64) -> PageHit {
     }
 }
 
-/// Every hit in every CSV object under `dir/hits`, with the day partition it was in.
+/// Every hit landed under `dir/hits`, with its day partition.
 fn landed_hits(dir: &Path) -> Vec<(String, PageHit)> {
-    let mut out = Vec::new();
-    let hits = dir.join("hits");
-    if !hits.exists() {
-        return out;
-    }
-    for day in std::fs::read_dir(hits).unwrap() {
-        let day = day.unwrap().path();
-        let date = day
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_start_matches("dt=")
-            .to_string();
-        for file in std::fs::read_dir(&day).unwrap() {
-            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
-            assert!(
-                text.starts_with(&pagehit::csv_header()),
-                "every object starts with the header"
-            );
-            let read = pagehit::csv::read_all(text.as_bytes()).unwrap();
-            assert_eq!(read.malformed, 0);
-            for hit in read.hits {
-                out.push((date.clone(), hit));
-            }
-        }
-    }
-    out
+    xtask::aggregator::landed_hits(dir).unwrap()
 }
 
 fn rejected_lines(dir: &Path) -> Vec<serde_json::Value> {
@@ -302,7 +276,7 @@ async fn sigkill_between_objects_and_checkpoint_repeats_rows_but_loses_none() {
     let mut cmd = xtask::aggregator::command(&moto.endpoint);
     cmd.args(["consume", "--stream", "crashy", "--sink", &sink])
         .env("AGGREGATOR_FAILPOINT", "before-checkpoint");
-    let service = Service::spawn("aggregator", &mut cmd, &log).unwrap();
+    let mut service = Service::spawn("aggregator", &mut cmd, &log).unwrap();
     service
         .wait_for_log("failpoint: objects", Duration::from_secs(60))
         .await
@@ -739,7 +713,7 @@ async fn two_consumers_at_once_one_holds_the_lease_and_no_object_is_duplicated()
         "{said}"
     );
     // A second one that waits reads nothing while a runs.
-    let b = consumer("b", &[]);
+    let mut b = consumer("b", &[]);
     b.wait_for_log("waiting until it is released", Duration::from_secs(30))
         .await
         .unwrap();

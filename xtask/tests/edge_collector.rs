@@ -453,7 +453,7 @@ async fn a_kinesis_outage_or_missing_settings_never_break_the_site() {
     // Kinesis unreachable: the page is served, and after 3 tries one log line holds the hit.
     let dead = xtask::process::free_port();
     let vars = wrangler::collector_vars("hits", &format!("http://127.0.0.1:{dead}"), "s");
-    let outage = WranglerDev::start("outage", &vars).await.unwrap();
+    let mut outage = WranglerDev::start("outage", &vars).await.unwrap();
     let http = reqwest::Client::new();
     let resp = http
         .get(format!("{}/services?x=1", outage.url))
@@ -484,7 +484,7 @@ async fn a_kinesis_outage_or_missing_settings_never_break_the_site() {
     assert_eq!(hit.path, "/services");
 
     // No credentials or salt: pages still served, one error naming what is missing.
-    let missing = WranglerDev::start("missing", &[("KINESIS_STREAM", "hits".to_string())])
+    let mut missing = WranglerDev::start("missing", &[("KINESIS_STREAM", "hits".to_string())])
         .await
         .unwrap();
     for page in ["/", "/faq", "/blog"] {
@@ -939,7 +939,7 @@ async fn no_page_view_is_lost_while_kinesis_is_down_with_the_fallback_queue() {
         fallback_queue: true,
         ..Default::default()
     };
-    let dev = WranglerDev::start_with("fallback", &vars, &options)
+    let mut dev = WranglerDev::start_with("fallback", &vars, &options)
         .await
         .unwrap();
 

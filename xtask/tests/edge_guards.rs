@@ -115,9 +115,10 @@ async fn page_views_past_the_address_limit_are_served_but_not_recorded() {
         pageview_limit: Some(15),
         ..Default::default()
     };
-    let dev = WranglerDev::start_with("views", &collector_vars(&moto.endpoint, "views"), &options)
-        .await
-        .unwrap();
+    let mut dev =
+        WranglerDev::start_with("views", &collector_vars(&moto.endpoint, "views"), &options)
+            .await
+            .unwrap();
     let http = reqwest::Client::new();
     clear_of_minute_end(Duration::from_secs(20)).await;
     for i in 0..40 {

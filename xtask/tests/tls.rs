@@ -100,17 +100,7 @@ fn hit(n: u32) -> PageHit {
 
 /// The rows landed under `dir/hits`.
 fn landed(dir: &Path) -> usize {
-    let mut rows = 0;
-    let Ok(days) = std::fs::read_dir(dir.join("hits")) else {
-        return 0;
-    };
-    for day in days {
-        for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
-            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
-            rows += pagehit::csv::read_all(text.as_bytes()).unwrap().hits.len();
-        }
-    }
-    rows
+    xtask::aggregator::landed_hits(dir).unwrap().len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
