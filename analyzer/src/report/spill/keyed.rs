@@ -1,0 +1,383 @@
+//! Keyed tables that spill hash partitions of their keys and are merged partition by
+//! partition.
+
+use super::records::{
+    get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader, RecordWriter,
+};
+use super::{Spill, SpillDir, PARTS, SMALL_PIECE};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Counters of `N` slots by string key, within `limit` bytes of memory: past it every row is
+/// written to its hash partition's file and memory is freed.
+pub struct Keyed<const N: usize> {
+    what: &'static str,
+    map: hashbrown::HashMap<Box<str>, [u64; N]>,
+    /// Heap bytes of the keys; the map's own allocation is asked of the map (its capacity runs
+    /// up to twice its rows, which a per-row estimate misses).
+    keys: usize,
+    limit: usize,
+    spill: Arc<SpillDir>,
+    parts: Option<Vec<RecordWriter>>,
+    record: Vec<u8>,
+}
+
+fn add_into<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
+fn encode_row<const N: usize>(out: &mut Vec<u8>, key: &str, v: &[u64; N]) {
+    out.clear();
+    put_str(out, key);
+    for &x in v {
+        put_varint(out, x);
+    }
+}
+
+fn decode_row<const N: usize>(mut input: &[u8]) -> Option<(String, [u64; N])> {
+    let key = get_str(&mut input)?;
+    let mut v = [0u64; N];
+    for x in v.iter_mut() {
+        *x = get_varint(&mut input)?;
+    }
+    Some((key, v))
+}
+
+impl<const N: usize> Keyed<N> {
+    /// An empty table named `what` (for its files), holding at most `limit` bytes in memory.
+    pub fn new(what: &'static str, limit: usize, spill: &Spill) -> Keyed<N> {
+        Keyed {
+            what,
+            map: hashbrown::HashMap::new(),
+            keys: 0,
+            limit,
+            spill: spill.dir.clone(),
+            parts: None,
+            record: Vec::new(),
+        }
+    }
+
+    /// Adds `v` to the counters of `key`.
+    pub fn add(&mut self, key: &str, v: [u64; N]) -> Result<()> {
+        if let Some(c) = self.map.get_mut(key) {
+            add_into(c, &v);
+            return Ok(());
+        }
+        self.map.insert(key.into(), v);
+        self.keys += string_bytes(key.len());
+        if self.keys + self.map.allocation_size() > self.limit {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every row in memory to its partition's file.
+    fn flush(&mut self) -> Result<()> {
+        if self.parts.is_none() {
+            let parts = (0..PARTS)
+                .map(|_| RecordWriter::create(&self.spill, self.what))
+                .collect::<Result<Vec<_>>>()?;
+            self.parts = Some(parts);
+        }
+        let parts = self.parts.as_mut().expect("just made");
+        for (key, v) in self.map.drain() {
+            encode_row(&mut self.record, &key, &v);
+            parts[part_of(&key, 0)].write(&self.record)?;
+        }
+        self.map = hashbrown::HashMap::new();
+        self.keys = 0;
+        Ok(())
+    }
+
+    /// Done adding: the rows, to be read back partition by partition.
+    pub fn finish(mut self) -> Result<Merged<N>> {
+        if self.parts.is_none() {
+            return Ok(Merged {
+                limit: self.limit,
+                spill: self.spill,
+                what: self.what,
+                memory: Some(self.map),
+                files: Vec::new(),
+            });
+        }
+        self.flush()?;
+        let files = self
+            .parts
+            .take()
+            .expect("spilled")
+            .into_iter()
+            .map(RecordWriter::close)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Merged {
+            limit: self.limit,
+            spill: self.spill,
+            what: self.what,
+            memory: None,
+            files,
+        })
+    }
+}
+
+/// A finished [`Keyed`] table: in memory, or in partition files.
+pub struct Merged<const N: usize> {
+    what: &'static str,
+    limit: usize,
+    spill: Arc<SpillDir>,
+    memory: Option<hashbrown::HashMap<Box<str>, [u64; N]>>,
+    files: Vec<(PathBuf, u64)>,
+}
+
+/// Rows of one partition, added up by key.
+pub type Part<const N: usize> = hashbrown::HashMap<Box<str>, [u64; N]>;
+
+/// One side of a partition to merge: a file at some split depth, or rows in memory.
+enum Piece<const N: usize> {
+    File(PathBuf, u64),
+    Memory(Part<N>),
+    Empty,
+}
+
+impl<const N: usize> Merged<N> {
+    /// Calls `f` with the rows of each partition, added up by key; at most one partition is
+    /// in memory at a time.
+    pub fn for_each_part(self, mut f: impl FnMut(Part<N>) -> Result<()>) -> Result<()> {
+        joined(self, None::<Merged<N>>, |a, _| f(a))
+    }
+}
+
+/// Calls `f` with the same partition of two tables (`b` may be absent: an empty part then),
+/// so that rows of one key in both meet: the join of a period with the one before it.
+pub fn joined<const N: usize, const M: usize>(
+    a: Merged<N>,
+    b: Option<Merged<M>>,
+    mut f: impl FnMut(Part<N>, Part<M>) -> Result<()>,
+) -> Result<()> {
+    let spilled = !a.files.is_empty() || b.as_ref().is_some_and(|b| !b.files.is_empty());
+    if !spilled {
+        return f(
+            a.memory.unwrap_or_default(),
+            b.and_then(|b| b.memory).unwrap_or_default(),
+        );
+    }
+    let limit = a.limit.max(b.as_ref().map_or(0, |b| b.limit));
+    let spill = a.spill.clone();
+    let what = a.what;
+    let split_a = pieces(a);
+    let split_b = match b {
+        Some(b) => pieces(b),
+        None => (0..PARTS).map(|_| Piece::Empty).collect(),
+    };
+    for (pa, pb) in split_a.into_iter().zip(split_b) {
+        join_pieces(pa, pb, 0, limit, &spill, what, &mut f)?;
+    }
+    Ok(())
+}
+
+/// A finished table as [`PARTS`] pieces at depth 0.
+fn pieces<const N: usize>(m: Merged<N>) -> Vec<Piece<N>> {
+    if let Some(memory) = m.memory {
+        let mut parts: Vec<Part<N>> = (0..PARTS).map(|_| Part::new()).collect();
+        for (k, v) in memory {
+            parts[part_of(&k, 0)].insert(k, v);
+        }
+        return parts.into_iter().map(Piece::Memory).collect();
+    }
+    m.files
+        .into_iter()
+        .map(|(path, bytes)| Piece::File(path, bytes))
+        .collect()
+}
+
+fn piece_bytes<const N: usize>(p: &Piece<N>) -> u64 {
+    match p {
+        Piece::File(_, bytes) => *bytes,
+        _ => 0,
+    }
+}
+
+/// Reads a piece into memory, adding its rows up by key.
+fn load<const N: usize>(p: Piece<N>) -> Result<Part<N>> {
+    match p {
+        Piece::Empty => Ok(Part::new()),
+        Piece::Memory(m) => Ok(m),
+        Piece::File(path, _) => {
+            let mut out = Part::new();
+            let mut reader = RecordReader::open(&path)?;
+            while let Some(record) = reader.next_record()? {
+                let (key, v) = decode_row::<N>(record)
+                    .with_context(|| format!("a damaged record in {}", path.display()))?;
+                match out.get_mut(key.as_str()) {
+                    Some(c) => add_into(c, &v),
+                    None => {
+                        out.insert(key.into_boxed_str(), v);
+                    }
+                }
+            }
+            drop(reader);
+            let _ = std::fs::remove_file(&path);
+            Ok(out)
+        }
+    }
+}
+
+/// Splits a piece into [`PARTS`] pieces by the hash of depth `depth`.
+fn split<const N: usize>(
+    p: Piece<N>,
+    depth: u32,
+    spill: &SpillDir,
+    what: &str,
+) -> Result<Vec<Piece<N>>> {
+    match p {
+        Piece::Empty => Ok((0..PARTS).map(|_| Piece::Empty).collect()),
+        Piece::Memory(m) => {
+            let mut parts: Vec<Part<N>> = (0..PARTS).map(|_| Part::new()).collect();
+            for (k, v) in m {
+                parts[part_of(&k, depth)].insert(k, v);
+            }
+            Ok(parts.into_iter().map(Piece::Memory).collect())
+        }
+        Piece::File(path, _) => {
+            let mut writers = (0..PARTS)
+                .map(|_| RecordWriter::create(spill, what))
+                .collect::<Result<Vec<_>>>()?;
+            let mut reader = RecordReader::open(&path)?;
+            while let Some(record) = reader.next_record()? {
+                let mut input = record;
+                let key = get_str(&mut input)
+                    .with_context(|| format!("a damaged record in {}", path.display()))?;
+                writers[part_of(&key, depth)].write(record)?;
+            }
+            drop(reader);
+            let _ = std::fs::remove_file(&path);
+            writers
+                .into_iter()
+                .map(|w| w.close().map(|(p, b)| Piece::File(p, b)))
+                .collect()
+        }
+    }
+}
+
+fn join_pieces<const N: usize, const M: usize>(
+    a: Piece<N>,
+    b: Piece<M>,
+    depth: u32,
+    limit: usize,
+    spill: &SpillDir,
+    what: &str,
+    f: &mut impl FnMut(Part<N>, Part<M>) -> Result<()>,
+) -> Result<()> {
+    // A file's records take about twice their bytes once in a map. Past a few splits the keys
+    // are not spreading (one huge key cannot be split): merge whatever is left.
+    let bytes = piece_bytes(&a) + piece_bytes(&b);
+    if bytes * 2 > limit as u64 && bytes > SMALL_PIECE && depth < 4 {
+        let next = depth + 1;
+        let parts_a = split(a, next, spill, what)?;
+        let parts_b = split(b, next, spill, what)?;
+        for (pa, pb) in parts_a.into_iter().zip(parts_b) {
+            join_pieces(pa, pb, next, limit, spill, what, f)?;
+        }
+        return Ok(());
+    }
+    f(load(a)?, load(b)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: u64) -> impl Iterator<Item = (String, [u64; 2])> {
+        // Every key three times, in an order that spreads the repeats apart.
+        (0..3 * n).map(move |i| (format!("/p/{}", (i * 7919) % n), [1, i % 2]))
+    }
+
+    fn totals<const N: usize>(m: Merged<N>) -> std::collections::BTreeMap<String, [u64; N]> {
+        let mut out = std::collections::BTreeMap::new();
+        m.for_each_part(|part| {
+            for (k, v) in part {
+                assert!(
+                    out.insert(k.into_string(), v).is_none(),
+                    "a key in two partitions"
+                );
+            }
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_spilled_table_adds_up_to_the_same_as_one_in_memory() {
+        let (tight, roomy) = (Spill::new(0, None), Spill::new(1 << 30, None));
+        let mut a: Keyed<2> = Keyed::new("t", tight.share(1), &tight);
+        let mut b: Keyed<2> = Keyed::new("t", roomy.share(1), &roomy);
+        for (k, v) in keys(50_000) {
+            a.add(&k, v).unwrap();
+            b.add(&k, v).unwrap();
+        }
+        assert!(tight.dir.used() && !roomy.dir.used());
+        let (a, b) = (totals(a.finish().unwrap()), totals(b.finish().unwrap()));
+        assert_eq!(a.len(), 50_000);
+        assert_eq!(a, b);
+        // "/p/42" comes from three rows `i`; its second counter adds up their `i % 2`.
+        let odd = (0..150_000u64)
+            .filter(|i| (i * 7919) % 50_000 == 42 && i % 2 == 1)
+            .count() as u64;
+        assert_eq!(a["/p/42"], [3, odd]);
+    }
+
+    #[test]
+    fn a_join_meets_each_key_of_both_sides_whatever_spilled() {
+        for (budget_a, budget_b) in [(0, 1 << 30), (1 << 30, 0), (0, 0), (1 << 30, 1 << 30)] {
+            let (sa, sb) = (Spill::new(budget_a, None), Spill::new(budget_b, None));
+            let mut a: Keyed<2> = Keyed::new("a", sa.share(1), &sa);
+            let mut b: Keyed<1> = Keyed::new("b", sb.share(1), &sb);
+            for (k, v) in keys(20_000) {
+                a.add(&k, v).unwrap();
+            }
+            // The other side: every third key, and keys of its own.
+            for i in (0..20_000).step_by(3).chain(30_000..30_100) {
+                b.add(&format!("/p/{i}"), [i]).unwrap();
+            }
+            let (mut met, mut seen) = (0, 0);
+            joined(a.finish().unwrap(), Some(b.finish().unwrap()), |pa, pb| {
+                seen += pa.len();
+                for (k, _) in pa {
+                    if let Some([i]) = pb.get(&k) {
+                        assert_eq!(format!("/p/{i}"), &*k);
+                        met += 1;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!((seen, met), (20_000, 6_667), "{budget_a} {budget_b}");
+        }
+    }
+
+    #[test]
+    fn large_partitions_are_split_again() {
+        // 1 MiB of budget: 40k keys of ~1.8 KB are ~72 MB, so each of the 64 partitions
+        // (~1.1 MB) is past SMALL_PIECE and over half of the budget.
+        let spill = Spill::new(16 << 20, None);
+        let mut t: Keyed<2> = Keyed::new("t", 1 << 20, &spill);
+        let tail = "x".repeat(1800);
+        for i in 0..40_000u64 {
+            t.add(&format!("/p/{i}/{tail}"), [1, i % 2]).unwrap();
+        }
+        let mut parts = 0;
+        let mut rows = 0;
+        t.finish()
+            .unwrap()
+            .for_each_part(|p| {
+                parts += 1;
+                rows += p.len();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(rows, 40_000);
+        assert!(parts > PARTS, "{parts}");
+    }
+}
