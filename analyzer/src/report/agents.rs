@@ -216,9 +216,10 @@ impl Agents {
 
     /// The classes of many agents at once (one lock).
     pub fn classes(&self, agents: &[u32]) -> Vec<Class> {
-        let classes = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.classes.lock().unwrap_or_else(|e| e.into_inner());
+        let classes = &*guard;
         agents
-            .iter()
+            .par_iter()
             .map(|&a| {
                 classes
                     .get(a as usize)

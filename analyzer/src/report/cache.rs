@@ -132,7 +132,7 @@ impl Cache {
             Ok(())
         };
         let (reading, shared, agents) =
-            match super::query::read(rt, store, (period, plan), opts, progress, &mut keep) {
+            match super::query::read(rt, store, (period, plan), opts, true, progress, &mut keep) {
                 Ok(read) => read,
                 Err(e) => return Some(Err(e)),
             };

@@ -186,25 +186,31 @@ impl Dims {
         names: &BucketNames,
     ) -> Result<()> {
         let firsts = &marks.firsts;
+        // Folded a block of rows at a time: the accumulator (a few hundred bytes) is moved
+        // through the fold once a block, not once a row (that copy was a sixth of a count).
+        const BLOCK: usize = 4096;
         let counts = pv
-            .par_iter()
+            .par_chunks(BLOCK)
             .enumerate()
-            .with_min_len(64 * 1024)
-            .fold(BucketCounts::default, |mut d, (i, &r)| {
-                let r = r as usize;
-                let class = &classes[i];
-                d.source.add(hits.source[r], firsts[F_SOURCE][i]);
-                d.campaign.add(hits.campaign[r], firsts[F_CAMPAIGN][i]);
-                d.source_sessions
-                    .add(hits.source[r], marks.session_first[i]);
-                d.campaign_sessions
-                    .add(hits.campaign[r], marks.session_first[i]);
-                d.host.add(hits.host[r], firsts[F_HOST][i]);
-                d.browser.add(class.browser, firsts[F_BROWSER][i]);
-                d.os.add(class.os, firsts[F_OS][i]);
-                d.device.add(class.device as u32, firsts[F_DEVICE][i]);
-                d.country.add(hits.country[r], false);
-                d.ref_host.add(hits.ref_host[r], false);
+            .with_min_len(16)
+            .fold(BucketCounts::default, |mut d, (b, block)| {
+                for (j, &r) in block.iter().enumerate() {
+                    let i = b * BLOCK + j;
+                    let r = r as usize;
+                    let class = &classes[i];
+                    d.source.add(hits.source[r], firsts[F_SOURCE][i]);
+                    d.campaign.add(hits.campaign[r], firsts[F_CAMPAIGN][i]);
+                    d.source_sessions
+                        .add(hits.source[r], marks.session_first[i]);
+                    d.campaign_sessions
+                        .add(hits.campaign[r], marks.session_first[i]);
+                    d.host.add(hits.host[r], firsts[F_HOST][i]);
+                    d.browser.add(class.browser, firsts[F_BROWSER][i]);
+                    d.os.add(class.os, firsts[F_OS][i]);
+                    d.device.add(class.device as u32, firsts[F_DEVICE][i]);
+                    d.country.add(hits.country[r], false);
+                    d.ref_host.add(hits.ref_host[r], false);
+                }
                 d
             })
             .reduce(BucketCounts::default, |mut a, b| {

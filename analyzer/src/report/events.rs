@@ -2,7 +2,7 @@
 //! distinct visitors; at the end the list with each event's conversion rate.
 
 use super::model::{ratio, EventRow};
-use super::sessions::{first_of_value, runs};
+use super::sessions::{first_of_value, runs, Seen};
 use super::{pl, sort_top};
 use crate::transform::hits::Hits;
 use crate::transform::intern::{Dict, NONE};
@@ -25,7 +25,7 @@ impl Events {
             return Ok(());
         }
         let mut first = vec![false; ev.len()];
-        let mut seen = hashbrown::HashSet::new();
+        let mut seen = Seen::default();
         let bounds = runs(ev, |r| hits.vis[r as usize]);
         for w in bounds.windows(2) {
             let (a, b) = (w[0], w[1]);

@@ -11,15 +11,7 @@ pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 /// then fixing the rare runs of equal `(key, ts)` by `eid` keeps the sort's memory traffic low
 /// (comparing through indices would miss the cache on every comparison).
 pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
-    let mut packed: Vec<(u64, i64, u32)> = keys
-        .par_iter()
-        .zip(ts.par_iter())
-        .enumerate()
-        .map(|(r, (&k, &t))| (k, t, r as u32))
-        .collect();
-    if !packed.windows(2).all(|w| w[0] <= w[1]) {
-        packed.par_sort_unstable();
-    }
+    let packed = packed_order(keys, ts);
     let mut out: Vec<u32> = packed.iter().map(|&(_, _, r)| r).collect();
     // Same key and millisecond: by event id, then by row (the first read first).
     let mut start = 0;
@@ -37,6 +29,25 @@ pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
         start = end;
     }
     out
+}
+
+/// Row indices sorted by `(key, ts, row)`: for work whose results do not depend on the order
+/// of rows of one key and millisecond (the user report's sets, counts and session gaps).
+pub fn order_by_time(keys: &[u64], ts: &[i64]) -> Vec<u32> {
+    packed_order(keys, ts).iter().map(|&(_, _, r)| r).collect()
+}
+
+fn packed_order(keys: &[u64], ts: &[i64]) -> Vec<(u64, i64, u32)> {
+    let mut packed: Vec<(u64, i64, u32)> = keys
+        .par_iter()
+        .zip(ts.par_iter())
+        .enumerate()
+        .map(|(r, (&k, &t))| (k, t, r as u32))
+        .collect();
+    if !packed.windows(2).all(|w| w[0] <= w[1]) {
+        packed.par_sort_unstable();
+    }
+    packed
 }
 
 /// Where each run of equal keys starts in `sorted` (rows in key order), plus the end.
@@ -65,46 +76,56 @@ pub fn session_flags(ts: impl Fn(usize) -> i64, len: usize, entry: &mut [bool], 
     }
 }
 
+/// Which values a run has seen: each value is stamped with the number of the run that saw it
+/// last, so that a new run starts without clearing anything (one write and one compare per
+/// row, where a hash set would hash every row and be cleared for every run).
+#[derive(Default)]
+pub struct Seen {
+    stamp: Vec<u32>,
+    none: u32,
+    run: u32,
+}
+
+impl Seen {
+    /// Starts a new run: every value is unseen again.
+    pub fn next_run(&mut self) {
+        self.run = self.run.wrapping_add(1);
+        if self.run == 0 {
+            // Four billion runs later: forget every stamp once.
+            self.stamp.fill(0);
+            self.none = 0;
+            self.run = 1;
+        }
+    }
+
+    /// Whether `v` is new to this run (and now seen).
+    pub fn first(&mut self, v: u32) -> bool {
+        if v == crate::transform::intern::NONE {
+            return std::mem::replace(&mut self.none, self.run) != self.run;
+        }
+        let i = v as usize;
+        if i >= self.stamp.len() {
+            self.stamp.resize((i + 1).next_power_of_two(), 0);
+        }
+        std::mem::replace(&mut self.stamp[i], self.run) != self.run
+    }
+}
+
 /// Marks the first row of each distinct value of `value` within one run (for counting
-/// distinct visitors or users per value: summing the marks over all runs).
-pub fn first_of_value(
-    value: impl Fn(usize) -> u32,
-    len: usize,
-    out: &mut [bool],
-    seen: &mut hashbrown::HashSet<u32>,
-) {
+/// distinct visitors or users per value: summing the marks over all runs). `seen` is the
+/// caller's, reused from run to run.
+pub fn first_of_value(value: impl Fn(usize) -> u32, len: usize, out: &mut [bool], seen: &mut Seen) {
     if len <= 32 {
+        // Short runs (most visitors): compared in place, no table touched.
         for (i, o) in out.iter_mut().enumerate().take(len) {
             let v = value(i);
             *o = (0..i).all(|j| value(j) != v);
         }
         return;
     }
-    // Most runs have few distinct values of most dimensions (one day, a device, a browser): a
-    // short list is scanned until it would grow past 8 values, then the hash set takes over.
-    let mut few = [0u32; 8];
-    let mut n = 0;
-    let mut i = 0;
-    while i < len {
-        let v = value(i);
-        let new = !few[..n].contains(&v);
-        if new && n == few.len() {
-            break;
-        }
-        if new {
-            few[n] = v;
-            n += 1;
-        }
-        out[i] = new;
-        i += 1;
-    }
-    if i == len {
-        return;
-    }
-    seen.clear();
-    seen.extend(few);
-    for (j, o) in out.iter_mut().enumerate().take(len).skip(i) {
-        *o = seen.insert(value(j));
+    seen.next_run();
+    for (i, o) in out.iter_mut().enumerate().take(len) {
+        *o = seen.first(value(i));
     }
 }
 
@@ -137,7 +158,7 @@ mod tests {
 
     #[test]
     fn first_of_each_value_past_the_short_list() {
-        let mut seen = hashbrown::HashSet::new();
+        let mut seen = Seen::default();
         // 100 rows over 20 values, each value first seen at row v: more than the list holds.
         let values: Vec<u32> = (0..100u32)
             .map(|i| if i < 20 { i } else { i % 20 })
@@ -151,7 +172,7 @@ mod tests {
 
     #[test]
     fn first_of_each_value_small_and_large_runs() {
-        let mut seen = hashbrown::HashSet::new();
+        let mut seen = Seen::default();
         for len in [5usize, 100] {
             let values: Vec<u32> = (0..len as u32).map(|i| i % 3).collect();
             let mut out = vec![false; len];
@@ -159,5 +180,27 @@ mod tests {
             assert_eq!(out.iter().filter(|&&b| b).count(), 3);
             assert!(out[0] && out[1] && out[2] && !out[3]);
         }
+    }
+
+    #[test]
+    fn each_long_run_starts_unseen_and_none_is_a_value() {
+        let mut seen = Seen::default();
+        let none = crate::transform::intern::NONE;
+        // Two long runs over the same values (and NONE): each marks its own firsts.
+        let values: Vec<u32> = (0..40u32)
+            .map(|i| if i % 10 == 9 { none } else { i % 10 })
+            .collect();
+        for _ in 0..2 {
+            let mut out = vec![false; 40];
+            first_of_value(|i| values[i], 40, &mut out, &mut seen);
+            let firsts: Vec<usize> = (0..40).filter(|&i| out[i]).collect();
+            assert_eq!(firsts, (0..10).collect::<Vec<_>>());
+        }
+        // Past four billion runs the stamps start again, still right.
+        seen.run = u32::MAX;
+        let mut out = vec![false; 40];
+        first_of_value(|i| values[i], 40, &mut out, &mut seen);
+        assert_eq!(out.iter().filter(|&&b| b).count(), 10);
+        assert_eq!(seen.run, 1);
     }
 }

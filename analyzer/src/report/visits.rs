@@ -5,7 +5,7 @@
 //! Runs of one visitor are worked out in parallel, in chunks of whole runs.
 
 use super::agents::Class;
-use super::sessions::{first_of_value, runs, session_flags, SESSION_GAP_MS};
+use super::sessions::{first_of_value, runs, session_flags, Seen, SESSION_GAP_MS};
 use crate::transform::hits::Hits;
 use crate::transform::intern::NONE;
 use rayon::prelude::*;
@@ -72,9 +72,29 @@ pub fn chunks_of_runs(bounds: &[usize], rows: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// Which marks [`mark`] works out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Every mark.
+    All,
+    /// Sessions only: `entry`, `exit`, `visitors` and the anonymous sessions (`firsts` left
+    /// empty).
+    Sessions,
+    /// First-of-value marks and `visitors` only (`entry` and `exit` left empty, no anonymous
+    /// sessions).
+    Firsts,
+}
+
 /// Marks the page views `pv` (rows of `hits` in (visitor, ts, event id) order): `classes[i]`
-/// and `day[i]` are the agent class and local day index of `pv[i]`.
-pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
+/// and `day[i]` are the agent class and local day index of `pv[i]` (read for the firsts only:
+/// empty with [`Want::Sessions`]); `want` says which marks
+/// (a filtered report takes its sessions from whole sessions and its firsts from the counted
+/// page views, so each half is worked out once).
+pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32], want: Want) -> Marks {
+    let sessions = want != Want::Firsts;
+    let firsts = want != Want::Sessions;
+    // An unwanted mark's vectors stay empty.
+    let rows_if = |on: bool, rows: usize| if on { rows } else { 0 };
     let n = pv.len();
     let bounds = runs(pv, |r| hits.vis[r as usize]);
     let chunks = chunks_of_runs(&bounds, n / (8 * rayon::current_num_threads()) + 1);
@@ -84,14 +104,15 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
             let base = bounds[c0];
             let rows = bounds[c1] - base;
             let mut m = ChunkMarks {
-                entry: vec![false; rows],
-                exit: vec![false; rows],
-                firsts: [(); FIRSTS].map(|()| vec![false; rows]),
+                entry: vec![false; rows_if(sessions, rows)],
+                exit: vec![false; rows_if(sessions, rows)],
+                firsts: [(); FIRSTS].map(|()| vec![false; rows_if(firsts, rows)]),
                 anon_sessions: 0,
                 anon_bounces: 0,
             };
-            let mut seen = hashbrown::HashSet::new();
-            for w in bounds[c0..=c1].windows(2) {
+            let mut seen = Seen::default();
+            let session_runs = if sessions { &bounds[c0..=c1] } else { &[] };
+            for w in session_runs.windows(2) {
                 let (a, b) = (w[0], w[1]);
                 let (la, lb) = (a - base, b - base);
                 let len = b - a;
@@ -99,9 +120,6 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
                 if len == 1 {
                     m.entry[la] = true;
                     m.exit[la] = true;
-                    for f in m.firsts.iter_mut() {
-                        f[la] = true;
-                    }
                 } else {
                     session_flags(
                         |i| hits.ts[row(i)],
@@ -109,19 +127,6 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
                         &mut m.entry[la..lb],
                         &mut m.exit[la..lb],
                     );
-                    let values: [&dyn Fn(usize) -> u32; FIRSTS] = [
-                        &|i| hits.path[row(i)],
-                        &|i| hits.source[row(i)],
-                        &|i| hits.campaign[row(i)],
-                        &|i| classes[a + i].browser,
-                        &|i| classes[a + i].os,
-                        &|i| classes[a + i].device as u32,
-                        &|i| day[a + i],
-                        &|i| hits.host[row(i)],
-                    ];
-                    for (value, out) in values.iter().zip(m.firsts.iter_mut()) {
-                        first_of_value(value, len, &mut out[la..lb], &mut seen);
-                    }
                 }
                 // Anonymous page views make sessions of their visitor (signed-in ones are the
                 // user's, counted in the user report).
@@ -146,14 +151,29 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
                     m.anon_bounces += 1;
                 }
             }
+            if firsts {
+                // A dimension at a time, each with a closure of its own (one call through a
+                // `dyn` per row and dimension cost more than the marks themselves).
+                let runs = &bounds[c0..=c1];
+                let [path, source, campaign, browser, os, device, days, host] = &mut m.firsts;
+                let p = |k: usize| pv[k] as usize;
+                firsts_of(runs, |k| hits.path[p(k)], path, &mut seen);
+                firsts_of(runs, |k| hits.source[p(k)], source, &mut seen);
+                firsts_of(runs, |k| hits.campaign[p(k)], campaign, &mut seen);
+                firsts_of(runs, |k| classes[k].browser, browser, &mut seen);
+                firsts_of(runs, |k| classes[k].os, os, &mut seen);
+                firsts_of(runs, |k| classes[k].device as u32, device, &mut seen);
+                firsts_of(runs, |k| day[k], days, &mut seen);
+                firsts_of(runs, |k| hits.host[p(k)], host, &mut seen);
+            }
             m
         })
         .collect();
     let mut out = Marks {
-        entry: Vec::with_capacity(n),
-        exit: Vec::with_capacity(n),
+        entry: Vec::with_capacity(rows_if(sessions, n)),
+        exit: Vec::with_capacity(rows_if(sessions, n)),
         session_first: Vec::new(),
-        firsts: [(); FIRSTS].map(|()| Vec::with_capacity(n)),
+        firsts: [(); FIRSTS].map(|()| Vec::with_capacity(rows_if(firsts, n))),
         visitors: (bounds.len() - 1) as u64,
         anon_sessions: 0,
         anon_bounces: 0,
@@ -168,4 +188,15 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32]) -> Marks {
         out.anon_bounces += m.anon_bounces;
     }
     out
+}
+
+/// Marks the first row of each value within each run of a chunk: `runs` are the runs'
+/// bounds (positions in the page views, the first one the chunk's start), `value(k)` the
+/// value at position `k`, `out` the chunk's marks.
+fn firsts_of(runs: &[usize], value: impl Fn(usize) -> u32, out: &mut [bool], seen: &mut Seen) {
+    let base = runs[0];
+    for w in runs.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        first_of_value(|i| value(a + i), b - a, &mut out[a - base..b - base], seen);
+    }
 }

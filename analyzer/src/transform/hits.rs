@@ -362,6 +362,19 @@ impl Hits {
         each_column!(g)
     }
 
+    /// Keeps only the rows at `rows`, in that order, a column at a time (so the rows are
+    /// copied once and only one old column is held beside its new one).
+    pub fn select_rows(&mut self, rows: &[u32]) {
+        use rayon::prelude::*;
+        macro_rules! s {
+            ($($c:ident),*) => {{ $( {
+                let new = rows.par_iter().map(|&r| self.$c[r as usize]).collect();
+                self.$c = new;
+            } )* }};
+        }
+        each_column!(s)
+    }
+
     /// Moves the per-bucket codes of these rows from the dictionaries `from` to `to` (rows read
     /// from landed CSVs joining a bucket of a compacted day). Each distinct value is looked up
     /// once.

@@ -40,6 +40,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 Store::open(location).await?,
                 args.tz,
                 args.cache_memory,
+                args.memory_budget,
             )),
             None => None,
         };

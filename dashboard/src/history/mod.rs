@@ -48,16 +48,25 @@ pub struct History {
     running: tokio::sync::Semaphore,
     /// The zone of a request without `tz`.
     pub default_tz: chrono_tz::Tz,
+    /// Bytes each report's tables may hold before they spill.
+    budget: u64,
 }
 
 impl History {
-    /// The history of the hits in `store`, keeping up to `cache_bytes` of periods read.
-    pub fn new(store: Store, default_tz: chrono_tz::Tz, cache_bytes: u64) -> Arc<History> {
+    /// The history of the hits in `store`, keeping up to `cache_bytes` of periods read; each
+    /// report's tables hold up to `budget` bytes before they spill.
+    pub fn new(
+        store: Store,
+        default_tz: chrono_tz::Tz,
+        cache_bytes: u64,
+        budget: u64,
+    ) -> Arc<History> {
         Arc::new(History {
             store,
             cache: Cache::new(cache_bytes),
             running: tokio::sync::Semaphore::new(1),
             default_tz,
+            budget,
         })
     }
 
@@ -80,6 +89,7 @@ impl History {
         q.compare = params.compare;
         q.top = params.top.or(default_top);
         q.filters = params.report_filters();
+        q.budget = self.budget;
         let _turn = self
             .running
             .acquire()
