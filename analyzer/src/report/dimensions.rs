@@ -33,15 +33,26 @@ pub struct Counts {
 impl Counts {
     /// Counts one page view of `code` ([`NONE`] is not counted), `first` if it is its
     /// visitor's first with that value.
+    #[inline]
     pub fn add(&mut self, code: u32, first: bool) {
+        // A code already in the vector (nearly every row after the first few) takes one
+        // bounds check; the rest goes the long way.
+        if let Some(c) = self.dense.get_mut(code as usize) {
+            c[0] += 1;
+            c[1] += u64::from(first);
+        } else {
+            self.add_outside(code, first);
+        }
+    }
+
+    #[inline(never)]
+    fn add_outside(&mut self, code: u32, first: bool) {
         if code == NONE {
             return;
         }
         let i = code as usize;
         let c = if i < DENSE_CODES {
-            if i >= self.dense.len() {
-                self.dense.resize((i + 1).next_power_of_two(), [0, 0]);
-            }
+            self.dense.resize((i + 1).next_power_of_two(), [0, 0]);
             &mut self.dense[i]
         } else {
             self.sparse.entry(code).or_insert([0, 0])

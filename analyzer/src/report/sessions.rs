@@ -31,12 +31,6 @@ pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
     out
 }
 
-/// Row indices sorted by `(key, ts, row)`: for work whose results do not depend on the order
-/// of rows of one key and millisecond (the user report's sets, counts and session gaps).
-pub fn order_by_time(keys: &[u64], ts: &[i64]) -> Vec<u32> {
-    packed_order(keys, ts).iter().map(|&(_, _, r)| r).collect()
-}
-
 fn packed_order(keys: &[u64], ts: &[i64]) -> Vec<(u64, i64, u32)> {
     let mut packed: Vec<(u64, i64, u32)> = keys
         .par_iter()
