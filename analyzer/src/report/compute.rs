@@ -7,7 +7,7 @@
 //! bucket is worked out alone and only small partial aggregates are kept: a compacted day is
 //! read bucket by bucket in bounded memory, and the landed CSVs of a period are one bucket.
 //! Signed-in users span buckets (one user, several devices); for them a projection of the
-//! signed-in page views (user, time, id, path) is kept and worked out at the end.
+//! signed-in page views (user, time, path) is kept and worked out at the end.
 //!
 //! Per bucket: rows ordered by (visitor, ts, event_id) [`sessions::order`], repeated rows
 //! dropped, bots counted (and dropped unless included), then one pass over each visitor's
