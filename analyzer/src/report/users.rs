@@ -10,8 +10,8 @@
 use super::model::{Rows, UserRow};
 use super::pages::Pages;
 use super::sessions::{runs, session_flags, Seen};
+use super::spill::{close_parts, part_of, string_bytes, RecordReader, RecordWriter, PARTS};
 use super::spill::{get_str, get_varint, put_str, put_varint, Part, Row, Sorter, Spill};
-use super::spill::{part_of, string_bytes, RecordReader, RecordWriter, PARTS};
 use super::totals::People;
 use super::visits::chunks_of_runs;
 use crate::period::Period;
@@ -188,13 +188,7 @@ impl SignedIn {
             work(&self.rows, period, &mut out, &mut sorter, pages)?;
         } else {
             self.flush()?;
-            let files = self
-                .parts
-                .take()
-                .expect("spilled")
-                .into_iter()
-                .map(RecordWriter::close)
-                .collect::<Result<Vec<_>>>()?;
+            let files = close_parts(&mut self.parts)?;
             for (path, _) in files {
                 let rows = load(&path)?;
                 let _ = std::fs::remove_file(&path);

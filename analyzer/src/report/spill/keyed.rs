@@ -2,7 +2,8 @@
 //! partition.
 
 use super::records::{
-    get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader, RecordWriter,
+    close_parts, get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader,
+    RecordWriter,
 };
 use super::{Spill, SpillDir, PARTS, SMALL_PIECE};
 use anyhow::{Context, Result};
@@ -104,13 +105,7 @@ impl<const N: usize> Keyed<N> {
             });
         }
         self.flush()?;
-        let files = self
-            .parts
-            .take()
-            .expect("spilled")
-            .into_iter()
-            .map(RecordWriter::close)
-            .collect::<Result<Vec<_>>>()?;
+        let files = close_parts(&mut self.parts)?;
         Ok(Merged {
             limit: self.limit,
             spill: self.spill,

@@ -19,7 +19,8 @@ mod sorter;
 
 pub use keyed::{joined, Keyed, Merged, Part};
 pub use records::{
-    get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader, RecordWriter,
+    close_parts, get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader,
+    RecordWriter,
 };
 pub use sorter::{Row, Sorter};
 

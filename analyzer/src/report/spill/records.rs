@@ -91,6 +91,16 @@ impl RecordWriter {
     }
 }
 
+/// Closes a table's partition files, if it has any: each file's path and bytes, in order.
+pub fn close_parts(parts: &mut Option<Vec<RecordWriter>>) -> Result<Vec<(PathBuf, u64)>> {
+    parts
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .map(RecordWriter::close)
+        .collect()
+}
+
 /// Reads the records of a spill file back, one at a time.
 pub struct RecordReader {
     /// The file read, for messages.
