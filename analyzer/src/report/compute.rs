@@ -207,9 +207,12 @@ impl<'p> Accumulator<'p> {
                 }
                 // Sessions, entries, exits and bounces are those of whole kept sessions; the
                 // rest counts the counted page views.
-                let whole = visits::mark(hits, &sessions, &[], &[], Want::Sessions);
+                let whole = super::timed("session marks", || {
+                    visits::mark(hits, &sessions, &[], &[], Want::Sessions)
+                });
                 let pv: Vec<u32> = counted.par_iter().map(|&i| sessions[i as usize]).collect();
-                let (mut marks, classes, day) = marks_of(&pv, Want::Firsts);
+                let (mut marks, classes, day) =
+                    super::timed("first marks", || marks_of(&pv, Want::Firsts));
                 marks.entry = counted
                     .par_iter()
                     .map(|&i| whole.entry[i as usize])
