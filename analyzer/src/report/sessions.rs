@@ -11,7 +11,15 @@ pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 /// then fixing the rare runs of equal `(key, ts)` by `eid` keeps the sort's memory traffic low
 /// (comparing through indices would miss the cache on every comparison).
 pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
-    let packed = packed_order(keys, ts);
+    let mut packed: Vec<(u64, i64, u32)> = keys
+        .par_iter()
+        .zip(ts.par_iter())
+        .enumerate()
+        .map(|(r, (&k, &t))| (k, t, r as u32))
+        .collect();
+    if !packed.windows(2).all(|w| w[0] <= w[1]) {
+        packed.par_sort_unstable();
+    }
     let mut out: Vec<u32> = packed.iter().map(|&(_, _, r)| r).collect();
     // Same key and millisecond: by event id, then by row (the first read first).
     let mut start = 0;
@@ -29,19 +37,6 @@ pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
         start = end;
     }
     out
-}
-
-fn packed_order(keys: &[u64], ts: &[i64]) -> Vec<(u64, i64, u32)> {
-    let mut packed: Vec<(u64, i64, u32)> = keys
-        .par_iter()
-        .zip(ts.par_iter())
-        .enumerate()
-        .map(|(r, (&k, &t))| (k, t, r as u32))
-        .collect();
-    if !packed.windows(2).all(|w| w[0] <= w[1]) {
-        packed.par_sort_unstable();
-    }
-    packed
 }
 
 /// Where each run of equal keys starts in `sorted` (rows in key order), plus the end.
