@@ -281,15 +281,15 @@ pub struct Prepared {
 
 impl Prepared {
     /// Prepares the hits of a set of visitors (all of each one's hits in the period) with
-    /// the bucket's `dicts`; `include_bots` keeps crawlers' hits; `kept` says the bucket will
-    /// be counted again and again (the dashboard's cache), so its rows are laid out in their
+    /// the bucket's `dicts`; `include_bots` keeps crawlers' hits; `lay_out` when the bucket
+    /// will be counted again and again (the dashboard's cache): its rows are laid out in their
     /// order first, the repeats and bots dropped.
     pub fn new(
         mut hits: Hits,
         dicts: Dicts,
         agents: &Agents,
         include_bots: bool,
-        kept: bool,
+        lay_out: bool,
     ) -> Result<Prepared> {
         let sorted = super::timed("sort", || order(&hits.vis, &hits.ts, &hits.eid));
         // A repeat of the row before it (same visitor, time and id: the same record landed
@@ -330,7 +330,7 @@ impl Prepared {
             .collect();
         drop(sorted);
         drop(fate);
-        if kept {
+        if lay_out {
             // Laid out in their order, the rest dropped: every count walks the columns front
             // to back (through the order it would jump between the period's days, a stream per
             // day and column, which the caches cannot follow; ~10% of a count), and the kept

@@ -167,15 +167,15 @@ fn names(shared: &Shared, agents: &Agents) -> Names {
 
 /// Reads a period as `plan` says and hands each bucket of visitors, prepared, to `each` (with
 /// the period's agent classes): the CSV partitions as one bucket, the compacted ones bucket by
-/// bucket (the next bucket's files are fetched while one is counted); `kept`: the buckets are
-/// kept and counted again (see [`Prepared::new`]). Returns what reading
+/// bucket (the next bucket's files are fetched while one is counted); `lay_out` when the
+/// buckets are kept and counted again (see [`Prepared::new`]). Returns what reading
 /// found and the period's shared codes and agent classes.
 pub(crate) fn read(
     rt: &tokio::runtime::Handle,
     store: &Store,
     (period, plan): (&Period, &Plan),
     opts: Options,
-    kept: bool,
+    lay_out: bool,
     progress: &Progress,
     each: &mut dyn FnMut(Prepared, &Agents) -> Result<()>,
 ) -> Result<(Reading, Arc<Shared>, Agents)> {
@@ -219,7 +219,7 @@ pub(crate) fn read(
         }
     }
     let prepare =
-        |hits: Hits, dicts: Dicts| Prepared::new(hits, dicts, agents, opts.include_bots, kept);
+        |hits: Hits, dicts: Dicts| Prepared::new(hits, dicts, agents, opts.include_bots, lay_out);
 
     if manifests.is_empty() {
         progress.step(&format!("computing {} hits of {period}", hits.len()));

@@ -3,9 +3,9 @@
 //! path) is kept bucket by bucket and worked out at the end. No event id: what a user's rows
 //! give (sessions cut by time gaps, distinct pages and days, counts, first and last times)
 //! does not depend on the order of rows of one millisecond, so the projection is 16 bytes a
-//! page view, not 32. Past its share of the memory
-//! budget the projection goes to hash partitions of the user name on disk, and each partition
-//! (every page view of its users) is worked out alone.
+//! page view, not 32. Past its share of the memory budget the projection goes to hash
+//! partitions of the user name on disk, and each partition (every page view of its users) is
+//! worked out alone.
 
 use super::model::{Rows, UserRow};
 use super::pages::Pages;
