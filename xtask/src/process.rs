@@ -47,17 +47,22 @@ impl Service {
 
     /// Errors (with the log's tail) if the service has exited.
     pub fn check_alive(&mut self) -> Result<()> {
-        if let Some(status) = self.child.try_wait()? {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            bail!(
-                "{} exited ({status}); log {}:\n{}",
-                self.name,
-                self.log.display(),
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
+        match self.child.try_wait()? {
+            Some(status) => Err(self.exited(status)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// The error of a service that exited with `status`, with its log's tail.
+    fn exited(&self, status: std::process::ExitStatus) -> anyhow::Error {
+        let log = self.log();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        anyhow::anyhow!(
+            "{} exited ({status}); log {}:\n{}",
+            self.name,
+            self.log.display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
     }
 
     /// Waits until the log holds `needle` and returns the log; errors with the log after
@@ -72,11 +77,9 @@ impl Service {
                 return Ok(log);
             }
             if let Some(status) = exited {
-                bail!(
-                    "{} exited ({status}) before logging {needle:?}; log {}:\n{log}",
-                    self.name,
-                    self.log.display()
-                );
+                return Err(self
+                    .exited(status)
+                    .context(format!("{} exited before logging {needle:?}", self.name)));
             }
             if Instant::now() > deadline {
                 bail!(
