@@ -18,6 +18,7 @@
 //! [`visits::mark`]: super::visits::mark
 
 use super::agents::{Agents, Class};
+use super::base::{Base, Reuse};
 use super::dimensions::{DimNames, Dims};
 use super::events::Events;
 use super::filter::Filters;
@@ -35,7 +36,7 @@ use crate::transform::hits::{BucketNames, Dicts, Hits, Shared, BOT, PAGEVIEW};
 use crate::transform::intern::Dict;
 use anyhow::Result;
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How many referrer hosts and countries the summary lists when `--top` is not given.
 pub const DEFAULT_SUMMARY_TOP: usize = 10;
@@ -163,7 +164,10 @@ impl<'p> Accumulator<'p> {
             )
         };
         self.tally.events += ev.len() as u64;
-        let marked = super::timed("page views", || self.page_views(hits, rows, agents))?;
+        let kept = bucket
+            .kept_marks(self.period, agents)
+            .map(|base| (base, bucket.pv.as_slice()));
+        let marked = super::timed("page views", || self.page_views(hits, rows, agents, kept))?;
         if let Some((pv, marks, classes)) = marked {
             super::timed("tables", || self.tables(hits, &pv, &marks, &classes, names))?;
         }
@@ -172,30 +176,31 @@ impl<'p> Accumulator<'p> {
 
     /// Counts a bucket's page views `rows` (rows of `hits` in visitor order) into the parts
     /// that count by the report's codes; the counted rows with their marks and agent classes,
-    /// for [`Accumulator::tables`].
-    fn page_views(&mut self, hits: &Hits, rows: Rows, agents: &Agents) -> Result<Option<Counted>> {
+    /// for [`Accumulator::tables`]. `kept`: the bucket's unfiltered marks and page views, when
+    /// it keeps them ([`Prepared::kept_marks`]).
+    fn page_views(
+        &mut self,
+        hits: &Hits,
+        rows: Rows,
+        agents: &Agents,
+        kept: Option<(&Base, &[u32])>,
+    ) -> Result<Option<Counted>> {
         let period = self.period;
-        let marks_of = |pv: &[u32], want: Want| {
-            let classes = agents.classes(
-                &pv.par_iter()
-                    .map(|&r| hits.agent[r as usize])
-                    .collect::<Vec<_>>(),
-            );
-            let day: Vec<u32> = pv
-                .par_iter()
-                .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
-                .collect();
-            let marks = visits::mark(hits, pv, &classes, &day, want);
-            (marks, classes, day)
-        };
         let (pv, marks, classes, day) = match rows {
             Rows::All(pv) => {
                 if pv.is_empty() {
                     return Ok(None);
                 }
-                let (mut marks, classes, day) = marks_of(&pv, Want::All);
-                marks.session_first = marks.entry.clone();
-                (pv, marks, classes, day)
+                if let Some((base, _)) = kept {
+                    let (marks, day) = base.marks();
+                    let classes = classes_of(hits, &pv, agents);
+                    (pv, marks, classes, day)
+                } else {
+                    let (mut marks, classes, day) =
+                        marks_of(hits, &pv, agents, period, Want::All, None);
+                    marks.session_first = marks.entry.clone();
+                    (pv, marks, classes, day)
+                }
             }
             Rows::Filtered {
                 sessions,
@@ -208,11 +213,13 @@ impl<'p> Accumulator<'p> {
                 // Sessions, entries, exits and bounces are those of whole kept sessions; the
                 // rest counts the counted page views.
                 let whole = super::timed("session marks", || {
-                    visits::mark(hits, &sessions, &[], &[], Want::Sessions)
+                    visits::mark(hits, &sessions, &[], &[], Want::Sessions, None)
                 });
                 let pv: Vec<u32> = counted.par_iter().map(|&i| sessions[i as usize]).collect();
-                let (mut marks, classes, day) =
-                    super::timed("first marks", || marks_of(&pv, Want::Firsts));
+                let (mut marks, classes, day) = super::timed("first marks", || {
+                    let reuse = kept.map(|(base, all)| Reuse::new(base, all, &pv));
+                    marks_of(hits, &pv, agents, period, Want::Firsts, reuse.as_ref())
+                });
                 marks.entry = counted
                     .par_iter()
                     .map(|&i| whole.entry[i as usize])
@@ -261,6 +268,35 @@ impl<'p> Accumulator<'p> {
     }
 }
 
+/// The agent classes of the page views `pv` (rows of `hits`).
+fn classes_of(hits: &Hits, pv: &[u32], agents: &Agents) -> Vec<Class> {
+    let codes: Vec<u32> = pv.par_iter().map(|&r| hits.agent[r as usize]).collect();
+    agents.classes(&codes)
+}
+
+/// The marks (`want`), agent classes and local days of the page views `pv` (rows of `hits` in
+/// visitor order) in `period`; `reuse` places them among a kept bucket's page views (their
+/// days, and the firsts of visitors counted from their first page view on, are read there).
+fn marks_of(
+    hits: &Hits,
+    pv: &[u32],
+    agents: &Agents,
+    period: &Period,
+    want: Want,
+    reuse: Option<&Reuse<'_>>,
+) -> (Marks, Vec<Class>, Vec<u32>) {
+    let classes = classes_of(hits, pv, agents);
+    let day: Vec<u32> = match reuse {
+        Some(r) => r.days(),
+        None => pv
+            .par_iter()
+            .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
+            .collect(),
+    };
+    let marks = visits::mark(hits, pv, &classes, &day, want, reuse);
+    (marks, classes, day)
+}
+
 /// A bucket of visitors made ready to count: what does not depend on the filters (visitor
 /// order, repeats and bots dropped, sessions' sources, agents classified), worked out once.
 /// The report counts each bucket once and drops it; the dashboard keeps a period's buckets
@@ -277,6 +313,10 @@ pub struct Prepared {
     events: Vec<u32>,
     duplicates: u64,
     bots: u64,
+    /// Laid out in visitor order (see [`Prepared::new`]): the only kind that keeps marks.
+    laid_out: bool,
+    /// Its unfiltered marks, once a report has asked ([`Prepared::kept_marks`]).
+    marks: OnceLock<Option<Base>>,
 }
 
 impl Prepared {
@@ -362,7 +402,26 @@ impl Prepared {
             events,
             duplicates,
             bots,
+            laid_out: lay_out,
+            marks: OnceLock::new(),
         })
+    }
+
+    /// The unfiltered marks of a laid-out bucket's page views in `period`, worked out at the
+    /// first count and kept with it (4 bytes a page view): every later count reuses them.
+    /// `None` for a bucket not laid out, or counted in another period than the first.
+    pub fn kept_marks(&self, period: &Period, agents: &Agents) -> Option<&Base> {
+        if !self.laid_out || self.pv.is_empty() {
+            return None;
+        }
+        let kept = self.marks.get_or_init(|| {
+            super::timed("kept marks", || {
+                let (marks, _, day) =
+                    marks_of(&self.hits, &self.pv, agents, period, Want::All, None);
+                Base::new(period, &marks, &day)
+            })
+        });
+        kept.as_ref().filter(|base| base.is_for(period))
     }
 
     /// Rows of hits held.

@@ -7,6 +7,7 @@
 //! referrers), [`events`], [`users`]; [`compute`] drives them bucket by bucket.
 
 pub mod agents;
+pub mod base;
 pub mod cache;
 pub mod compute;
 pub mod dimensions;

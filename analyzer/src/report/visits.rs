@@ -5,6 +5,7 @@
 //! Runs of one visitor are worked out in parallel, in chunks of whole runs.
 
 use super::agents::Class;
+use super::base::Reuse;
 use super::sessions::{first_of_value, runs, session_flags, Seen, SESSION_GAP_MS};
 use crate::transform::hits::Hits;
 use crate::transform::intern::NONE;
@@ -89,8 +90,17 @@ pub enum Want {
 /// and `day[i]` are the agent class and local day index of `pv[i]` (read for the firsts only:
 /// empty with [`Want::Sessions`]); `want` says which marks
 /// (a filtered report takes its sessions from whole sessions and its firsts from the counted
-/// page views, so each half is worked out once).
-pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32], want: Want) -> Marks {
+/// page views, so each half is worked out once); `reuse`, when given, places `pv` among the
+/// bucket's page views whose unfiltered marks are kept, and a visitor counted from its first
+/// page view on, none missing, takes its first-of-value marks from there.
+pub fn mark(
+    hits: &Hits,
+    pv: &[u32],
+    classes: &[Class],
+    day: &[u32],
+    want: Want,
+    reuse: Option<&Reuse<'_>>,
+) -> Marks {
     let sessions = want != Want::Firsts;
     let firsts = want != Want::Sessions;
     // An unwanted mark's vectors stay empty.
@@ -152,11 +162,27 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32], want: Want)
                 }
             }
             if firsts {
+                // Visitors counted from their first page view on, none missing, take their
+                // kept marks; the rest are worked out.
+                let mut runs = Vec::with_capacity(c1 - c0);
+                for w in bounds[c0..=c1].windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    match reuse.and_then(|r| r.visitor_prefix(hits, a, b)) {
+                        Some(bits) => {
+                            for (d, out) in m.firsts.iter_mut().enumerate() {
+                                for (o, &x) in out[a - base..b - base].iter_mut().zip(bits) {
+                                    *o = x >> d & 1 != 0;
+                                }
+                            }
+                        }
+                        None => runs.push((a, b)),
+                    }
+                }
                 // A dimension at a time, each with a closure of its own (one call through a
                 // `dyn` per row and dimension cost more than the marks themselves).
-                let runs = &bounds[c0..=c1];
                 let [path, source, campaign, browser, os, device, days, host] = &mut m.firsts;
                 let p = |k: usize| pv[k] as usize;
+                let runs = (runs.as_slice(), base);
                 firsts_of(runs, |k| hits.path[p(k)], path, &mut seen);
                 firsts_of(runs, |k| hits.source[p(k)], source, &mut seen);
                 firsts_of(runs, |k| hits.campaign[p(k)], campaign, &mut seen);
@@ -190,13 +216,16 @@ pub fn mark(hits: &Hits, pv: &[u32], classes: &[Class], day: &[u32], want: Want)
     out
 }
 
-/// Marks the first row of each value within each run of a chunk: `runs` are the runs'
-/// bounds (positions in the page views, the first one the chunk's start), `value(k)` the
-/// value at position `k`, `out` the chunk's marks.
-fn firsts_of(runs: &[usize], value: impl Fn(usize) -> u32, out: &mut [bool], seen: &mut Seen) {
-    let base = runs[0];
-    for w in runs.windows(2) {
-        let (a, b) = (w[0], w[1]);
+/// Marks the first row of each value within each run of a chunk: `runs` are the runs
+/// (`a..b`, positions in the page views) and the chunk's start, `value(k)` the value at
+/// position `k`, `out` the chunk's marks.
+fn firsts_of(
+    (runs, base): (&[(usize, usize)], usize),
+    value: impl Fn(usize) -> u32,
+    out: &mut [bool],
+    seen: &mut Seen,
+) {
+    for &(a, b) in runs {
         first_of_value(|i| value(a + i), b - a, &mut out[a - base..b - base], seen);
     }
 }

@@ -1,0 +1,202 @@
+//! The marks of a kept bucket's page views without filters (sessions, first-of-value marks,
+//! local days), worked out at its first count and reused by every later one: as they are
+//! when nothing is filtered, and under filters for each visitor whose counted page views are
+//! the first of theirs, none missing (a whole visitor, or one whose later page views the
+//! filters drop): a page view is the first of its value among those exactly when it is among
+//! all of the visitor's.
+//!
+//! Only for buckets laid out in visitor order (the dashboard's cache): there the page views
+//! are in ascending row order, each visitor's a contiguous stretch, so a counted row's place
+//! among all of them is found by walking, and "the first of a visitor's page views, none
+//! missing" by comparing places.
+
+use super::visits::{Marks, FIRSTS};
+use crate::period::Period;
+use crate::transform::hits::Hits;
+use rayon::prelude::*;
+
+/// Bit of a session's first page view (below it, one bit per [`FIRSTS`] dimension).
+const ENTRY: u16 = 1 << FIRSTS;
+/// Bit of a session's last page view.
+const EXIT: u16 = 1 << (FIRSTS + 1);
+
+/// A kept bucket's unfiltered marks, packed: 4 bytes a page view.
+pub struct Base {
+    period: Period,
+    /// Per page view: its first-of-value bits, [`ENTRY`] and [`EXIT`].
+    bits: Vec<u16>,
+    /// Per page view: its local day in `period`.
+    day: Vec<u16>,
+    visitors: u64,
+    anon_sessions: u64,
+    anon_bounces: u64,
+}
+
+impl Base {
+    /// Packs the marks and local days of every page view of a bucket (`visits::mark` with
+    /// `Want::All`) worked out for `period`; `None` when its days do not fit 16 bits.
+    pub fn new(period: &Period, marks: &Marks, day: &[u32]) -> Option<Base> {
+        if period.days() > usize::from(u16::MAX) + 1 {
+            return None;
+        }
+        let bits = (0..day.len())
+            .into_par_iter()
+            .map(|i| {
+                let firsts = (0..FIRSTS).fold(0u16, |b, d| b | u16::from(marks.firsts[d][i]) << d);
+                firsts
+                    | if marks.entry[i] { ENTRY } else { 0 }
+                    | if marks.exit[i] { EXIT } else { 0 }
+            })
+            .collect();
+        Some(Base {
+            period: period.clone(),
+            bits,
+            day: day.par_iter().map(|&d| d as u16).collect(),
+            visitors: marks.visitors,
+            anon_sessions: marks.anon_sessions,
+            anon_bounces: marks.anon_bounces,
+        })
+    }
+
+    /// Whether these are the marks of `period` (its days and zone).
+    pub fn is_for(&self, period: &Period) -> bool {
+        self.period == *period
+    }
+
+    /// The marks and local days of every page view, as they were packed (each session is
+    /// counted at its entry).
+    pub fn marks(&self) -> (Marks, Vec<u32>) {
+        let bit = |b: u16| -> Vec<bool> { self.bits.par_iter().map(|&x| x & b != 0).collect() };
+        let entry = bit(ENTRY);
+        let marks = Marks {
+            exit: bit(EXIT),
+            session_first: entry.clone(),
+            entry,
+            firsts: std::array::from_fn(|d| bit(1 << d)),
+            visitors: self.visitors,
+            anon_sessions: self.anon_sessions,
+            anon_bounces: self.anon_bounces,
+        };
+        (marks, self.day.par_iter().map(|&d| u32::from(d)).collect())
+    }
+}
+
+/// The counted page views of a filtered count, placed among all of the bucket's.
+pub struct Reuse<'a> {
+    base: &'a Base,
+    /// All of the bucket's page views (rows in ascending order).
+    all: &'a [u32],
+    /// For each counted page view, its index in `all`.
+    at: Vec<u32>,
+}
+
+impl<'a> Reuse<'a> {
+    /// Places `counted` (a subset of `all`, ascending) among `all`, the bucket's page views
+    /// whose marks `base` holds.
+    pub fn new(base: &'a Base, all: &'a [u32], counted: &[u32]) -> Reuse<'a> {
+        const CHUNK: usize = 1 << 15;
+        let mut at = vec![0u32; counted.len()];
+        at.par_chunks_mut(CHUNK)
+            .zip(counted.par_chunks(CHUNK))
+            .for_each(|(out, rows)| {
+                let mut j = all.partition_point(|&x| x < rows[0]);
+                for (o, &r) in out.iter_mut().zip(rows) {
+                    while all[j] < r {
+                        j += 1;
+                    }
+                    assert_eq!(all[j], r, "a counted page view is one of the bucket's");
+                    *o = j as u32;
+                }
+            });
+        Reuse { base, all, at }
+    }
+
+    /// The local day of each counted page view.
+    pub fn days(&self) -> Vec<u32> {
+        self.at
+            .par_iter()
+            .map(|&j| u32::from(self.base.day[j as usize]))
+            .collect()
+    }
+
+    /// When the counted page views `a..b` (one visitor's, in order) are the first of that
+    /// visitor's page views, every one of them up to the last counted (a whole visitor, or
+    /// one whose later page views the filters drop): their first-of-value bits (bit `d` for
+    /// [`FIRSTS`] index `d`), the same as unfiltered, since no earlier page view is missing.
+    pub fn visitor_prefix(&self, hits: &Hits, a: usize, b: usize) -> Option<&[u16]> {
+        let (first, last) = (self.at[a] as usize, self.at[b - 1] as usize);
+        // Ascending and as many as the stretch they span: every page view between them.
+        if last - first != b - 1 - a {
+            return None;
+        }
+        let starts = first == 0
+            || hits.vis[self.all[first - 1] as usize] != hits.vis[self.all[first] as usize];
+        starts.then(|| &self.base.bits[first..=last])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(rows: usize, visitors: u64) -> Marks {
+        Marks {
+            entry: (0..rows).map(|i| i % 2 == 0).collect(),
+            exit: (0..rows).map(|i| i % 3 == 0).collect(),
+            session_first: Vec::new(),
+            firsts: std::array::from_fn(|d| (0..rows).map(|i| (i + d) % 4 == 0).collect()),
+            visitors,
+            anon_sessions: 7,
+            anon_bounces: 2,
+        }
+    }
+
+    #[test]
+    fn packs_and_unpacks_every_mark() {
+        let period = Period::new(20_758, 20_787, chrono_tz::UTC).unwrap();
+        let m = marks(50, 9);
+        let day: Vec<u32> = (0..50).map(|i| i % 30).collect();
+        let base = Base::new(&period, &m, &day).unwrap();
+        let (back, days) = base.marks();
+        assert_eq!(back.entry, m.entry);
+        assert_eq!(back.exit, m.exit);
+        assert_eq!(back.session_first, m.entry);
+        assert_eq!(back.firsts, m.firsts);
+        assert_eq!(
+            (back.visitors, back.anon_sessions, back.anon_bounces),
+            (9, 7, 2)
+        );
+        assert_eq!(days, day);
+        assert!(base.is_for(&period));
+        assert!(!base.is_for(&Period::new(20_758, 20_786, chrono_tz::UTC).unwrap()));
+    }
+
+    #[test]
+    fn only_a_visitors_first_page_views_reuse_its_marks() {
+        let period = Period::day(20_758, chrono_tz::UTC);
+        // Rows 0..8; page views at rows 0,1,2 (visitor 1), 4,5 (visitor 2), 6,7 (visitor 3);
+        // row 3 is an event of visitor 1.
+        let hits = Hits {
+            vis: vec![1, 1, 1, 1, 2, 2, 3, 3],
+            ..Hits::default()
+        };
+        let all = [0u32, 1, 2, 4, 5, 6, 7];
+        let base = Base::new(&period, &marks(all.len(), 3), &[0; 7]).unwrap();
+        // Visitor 1 whole, visitor 2 without its first page view, visitor 3 whole.
+        let counted = [0u32, 1, 2, 5, 6, 7];
+        let reuse = Reuse::new(&base, &all, &counted);
+        assert_eq!(reuse.at, [0, 1, 2, 4, 5, 6]);
+        assert_eq!(reuse.visitor_prefix(&hits, 0, 3), Some(&base.bits[0..3]));
+        assert_eq!(reuse.visitor_prefix(&hits, 3, 4), None);
+        assert_eq!(reuse.visitor_prefix(&hits, 4, 6), Some(&base.bits[5..7]));
+        // A visitor's first two of three page views: the first two.
+        let reuse = Reuse::new(&base, &all, &[0, 1]);
+        assert_eq!(reuse.visitor_prefix(&hits, 0, 2), Some(&base.bits[0..2]));
+        // Its first and last, one missing between them: not a prefix.
+        let reuse = Reuse::new(&base, &all, &[0, 2]);
+        assert_eq!(reuse.visitor_prefix(&hits, 0, 2), None);
+        // Its last two: not a prefix either.
+        let reuse = Reuse::new(&base, &all, &[1, 2]);
+        assert_eq!(reuse.visitor_prefix(&hits, 0, 2), None);
+    }
+}
