@@ -10,20 +10,15 @@
 //! among all of them is found by walking, and "the first of a visitor's page views, none
 //! missing" by comparing places.
 
-use super::visits::{Marks, FIRSTS};
+use super::visits::Marks;
 use crate::period::Period;
 use crate::transform::hits::Hits;
 use rayon::prelude::*;
 
-/// Bit of a session's first page view (below it, one bit per [`FIRSTS`] dimension).
-const ENTRY: u16 = 1 << FIRSTS;
-/// Bit of a session's last page view.
-const EXIT: u16 = 1 << (FIRSTS + 1);
-
-/// A kept bucket's unfiltered marks, packed: 4 bytes a page view.
+/// A kept bucket's unfiltered marks: 4 bytes a page view.
 pub struct Base {
     period: Period,
-    /// Per page view: its first-of-value bits, [`ENTRY`] and [`EXIT`].
+    /// Per page view: its [`Marks::bits`].
     bits: Vec<u16>,
     /// Per page view: its local day in `period`.
     day: Vec<u16>,
@@ -33,24 +28,15 @@ pub struct Base {
 }
 
 impl Base {
-    /// Packs the marks and local days of every page view of a bucket (`visits::mark` with
+    /// Keeps the marks and local days of every page view of a bucket (`visits::mark` with
     /// `Want::All`) worked out for `period`; `None` when its days do not fit 16 bits.
-    pub fn new(period: &Period, marks: &Marks, day: &[u32]) -> Option<Base> {
+    pub fn new(period: &Period, marks: Marks, day: &[u32]) -> Option<Base> {
         if period.days() > usize::from(u16::MAX) + 1 {
             return None;
         }
-        let bits = (0..day.len())
-            .into_par_iter()
-            .map(|i| {
-                let firsts = (0..FIRSTS).fold(0u16, |b, d| b | u16::from(marks.firsts[d][i]) << d);
-                firsts
-                    | if marks.entry[i] { ENTRY } else { 0 }
-                    | if marks.exit[i] { EXIT } else { 0 }
-            })
-            .collect();
         Some(Base {
             period: period.clone(),
-            bits,
+            bits: marks.bits,
             day: day.par_iter().map(|&d| d as u16).collect(),
             visitors: marks.visitors,
             anon_sessions: marks.anon_sessions,
@@ -63,16 +49,10 @@ impl Base {
         self.period == *period
     }
 
-    /// The marks and local days of every page view, as they were packed (each session is
-    /// counted at its entry).
+    /// The marks and local days of every page view.
     pub fn marks(&self) -> (Marks, Vec<u32>) {
-        let bit = |b: u16| -> Vec<bool> { self.bits.par_iter().map(|&x| x & b != 0).collect() };
-        let entry = bit(ENTRY);
         let marks = Marks {
-            exit: bit(EXIT),
-            session_first: entry.clone(),
-            entry,
-            firsts: std::array::from_fn(|d| bit(1 << d)),
+            bits: self.bits.clone(),
             visitors: self.visitors,
             anon_sessions: self.anon_sessions,
             anon_bounces: self.anon_bounces,
@@ -121,8 +101,8 @@ impl<'a> Reuse<'a> {
 
     /// When the counted page views `a..b` (one visitor's, in order) are the first of that
     /// visitor's page views, every one of them up to the last counted (a whole visitor, or
-    /// one whose later page views the filters drop): their first-of-value bits (bit `d` for
-    /// [`FIRSTS`] index `d`), the same as unfiltered, since no earlier page view is missing.
+    /// one whose later page views the filters drop): their kept [`Marks::bits`], whose
+    /// first-of-value bits are theirs counted so, since no earlier page view is missing.
     pub fn visitor_prefix(&self, hits: &Hits, a: usize, b: usize) -> Option<&[u16]> {
         let (first, last) = (self.at[a] as usize, self.at[b - 1] as usize);
         // Ascending and as many as the stretch they span: every page view between them.
@@ -141,10 +121,7 @@ mod tests {
 
     fn marks(rows: usize, visitors: u64) -> Marks {
         Marks {
-            entry: (0..rows).map(|i| i % 2 == 0).collect(),
-            exit: (0..rows).map(|i| i % 3 == 0).collect(),
-            session_first: Vec::new(),
-            firsts: std::array::from_fn(|d| (0..rows).map(|i| (i + d) % 4 == 0).collect()),
+            bits: (0..rows as u16).map(|i| i.wrapping_mul(2_654)).collect(),
             visitors,
             anon_sessions: 7,
             anon_bounces: 2,
@@ -152,16 +129,13 @@ mod tests {
     }
 
     #[test]
-    fn packs_and_unpacks_every_mark() {
+    fn keeps_every_mark() {
         let period = Period::new(20_758, 20_787, chrono_tz::UTC).unwrap();
         let m = marks(50, 9);
         let day: Vec<u32> = (0..50).map(|i| i % 30).collect();
-        let base = Base::new(&period, &m, &day).unwrap();
+        let base = Base::new(&period, marks(50, 9), &day).unwrap();
         let (back, days) = base.marks();
-        assert_eq!(back.entry, m.entry);
-        assert_eq!(back.exit, m.exit);
-        assert_eq!(back.session_first, m.entry);
-        assert_eq!(back.firsts, m.firsts);
+        assert_eq!(back.bits, m.bits);
         assert_eq!(
             (back.visitors, back.anon_sessions, back.anon_bounces),
             (9, 7, 2)
@@ -181,7 +155,7 @@ mod tests {
             ..Hits::default()
         };
         let all = [0u32, 1, 2, 4, 5, 6, 7];
-        let base = Base::new(&period, &marks(all.len(), 3), &[0; 7]).unwrap();
+        let base = Base::new(&period, marks(all.len(), 3), &[0; 7]).unwrap();
         // Visitor 1 whole, visitor 2 without its first page view, visitor 3 whole.
         let counted = [0u32, 1, 2, 5, 6, 7];
         let reuse = Reuse::new(&base, &all, &counted);

@@ -30,7 +30,7 @@ use super::sessions::order;
 use super::spill::{Merged, Spill};
 use super::totals::Tally;
 use super::users::SignedIn;
-use super::visits::{self, Marks, Want, F_DAY};
+use super::visits::{self, Marks, Want, ENTRY, EXIT, SESSION_FIRST};
 use crate::period::Period;
 use crate::transform::hits::{BucketNames, Dicts, Hits, Shared, BOT, PAGEVIEW};
 use crate::transform::intern::Dict;
@@ -196,9 +196,7 @@ impl<'p> Accumulator<'p> {
                     let classes = classes_of(hits, &pv, agents);
                     (pv, marks, classes, day)
                 } else {
-                    let (mut marks, classes, day) =
-                        marks_of(hits, &pv, agents, period, Want::All, None);
-                    marks.session_first = marks.entry.clone();
+                    let (marks, classes, day) = all_marks(hits, &pv, agents, period);
                     (pv, marks, classes, day)
                 }
             }
@@ -220,25 +218,23 @@ impl<'p> Accumulator<'p> {
                     let reuse = kept.map(|(base, all)| Reuse::new(base, all, &pv));
                     marks_of(hits, &pv, agents, period, Want::Firsts, reuse.as_ref())
                 });
-                marks.entry = counted
-                    .par_iter()
-                    .map(|&i| whole.entry[i as usize])
-                    .collect();
-                marks.exit = counted
-                    .par_iter()
-                    .map(|&i| whole.exit[i as usize])
-                    .collect();
+                marks
+                    .bits
+                    .par_iter_mut()
+                    .zip(counted.par_iter().zip(session_first.par_iter()))
+                    .for_each(|(b, (&i, &sf))| {
+                        *b |= whole.bits[i as usize] & (ENTRY | EXIT)
+                            | if sf { SESSION_FIRST } else { 0 };
+                    });
                 marks.anon_sessions = whole.anon_sessions;
                 marks.anon_bounces = whole.anon_bounces;
-                marks.session_first = session_first;
                 (pv, marks, classes, day)
             }
         };
         self.tally.visitors += marks.visitors;
         self.tally.anon_sessions += marks.anon_sessions;
         self.tally.anon_bounces += marks.anon_bounces;
-        self.tally
-            .count_page_views(period, hits, &pv, &day, &marks.firsts[F_DAY]);
+        self.tally.count_page_views(period, hits, &pv, &day, &marks);
         Ok(Some((pv, marks, classes)))
     }
 
@@ -294,6 +290,23 @@ fn marks_of(
             .collect(),
     };
     let marks = visits::mark(hits, pv, &classes, &day, want, reuse);
+    (marks, classes, day)
+}
+
+/// [`marks_of`] every mark of all of a bucket's page views `pv`: each session is counted at
+/// its entry.
+fn all_marks(
+    hits: &Hits,
+    pv: &[u32],
+    agents: &Agents,
+    period: &Period,
+) -> (Marks, Vec<Class>, Vec<u32>) {
+    let (mut marks, classes, day) = marks_of(hits, pv, agents, period, Want::All, None);
+    marks.bits.par_iter_mut().for_each(|b| {
+        if *b & ENTRY != 0 {
+            *b |= SESSION_FIRST;
+        }
+    });
     (marks, classes, day)
 }
 
@@ -416,9 +429,8 @@ impl Prepared {
         }
         let kept = self.marks.get_or_init(|| {
             super::timed("kept marks", || {
-                let (marks, _, day) =
-                    marks_of(&self.hits, &self.pv, agents, period, Want::All, None);
-                Base::new(period, &marks, &day)
+                let (marks, _, day) = all_marks(&self.hits, &self.pv, agents, period);
+                Base::new(period, marks, &day)
             })
         });
         kept.as_ref().filter(|base| base.is_for(period))

@@ -10,7 +10,8 @@ use super::agents::{Class, Device};
 use super::model::{BrowserRow, CampaignRow, DeviceRow, HostRow, OsRow, Rows, SourceRow};
 use super::sort_top;
 use super::spill::{get_str, get_varint, put_str, put_varint, Keyed, Row, Sorter, Spill};
-use super::visits::{Marks, F_BROWSER, F_CAMPAIGN, F_DEVICE, F_HOST, F_OS, F_SOURCE};
+use super::visits::{first, Marks, SESSION_FIRST};
+use super::visits::{F_BROWSER, F_CAMPAIGN, F_DEVICE, F_HOST, F_OS, F_SOURCE};
 use crate::transform::hits::{campaign_parts, BucketNames, Hits};
 use crate::transform::intern::{Dict, NONE};
 use anyhow::Result;
@@ -185,7 +186,7 @@ impl Dims {
         }
     }
 
-    /// Counts the page views `pv` (rows of `hits`; `classes[i]` and `firsts[_][i]` belong to
+    /// Counts the page views `pv` (rows of `hits`; `classes[i]` and `marks.bits[i]` belong to
     /// `pv[i]`; `names` names the bucket's codes), folded per thread (a counter per chunk
     /// could hold a large code range many times over).
     pub fn count(
@@ -196,7 +197,6 @@ impl Dims {
         marks: &Marks,
         names: &BucketNames,
     ) -> Result<()> {
-        let firsts = &marks.firsts;
         // Folded a block of rows at a time: the accumulator (a few hundred bytes) is moved
         // through the fold once a block, not once a row (that copy was a sixth of a count).
         const BLOCK: usize = 4096;
@@ -209,16 +209,17 @@ impl Dims {
                     let i = b * BLOCK + j;
                     let r = r as usize;
                     let class = &classes[i];
-                    d.source.add(hits.source[r], firsts[F_SOURCE][i]);
-                    d.campaign.add(hits.campaign[r], firsts[F_CAMPAIGN][i]);
-                    d.source_sessions
-                        .add(hits.source[r], marks.session_first[i]);
+                    let b = marks.bits[i];
+                    let has = |bit: u16| b & bit != 0;
+                    d.source.add(hits.source[r], has(first(F_SOURCE)));
+                    d.campaign.add(hits.campaign[r], has(first(F_CAMPAIGN)));
+                    d.source_sessions.add(hits.source[r], has(SESSION_FIRST));
                     d.campaign_sessions
-                        .add(hits.campaign[r], marks.session_first[i]);
-                    d.host.add(hits.host[r], firsts[F_HOST][i]);
-                    d.browser.add(class.browser, firsts[F_BROWSER][i]);
-                    d.os.add(class.os, firsts[F_OS][i]);
-                    d.device.add(class.device as u32, firsts[F_DEVICE][i]);
+                        .add(hits.campaign[r], has(SESSION_FIRST));
+                    d.host.add(hits.host[r], has(first(F_HOST)));
+                    d.browser.add(class.browser, has(first(F_BROWSER)));
+                    d.os.add(class.os, has(first(F_OS)));
+                    d.device.add(class.device as u32, has(first(F_DEVICE)));
                     d.country.add(hits.country[r], false);
                     d.ref_host.add(hits.ref_host[r], false);
                 }

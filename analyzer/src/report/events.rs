@@ -32,7 +32,7 @@ impl Events {
             first_of_value(
                 |i| hits.event[ev[a + i] as usize],
                 b - a,
-                &mut first[a..b],
+                |i| first[a + i] = true,
                 &mut seen,
             );
         }

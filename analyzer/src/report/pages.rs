@@ -6,7 +6,7 @@
 use super::model::{ratio, PageRow, Rows};
 use super::spill::{get_str, get_varint, joined, put_str, put_varint, Keyed, Merged, Row};
 use super::spill::{Sorter, Spill};
-use super::visits::{Marks, F_PATH};
+use super::visits::{first, Marks, ENTRY, EXIT, F_PATH};
 use crate::transform::hits::Hits;
 use crate::transform::intern::Dict;
 use anyhow::Result;
@@ -41,10 +41,10 @@ impl Pages {
         for (i, &r) in pv.iter().enumerate() {
             let r = r as usize;
             let c = &mut counts[hits.path[r] as usize];
-            let (entry, exit) = (marks.entry[i], marks.exit[i]);
+            let (entry, exit) = (marks.has(i, ENTRY), marks.has(i, EXIT));
             let status = hits.status[r];
             c[0] += 1;
-            c[1] += u64::from(marks.firsts[F_PATH][i]);
+            c[1] += u64::from(marks.has(i, first(F_PATH)));
             c[2] += u64::from(entry);
             c[3] += u64::from(exit);
             c[4] += u64::from(entry && exit);

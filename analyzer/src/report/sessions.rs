@@ -100,21 +100,30 @@ impl Seen {
     }
 }
 
-/// Marks the first row of each distinct value of `value` within one run (for counting
-/// distinct visitors or users per value: summing the marks over all runs). `seen` is the
-/// caller's, reused from run to run.
-pub fn first_of_value(value: impl Fn(usize) -> u32, len: usize, out: &mut [bool], seen: &mut Seen) {
+/// Calls `mark(i)` for the first row `i` of each distinct value of `value` within one run of
+/// `len` rows (for counting distinct visitors or users per value: summing the marks over all
+/// runs). `seen` is the caller's, reused from run to run.
+pub fn first_of_value(
+    value: impl Fn(usize) -> u32,
+    len: usize,
+    mut mark: impl FnMut(usize),
+    seen: &mut Seen,
+) {
     if len <= 32 {
         // Short runs (most visitors): compared in place, no table touched.
-        for (i, o) in out.iter_mut().enumerate().take(len) {
+        for i in 0..len {
             let v = value(i);
-            *o = (0..i).all(|j| value(j) != v);
+            if (0..i).all(|j| value(j) != v) {
+                mark(i);
+            }
         }
         return;
     }
     seen.next_run();
-    for (i, o) in out.iter_mut().enumerate().take(len) {
-        *o = seen.first(value(i));
+    for i in 0..len {
+        if seen.first(value(i)) {
+            mark(i);
+        }
     }
 }
 
@@ -152,8 +161,8 @@ mod tests {
         let values: Vec<u32> = (0..100u32)
             .map(|i| if i < 20 { i } else { i % 20 })
             .collect();
-        let mut out = vec![false; 100];
-        first_of_value(|i| values[i], 100, &mut out, &mut seen);
+        let mut out = [false; 100];
+        first_of_value(|i| values[i], 100, |i| out[i] = true, &mut seen);
         for (i, &first) in out.iter().enumerate() {
             assert_eq!(first, i < 20, "row {i}");
         }
@@ -165,7 +174,7 @@ mod tests {
         for len in [5usize, 100] {
             let values: Vec<u32> = (0..len as u32).map(|i| i % 3).collect();
             let mut out = vec![false; len];
-            first_of_value(|i| values[i], len, &mut out, &mut seen);
+            first_of_value(|i| values[i], len, |i| out[i] = true, &mut seen);
             assert_eq!(out.iter().filter(|&&b| b).count(), 3);
             assert!(out[0] && out[1] && out[2] && !out[3]);
         }
@@ -180,15 +189,15 @@ mod tests {
             .map(|i| if i % 10 == 9 { none } else { i % 10 })
             .collect();
         for _ in 0..2 {
-            let mut out = vec![false; 40];
-            first_of_value(|i| values[i], 40, &mut out, &mut seen);
+            let mut out = [false; 40];
+            first_of_value(|i| values[i], 40, |i| out[i] = true, &mut seen);
             let firsts: Vec<usize> = (0..40).filter(|&i| out[i]).collect();
             assert_eq!(firsts, (0..10).collect::<Vec<_>>());
         }
         // Past four billion runs the stamps start again, still right.
         seen.run = u32::MAX;
-        let mut out = vec![false; 40];
-        first_of_value(|i| values[i], 40, &mut out, &mut seen);
+        let mut out = [false; 40];
+        first_of_value(|i| values[i], 40, |i| out[i] = true, &mut seen);
         assert_eq!(out.iter().filter(|&&b| b).count(), 10);
         assert_eq!(seen.run, 1);
     }

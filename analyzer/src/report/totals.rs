@@ -3,6 +3,7 @@
 
 use super::compute::{Options, Reading};
 use super::model::{ratio, CountryCount, DayRow, ReferrerCount, StatusClasses, Summary};
+use super::visits::{first, Marks, F_DAY};
 use crate::period::Period;
 use crate::transform::hits::Hits;
 use rayon::prelude::*;
@@ -63,14 +64,14 @@ impl Tally {
     }
 
     /// Counts the page views `pv` (rows of `hits`) by hour, day and status class; `day[i]` is
-    /// the local day of `pv[i]`, `first_of_day[i]` whether it is its visitor's first that day.
+    /// the local day of `pv[i]`, `marks` say whether it is its visitor's first that day.
     pub fn count_page_views(
         &mut self,
         period: &Period,
         hits: &Hits,
         pv: &[u32],
         day: &[u32],
-        first_of_day: &[bool],
+        marks: &Marks,
     ) {
         let days = self.daily_hits.len();
         let chunks: Vec<Chunk> = pv
@@ -89,7 +90,7 @@ impl Tally {
                     t.hourly[period.hour(hits.ts[r])] += 1;
                     let d = day[i] as usize;
                     t.daily_hits[d] += 1;
-                    if first_of_day[i] {
+                    if marks.has(i, first(F_DAY)) {
                         t.daily_visitors[d] += 1;
                     }
                     if let Some(class) = (hits.status[r] / 100).checked_sub(1) {

@@ -11,36 +11,47 @@ use crate::transform::hits::Hits;
 use crate::transform::intern::NONE;
 use rayon::prelude::*;
 
-/// The dimensions a first-of-visitor mark is kept for, in [`Marks::firsts`] order.
+/// The dimensions a first-of-visitor mark is kept for, in [`first`] bit order.
 pub const FIRSTS: usize = 8;
-/// [`Marks::firsts`] index: the path.
+/// Dimension ([`first`]): the path.
 pub const F_PATH: usize = 0;
-/// [`Marks::firsts`] index: the source.
+/// Dimension ([`first`]): the source.
 pub const F_SOURCE: usize = 1;
-/// [`Marks::firsts`] index: the campaign.
+/// Dimension ([`first`]): the campaign.
 pub const F_CAMPAIGN: usize = 2;
-/// [`Marks::firsts`] index: the browser family.
+/// Dimension ([`first`]): the browser family.
 pub const F_BROWSER: usize = 3;
-/// [`Marks::firsts`] index: the OS family.
+/// Dimension ([`first`]): the OS family.
 pub const F_OS: usize = 4;
-/// [`Marks::firsts`] index: the device class.
+/// Dimension ([`first`]): the device class.
 pub const F_DEVICE: usize = 5;
-/// [`Marks::firsts`] index: the local day.
+/// Dimension ([`first`]): the local day.
 pub const F_DAY: usize = 6;
-/// [`Marks::firsts`] index: the host.
+/// Dimension ([`first`]): the host.
 pub const F_HOST: usize = 7;
+
+/// [`Marks::bits`]: a visitor session's first page view.
+pub const ENTRY: u16 = 1 << FIRSTS;
+/// [`Marks::bits`]: a visitor session's last page view.
+pub const EXIT: u16 = 1 << (FIRSTS + 1);
+/// [`Marks::bits`]: a session's first counted page view (its entry, without filters): where
+/// the session is counted in the lists of sources and campaigns. Set by the caller of [`mark`].
+pub const SESSION_FIRST: u16 = 1 << (FIRSTS + 2);
+
+/// [`Marks::bits`]: the visitor's first page view with its value of dimension `d` (a
+/// [`FIRSTS`] index).
+pub const fn first(d: usize) -> u16 {
+    1 << d
+}
+
+/// The [`first`] bits of every dimension.
+pub const FIRSTS_MASK: u16 = (1 << FIRSTS) - 1;
 
 /// The marks of a bucket's page views, in the order of the rows given to [`mark`].
 pub struct Marks {
-    /// A visitor session's first page view.
-    pub entry: Vec<bool>,
-    /// A visitor session's last page view.
-    pub exit: Vec<bool>,
-    /// A session's first counted page view (its entry, without filters): where the session is
-    /// counted in the lists of sources and campaigns. Filled by the caller of [`mark`].
-    pub session_first: Vec<bool>,
-    /// The visitor's first page view with this value of each dimension (see [`FIRSTS`]).
-    pub firsts: [Vec<bool>; FIRSTS],
+    /// Per page view, its marks as bits: [`first`] of each dimension, [`ENTRY`], [`EXIT`],
+    /// [`SESSION_FIRST`] (two bytes a page view, where a vector per mark took eleven).
+    pub bits: Vec<u16>,
     /// Visitors (runs).
     pub visitors: u64,
     /// Sessions of anonymous page views, per visitor.
@@ -49,13 +60,12 @@ pub struct Marks {
     pub anon_bounces: u64,
 }
 
-/// The marks of one chunk of runs.
-struct ChunkMarks {
-    entry: Vec<bool>,
-    exit: Vec<bool>,
-    firsts: [Vec<bool>; FIRSTS],
-    anon_sessions: u64,
-    anon_bounces: u64,
+impl Marks {
+    /// Whether page view `i` has the mark `bit`.
+    #[inline]
+    pub fn has(&self, i: usize, bit: u16) -> bool {
+        self.bits[i] & bit != 0
+    }
 }
 
 /// Cuts runs (given by their `bounds`) into chunks of whole runs of about `rows` rows: pairs
@@ -78,10 +88,10 @@ pub fn chunks_of_runs(bounds: &[usize], rows: usize) -> Vec<(usize, usize)> {
 pub enum Want {
     /// Every mark.
     All,
-    /// Sessions only: `entry`, `exit`, `visitors` and the anonymous sessions (`firsts` left
-    /// empty).
+    /// Sessions only: [`ENTRY`], [`EXIT`], `visitors` and the anonymous sessions (no
+    /// [`first`] bit set).
     Sessions,
-    /// First-of-value marks and `visitors` only (`entry` and `exit` left empty, no anonymous
+    /// First-of-value marks and `visitors` only (no [`ENTRY`] or [`EXIT`], no anonymous
     /// sessions).
     Firsts,
 }
@@ -103,40 +113,39 @@ pub fn mark(
 ) -> Marks {
     let sessions = want != Want::Firsts;
     let firsts = want != Want::Sessions;
-    // An unwanted mark's vectors stay empty.
-    let rows_if = |on: bool, rows: usize| if on { rows } else { 0 };
     let n = pv.len();
     let bounds = runs(pv, |r| hits.vis[r as usize]);
     let chunks = chunks_of_runs(&bounds, n / (8 * rayon::current_num_threads()) + 1);
-    let marked: Vec<ChunkMarks> = chunks
+    let mut bits = vec![0u16; n];
+    // Each chunk marks its own stretch of `bits`.
+    let mut parts = Vec::with_capacity(chunks.len());
+    let mut rest = bits.as_mut_slice();
+    for &(c0, c1) in &chunks {
+        let (part, tail) = rest.split_at_mut(bounds[c1] - bounds[c0]);
+        parts.push(part);
+        rest = tail;
+    }
+    let counts: Vec<(u64, u64)> = chunks
         .par_iter()
-        .map(|&(c0, c1)| {
+        .zip(parts)
+        .map(|(&(c0, c1), out)| {
             let base = bounds[c0];
-            let rows = bounds[c1] - base;
-            let mut m = ChunkMarks {
-                entry: vec![false; rows_if(sessions, rows)],
-                exit: vec![false; rows_if(sessions, rows)],
-                firsts: [(); FIRSTS].map(|()| vec![false; rows_if(firsts, rows)]),
-                anon_sessions: 0,
-                anon_bounces: 0,
-            };
-            let mut seen = Seen::default();
+            let (mut anon_sessions, mut anon_bounces) = (0u64, 0u64);
+            let (mut entry, mut exit) = (Vec::new(), Vec::new());
             let session_runs = if sessions { &bounds[c0..=c1] } else { &[] };
             for w in session_runs.windows(2) {
                 let (a, b) = (w[0], w[1]);
-                let (la, lb) = (a - base, b - base);
                 let len = b - a;
                 let row = |i: usize| pv[a + i] as usize;
                 if len == 1 {
-                    m.entry[la] = true;
-                    m.exit[la] = true;
+                    out[a - base] |= ENTRY | EXIT;
                 } else {
-                    session_flags(
-                        |i| hits.ts[row(i)],
-                        len,
-                        &mut m.entry[la..lb],
-                        &mut m.exit[la..lb],
-                    );
+                    entry.resize(len, false);
+                    exit.resize(len, false);
+                    session_flags(|i| hits.ts[row(i)], len, &mut entry, &mut exit);
+                    for (i, o) in out[a - base..b - base].iter_mut().enumerate() {
+                        *o |= if entry[i] { ENTRY } else { 0 } | if exit[i] { EXIT } else { 0 };
+                    }
                 }
                 // Anonymous page views make sessions of their visitor (signed-in ones are the
                 // user's, counted in the user report).
@@ -148,9 +157,9 @@ pub fn mark(
                     }
                     let t = hits.ts[r];
                     if last.is_none_or(|l| t - l > SESSION_GAP_MS) {
-                        m.anon_sessions += 1;
+                        anon_sessions += 1;
                         if current == 1 {
-                            m.anon_bounces += 1;
+                            anon_bounces += 1;
                         }
                         current = 0;
                     }
@@ -158,7 +167,7 @@ pub fn mark(
                     last = Some(t);
                 }
                 if current == 1 {
-                    m.anon_bounces += 1;
+                    anon_bounces += 1;
                 }
             }
             if firsts {
@@ -168,11 +177,9 @@ pub fn mark(
                 for w in bounds[c0..=c1].windows(2) {
                     let (a, b) = (w[0], w[1]);
                     match reuse.and_then(|r| r.visitor_prefix(hits, a, b)) {
-                        Some(bits) => {
-                            for (d, out) in m.firsts.iter_mut().enumerate() {
-                                for (o, &x) in out[a - base..b - base].iter_mut().zip(bits) {
-                                    *o = x >> d & 1 != 0;
-                                }
+                        Some(kept) => {
+                            for (o, &x) in out[a - base..b - base].iter_mut().zip(kept) {
+                                *o |= x & FIRSTS_MASK;
                             }
                         }
                         None => runs.push((a, b)),
@@ -180,52 +187,53 @@ pub fn mark(
                 }
                 // A dimension at a time, each with a closure of its own (one call through a
                 // `dyn` per row and dimension cost more than the marks themselves).
-                let [path, source, campaign, browser, os, device, days, host] = &mut m.firsts;
                 let p = |k: usize| pv[k] as usize;
-                let runs = (runs.as_slice(), base);
-                firsts_of(runs, |k| hits.path[p(k)], path, &mut seen);
-                firsts_of(runs, |k| hits.source[p(k)], source, &mut seen);
-                firsts_of(runs, |k| hits.campaign[p(k)], campaign, &mut seen);
-                firsts_of(runs, |k| classes[k].browser, browser, &mut seen);
-                firsts_of(runs, |k| classes[k].os, os, &mut seen);
-                firsts_of(runs, |k| classes[k].device as u32, device, &mut seen);
-                firsts_of(runs, |k| day[k], days, &mut seen);
-                firsts_of(runs, |k| hits.host[p(k)], host, &mut seen);
+                let mut seen = Seen::default();
+                let r = (runs.as_slice(), base);
+                firsts_of(r, first(F_PATH), |k| hits.path[p(k)], out, &mut seen);
+                firsts_of(r, first(F_SOURCE), |k| hits.source[p(k)], out, &mut seen);
+                firsts_of(
+                    r,
+                    first(F_CAMPAIGN),
+                    |k| hits.campaign[p(k)],
+                    out,
+                    &mut seen,
+                );
+                firsts_of(r, first(F_BROWSER), |k| classes[k].browser, out, &mut seen);
+                firsts_of(r, first(F_OS), |k| classes[k].os, out, &mut seen);
+                let device = |k: usize| classes[k].device as u32;
+                firsts_of(r, first(F_DEVICE), device, out, &mut seen);
+                firsts_of(r, first(F_DAY), |k| day[k], out, &mut seen);
+                firsts_of(r, first(F_HOST), |k| hits.host[p(k)], out, &mut seen);
             }
-            m
+            (anon_sessions, anon_bounces)
         })
         .collect();
     let mut out = Marks {
-        entry: Vec::with_capacity(rows_if(sessions, n)),
-        exit: Vec::with_capacity(rows_if(sessions, n)),
-        session_first: Vec::new(),
-        firsts: [(); FIRSTS].map(|()| Vec::with_capacity(rows_if(firsts, n))),
+        bits,
         visitors: (bounds.len() - 1) as u64,
         anon_sessions: 0,
         anon_bounces: 0,
     };
-    for m in marked {
-        out.entry.extend_from_slice(&m.entry);
-        out.exit.extend_from_slice(&m.exit);
-        for (all, part) in out.firsts.iter_mut().zip(&m.firsts) {
-            all.extend_from_slice(part);
-        }
-        out.anon_sessions += m.anon_sessions;
-        out.anon_bounces += m.anon_bounces;
+    for (s, b) in counts {
+        out.anon_sessions += s;
+        out.anon_bounces += b;
     }
     out
 }
 
-/// Marks the first row of each value within each run of a chunk: `runs` are the runs
-/// (`a..b`, positions in the page views) and the chunk's start, `value(k)` the value at
+/// Marks (`bit`) the first row of each value within each run of a chunk: `runs` are the
+/// runs (`a..b`, positions in the page views) and the chunk's start, `value(k)` the value at
 /// position `k`, `out` the chunk's marks.
 fn firsts_of(
     (runs, base): (&[(usize, usize)], usize),
+    bit: u16,
     value: impl Fn(usize) -> u32,
-    out: &mut [bool],
+    out: &mut [u16],
     seen: &mut Seen,
 ) {
     for &(a, b) in runs {
-        first_of_value(|i| value(a + i), b - a, &mut out[a - base..b - base], seen);
+        let run = &mut out[a - base..b - base];
+        first_of_value(|i| value(a + i), b - a, |i| run[i] |= bit, seen);
     }
 }
