@@ -17,7 +17,7 @@
 //! [`sessions::order`]: super::sessions::order
 //! [`visits::mark`]: super::visits::mark
 
-use super::agents::{Agents, Class};
+use super::agents::{Agents, Classes};
 use super::base::{Base, Reuse};
 use super::dimensions::{DimNames, Dims};
 use super::events::Events;
@@ -81,8 +81,8 @@ enum Rows {
     },
 }
 
-/// A bucket's counted page views (rows of its hits) with their marks and agent classes.
-type Counted = (Vec<u32>, Marks, Vec<Class>);
+/// A bucket's counted page views (rows of its hits) with their marks.
+type Counted = (Vec<u32>, Marks);
 
 /// A period's report in the making: fed buckets with [`Accumulator::add`].
 pub struct Accumulator<'p> {
@@ -167,37 +167,37 @@ impl<'p> Accumulator<'p> {
         let kept = bucket
             .kept_marks(self.period, agents)
             .map(|base| (base, bucket.pv.as_slice()));
-        let marked = super::timed("page views", || self.page_views(hits, rows, agents, kept))?;
-        if let Some((pv, marks, classes)) = marked {
+        let classes = agents.table();
+        let marked = super::timed("page views", || self.page_views(hits, rows, &classes, kept))?;
+        if let Some((pv, marks)) = marked {
             super::timed("tables", || self.tables(hits, &pv, &marks, &classes, names))?;
         }
         super::timed("events", || self.events.add(hits, &ev))
     }
 
     /// Counts a bucket's page views `rows` (rows of `hits` in visitor order) into the parts
-    /// that count by the report's codes; the counted rows with their marks and agent classes,
-    /// for [`Accumulator::tables`]. `kept`: the bucket's unfiltered marks and page views, when
+    /// that count by the report's codes; the counted rows with their marks, for
+    /// [`Accumulator::tables`]. `kept`: the bucket's unfiltered marks and page views, when
     /// it keeps them ([`Prepared::kept_marks`]).
     fn page_views(
         &mut self,
         hits: &Hits,
         rows: Rows,
-        agents: &Agents,
+        classes: &Classes,
         kept: Option<(&Base, &[u32])>,
     ) -> Result<Option<Counted>> {
         let period = self.period;
-        let (pv, marks, classes, day) = match rows {
+        let (pv, marks, day) = match rows {
             Rows::All(pv) => {
                 if pv.is_empty() {
                     return Ok(None);
                 }
                 if let Some((base, _)) = kept {
                     let (marks, day) = base.marks();
-                    let classes = classes_of(hits, &pv, agents);
-                    (pv, marks, classes, day)
+                    (pv, marks, day)
                 } else {
-                    let (marks, classes, day) = all_marks(hits, &pv, agents, period);
-                    (pv, marks, classes, day)
+                    let (marks, day) = all_marks(hits, &pv, classes, period);
+                    (pv, marks, day)
                 }
             }
             Rows::Filtered {
@@ -211,12 +211,12 @@ impl<'p> Accumulator<'p> {
                 // Sessions, entries, exits and bounces are those of whole kept sessions; the
                 // rest counts the counted page views.
                 let whole = super::timed("session marks", || {
-                    visits::mark(hits, &sessions, &[], &[], Want::Sessions, None)
+                    visits::mark(hits, &sessions, classes, &[], Want::Sessions, None)
                 });
                 let pv: Vec<u32> = counted.par_iter().map(|&i| sessions[i as usize]).collect();
-                let (mut marks, classes, day) = super::timed("first marks", || {
+                let (mut marks, day) = super::timed("first marks", || {
                     let reuse = kept.map(|(base, all)| Reuse::new(base, all, &pv));
-                    marks_of(hits, &pv, agents, period, Want::Firsts, reuse.as_ref())
+                    marks_of(hits, &pv, classes, period, Want::Firsts, reuse.as_ref())
                 });
                 marks
                     .bits
@@ -228,14 +228,14 @@ impl<'p> Accumulator<'p> {
                     });
                 marks.anon_sessions = whole.anon_sessions;
                 marks.anon_bounces = whole.anon_bounces;
-                (pv, marks, classes, day)
+                (pv, marks, day)
             }
         };
         self.tally.visitors += marks.visitors;
         self.tally.anon_sessions += marks.anon_sessions;
         self.tally.anon_bounces += marks.anon_bounces;
         self.tally.count_page_views(period, hits, &pv, &day, &marks);
-        Ok(Some((pv, marks, classes)))
+        Ok(Some((pv, marks)))
     }
 
     /// Adds a bucket's page views to the tables kept by name (pages, sources, campaigns,
@@ -245,7 +245,7 @@ impl<'p> Accumulator<'p> {
         hits: &Hits,
         pv: &[u32],
         marks: &Marks,
-        classes: &[Class],
+        classes: &Classes,
         names: &BucketNames,
     ) -> Result<()> {
         // Three tables of their own, side by side (pages and the signed-in projection are one
@@ -264,24 +264,17 @@ impl<'p> Accumulator<'p> {
     }
 }
 
-/// The agent classes of the page views `pv` (rows of `hits`).
-fn classes_of(hits: &Hits, pv: &[u32], agents: &Agents) -> Vec<Class> {
-    let codes: Vec<u32> = pv.par_iter().map(|&r| hits.agent[r as usize]).collect();
-    agents.classes(&codes)
-}
-
-/// The marks (`want`), agent classes and local days of the page views `pv` (rows of `hits` in
-/// visitor order) in `period`; `reuse` places them among a kept bucket's page views (their
-/// days, and the firsts of visitors counted from their first page view on, are read there).
+/// The marks (`want`) and local days of the page views `pv` (rows of `hits` in visitor order)
+/// in `period`; `reuse` places them among a kept bucket's page views (their days, and the
+/// firsts of visitors counted from their first page view on, are read there).
 fn marks_of(
     hits: &Hits,
     pv: &[u32],
-    agents: &Agents,
+    classes: &Classes,
     period: &Period,
     want: Want,
     reuse: Option<&Reuse<'_>>,
-) -> (Marks, Vec<Class>, Vec<u32>) {
-    let classes = classes_of(hits, pv, agents);
+) -> (Marks, Vec<u32>) {
     let day: Vec<u32> = match reuse {
         Some(r) => r.days(),
         None => pv
@@ -289,25 +282,20 @@ fn marks_of(
             .map(|&r| period.day_index(hits.ts[r as usize]) as u32)
             .collect(),
     };
-    let marks = visits::mark(hits, pv, &classes, &day, want, reuse);
-    (marks, classes, day)
+    let marks = visits::mark(hits, pv, classes, &day, want, reuse);
+    (marks, day)
 }
 
 /// [`marks_of`] every mark of all of a bucket's page views `pv`: each session is counted at
 /// its entry.
-fn all_marks(
-    hits: &Hits,
-    pv: &[u32],
-    agents: &Agents,
-    period: &Period,
-) -> (Marks, Vec<Class>, Vec<u32>) {
-    let (mut marks, classes, day) = marks_of(hits, pv, agents, period, Want::All, None);
+fn all_marks(hits: &Hits, pv: &[u32], classes: &Classes, period: &Period) -> (Marks, Vec<u32>) {
+    let (mut marks, day) = marks_of(hits, pv, classes, period, Want::All, None);
     marks.bits.par_iter_mut().for_each(|b| {
         if *b & ENTRY != 0 {
             *b |= SESSION_FIRST;
         }
     });
-    (marks, classes, day)
+    (marks, day)
 }
 
 /// A bucket of visitors made ready to count: what does not depend on the filters (visitor
@@ -429,7 +417,7 @@ impl Prepared {
         }
         let kept = self.marks.get_or_init(|| {
             super::timed("kept marks", || {
-                let (marks, _, day) = all_marks(&self.hits, &self.pv, agents, period);
+                let (marks, day) = all_marks(&self.hits, &self.pv, &agents.table(), period);
                 Base::new(period, marks, &day)
             })
         });

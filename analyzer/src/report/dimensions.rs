@@ -6,7 +6,7 @@
 //! codes; sources, campaigns and referrer hosts can have as many values as page views, so each
 //! bucket's counts are added by name into [`Keyed`] tables, which spill past their budget.
 
-use super::agents::{Class, Device};
+use super::agents::{Classes, Device};
 use super::model::{BrowserRow, CampaignRow, DeviceRow, HostRow, OsRow, Rows, SourceRow};
 use super::sort_top;
 use super::spill::{get_str, get_varint, put_str, put_varint, Keyed, Row, Sorter, Spill};
@@ -186,14 +186,14 @@ impl Dims {
         }
     }
 
-    /// Counts the page views `pv` (rows of `hits`; `classes[i]` and `marks.bits[i]` belong to
+    /// Counts the page views `pv` (rows of `hits` whose agents `classes` classes, `marks.bits[i]` of
     /// `pv[i]`; `names` names the bucket's codes), folded per thread (a counter per chunk
     /// could hold a large code range many times over).
     pub fn count(
         &mut self,
         hits: &Hits,
         pv: &[u32],
-        classes: &[Class],
+        classes: &Classes,
         marks: &Marks,
         names: &BucketNames,
     ) -> Result<()> {
@@ -208,7 +208,7 @@ impl Dims {
                 for (j, &r) in block.iter().enumerate() {
                     let i = b * BLOCK + j;
                     let r = r as usize;
-                    let class = &classes[i];
+                    let class = classes.of(hits.agent[r]);
                     let b = marks.bits[i];
                     let has = |bit: u16| b & bit != 0;
                     d.source.add(hits.source[r], has(first(F_SOURCE)));

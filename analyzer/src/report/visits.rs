@@ -4,7 +4,7 @@
 //!
 //! Runs of one visitor are worked out in parallel, in chunks of whole runs.
 
-use super::agents::Class;
+use super::agents::Classes;
 use super::base::Reuse;
 use super::sessions::{first_of_value, runs, session_flags, Seen, SESSION_GAP_MS};
 use crate::transform::hits::Hits;
@@ -96,9 +96,9 @@ pub enum Want {
     Firsts,
 }
 
-/// Marks the page views `pv` (rows of `hits` in (visitor, ts, event id) order): `classes[i]`
-/// and `day[i]` are the agent class and local day index of `pv[i]` (read for the firsts only:
-/// empty with [`Want::Sessions`]); `want` says which marks
+/// Marks the page views `pv` (rows of `hits` in (visitor, ts, event id) order): `classes`
+/// classes the agents and `day[i]` is the local day index of `pv[i]` (read for the firsts
+/// only: empty with [`Want::Sessions`]); `want` says which marks
 /// (a filtered report takes its sessions from whole sessions and its firsts from the counted
 /// page views, so each half is worked out once); `reuse`, when given, places `pv` among the
 /// bucket's page views whose unfiltered marks are kept, and a visitor counted from its first
@@ -106,7 +106,7 @@ pub enum Want {
 pub fn mark(
     hits: &Hits,
     pv: &[u32],
-    classes: &[Class],
+    classes: &Classes,
     day: &[u32],
     want: Want,
     reuse: Option<&Reuse<'_>>,
@@ -199,9 +199,10 @@ pub fn mark(
                     out,
                     &mut seen,
                 );
-                firsts_of(r, first(F_BROWSER), |k| classes[k].browser, out, &mut seen);
-                firsts_of(r, first(F_OS), |k| classes[k].os, out, &mut seen);
-                let device = |k: usize| classes[k].device as u32;
+                let class = |k: usize| classes.of(hits.agent[p(k)]);
+                firsts_of(r, first(F_BROWSER), |k| class(k).browser, out, &mut seen);
+                firsts_of(r, first(F_OS), |k| class(k).os, out, &mut seen);
+                let device = |k: usize| class(k).device as u32;
                 firsts_of(r, first(F_DEVICE), device, out, &mut seen);
                 firsts_of(r, first(F_DAY), |k| day[k], out, &mut seen);
                 firsts_of(r, first(F_HOST), |k| hits.host[p(k)], out, &mut seen);
