@@ -21,9 +21,9 @@ use std::sync::{Arc, Mutex};
 use store::Store;
 
 /// Bytes a kept hit takes, about: its columns (79 bytes), its place in the visitor order,
-/// page view or event lists, its agent class, and a page view's kept marks (4 bytes,
-/// [`super::base::Base`]).
-pub const ROW_BYTES: u64 = 100;
+/// page view or event lists, its agent class, a page view's kept marks (4 bytes,
+/// [`super::base::Base`]) and its step for the filters (1 byte, [`super::select::steps`]).
+pub const ROW_BYTES: u64 = 101;
 
 /// A period read and prepared.
 pub struct Loaded {

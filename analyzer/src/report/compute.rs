@@ -152,7 +152,10 @@ impl<'p> Accumulator<'p> {
                 agents,
             };
             let k = super::timed("filters", || {
-                select::select(hits, &bucket.kept, &self.filters, &names)
+                let steps = bucket
+                    .steps
+                    .get_or_init(|| select::steps(hits, &bucket.kept));
+                select::select(hits, &bucket.kept, steps, &self.filters, &names)
             });
             (
                 Rows::Filtered {
@@ -318,6 +321,8 @@ pub struct Prepared {
     laid_out: bool,
     /// Its unfiltered marks, once a report has asked ([`Prepared::kept_marks`]).
     marks: OnceLock<Option<Base>>,
+    /// What the filters' walk reads of each kept row ([`select::steps`]), once filtered.
+    steps: OnceLock<Vec<u8>>,
 }
 
 impl Prepared {
@@ -405,6 +410,7 @@ impl Prepared {
             bots,
             laid_out: lay_out,
             marks: OnceLock::new(),
+            steps: OnceLock::new(),
         })
     }
 

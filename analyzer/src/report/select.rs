@@ -170,17 +170,74 @@ struct Session {
     events: Vec<u32>,
 }
 
-/// Applies `filters` to a bucket's rows `kept` (page views and events of `hits`, in (visitor,
-/// ts, event id) order, repeats and left-out bots already dropped): in chunks of whole
-/// visitors side by side (a session never spans two visitors), joined in order.
-pub fn select(hits: &Hits, kept: &[u32], filters: &Filters, names: &Names<'_>) -> Kept {
+/// [`steps`]: the row does not continue the session of the page view before it (none, another
+/// visitor's, or one more than the session gap older).
+const NEW: u8 = 1;
+/// [`steps`]: the row is a page view.
+const PAGE: u8 = 2;
+
+/// What the walk of [`select`] reads of each row of `kept` (as [`select`] takes them) besides
+/// the filters' columns, one byte a row ([`NEW`], [`PAGE`]) where visitor, time and flags are
+/// 17: it does not depend on the filters, so a kept bucket works it out once.
+pub fn steps(hits: &Hits, kept: &[u32]) -> Vec<u8> {
     use rayon::prelude::*;
     let bounds = super::sessions::runs(kept, |r| hits.vis[r as usize]);
-    // A few chunks a thread: each learns its filters' verdicts by code on its own.
-    let rows = kept.len() / (2 * rayon::current_num_threads()) + 1;
-    let parts: Vec<Kept> = super::visits::chunks_of_runs(&bounds, rows)
+    let rows = kept.len() / (8 * rayon::current_num_threads()) + 1;
+    let parts: Vec<Vec<u8>> = super::visits::chunks_of_runs(&bounds, rows)
         .into_par_iter()
-        .map(|(c0, c1)| select_visitors(hits, &kept[bounds[c0]..bounds[c1]], filters, names))
+        .map(|(c0, c1)| {
+            let mut out = Vec::with_capacity(bounds[c1] - bounds[c0]);
+            // The visitor and time of the latest page view.
+            let mut last: Option<(u64, i64)> = None;
+            for &r in &kept[bounds[c0]..bounds[c1]] {
+                let r = r as usize;
+                let (vis, ts) = (hits.vis[r], hits.ts[r]);
+                let in_session = last.is_some_and(|(v, t)| v == vis && ts - t <= SESSION_GAP_MS);
+                let page = hits.flags[r] & PAGEVIEW != 0;
+                if page {
+                    last = Some((vis, ts));
+                }
+                out.push(if in_session { 0 } else { NEW } | if page { PAGE } else { 0 });
+            }
+            out
+        })
+        .collect();
+    parts.concat()
+}
+
+/// Applies `filters` to a bucket's rows `kept` (page views and events of `hits`, in (visitor,
+/// ts, event id) order, repeats and left-out bots already dropped; `steps` theirs, see
+/// [`steps`]): in chunks cut where a session begins, side by side, joined in order.
+pub fn select(
+    hits: &Hits,
+    kept: &[u32],
+    steps: &[u8],
+    filters: &Filters,
+    names: &Names<'_>,
+) -> Kept {
+    use rayon::prelude::*;
+    // A few chunks a thread: each learns its filters' verdicts by code on its own. A row that
+    // begins a session owes nothing to the rows before it (nor do the rows after it until
+    // the next such row), so a chunk may begin there.
+    let rows = kept.len() / (2 * rayon::current_num_threads()) + 1;
+    let mut cuts = vec![0];
+    let mut at = rows;
+    while at < kept.len() {
+        match steps[at..].iter().position(|&s| s & NEW != 0) {
+            Some(p) => {
+                cuts.push(at + p);
+                at += p + rows;
+            }
+            None => break,
+        }
+    }
+    cuts.push(kept.len());
+    let parts: Vec<Kept> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let (a, b) = (w[0], w[1]);
+            select_sessions(hits, &kept[a..b], &steps[a..b], filters, names)
+        })
         .collect();
     let mut parts = parts.into_iter();
     let mut out = parts.next().unwrap_or_default();
@@ -194,16 +251,20 @@ pub fn select(hits: &Hits, kept: &[u32], filters: &Filters, names: &Names<'_>) -
     out
 }
 
-/// [`select`] on the rows of whole visitors.
-fn select_visitors(hits: &Hits, kept: &[u32], filters: &Filters, names: &Names<'_>) -> Kept {
+/// [`select`] on rows that begin with a session's first.
+fn select_sessions(
+    hits: &Hits,
+    kept: &[u32],
+    steps: &[u8],
+    filters: &Filters,
+    names: &Names<'_>,
+) -> Kept {
     let mut hit_tests: Vec<Test> = filters.of_hits().map(Test::new).collect();
     let mut visit_tests: Vec<Test> = filters.of_visits().map(Test::new).collect();
     let any_hit_filter = !hit_tests.is_empty();
     let any_visit_filter = !visit_tests.is_empty();
     let mut out = Kept::default();
     let mut session = Session::default();
-    // The visitor and time of the latest page view, while its session is open.
-    let mut last: Option<(u64, i64)> = None;
 
     let close = |s: &mut Session, out: &mut Kept, visit_tests: &mut Vec<Test>| {
         let (Some(&(first, _)), Some(&(end, _))) = (s.rows.first(), s.rows.last()) else {
@@ -235,18 +296,16 @@ fn select_visitors(hits: &Hits, kept: &[u32], filters: &Filters, names: &Names<'
         s.events.clear();
     };
 
-    for &r in kept {
+    for (&r, &step) in kept.iter().zip(steps) {
         let ri = r as usize;
-        let (vis, ts) = (hits.vis[ri], hits.ts[ri]);
-        let in_session = last.is_some_and(|(v, t)| v == vis && ts - t <= SESSION_GAP_MS);
+        let in_session = step & NEW == 0;
         let hit_ok = hit_tests.iter_mut().all(|t| t.row(hits, names, ri));
         // Past the gap (or another visitor) the open session has ended, whatever comes.
         if !in_session {
             close(&mut session, &mut out, &mut visit_tests);
         }
-        if hits.flags[ri] & PAGEVIEW != 0 {
+        if step & PAGE != 0 {
             session.rows.push((r, hit_ok));
-            last = Some((vis, ts));
         } else if hit_ok {
             if in_session {
                 session.events.push(r);
@@ -257,4 +316,28 @@ fn select_visitors(hits: &Hits, kept: &[u32], filters: &Filters, names: &Names<'
     }
     close(&mut session, &mut out, &mut visit_tests);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_mark_page_views_and_where_a_session_cannot_continue() {
+        const GAP: i64 = SESSION_GAP_MS;
+        // Visitor 1: a page view, an event, a page view within the gap, an event past the
+        // gap (no session of its own), a page view after it; visitor 2: an event first, then
+        // a page view.
+        let hits = Hits {
+            vis: vec![1, 1, 1, 1, 1, 2, 2],
+            ts: vec![0, 10, GAP, 2 * GAP + 1, 2 * GAP + 2, 5, 6],
+            flags: vec![PAGEVIEW, 0, PAGEVIEW, 0, PAGEVIEW, 0, PAGEVIEW],
+            ..Hits::default()
+        };
+        let kept: Vec<u32> = (0..7).collect();
+        assert_eq!(
+            steps(&hits, &kept),
+            [NEW | PAGE, 0, PAGE, NEW, NEW | PAGE, NEW, NEW | PAGE]
+        );
+    }
 }
