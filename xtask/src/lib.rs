@@ -20,6 +20,7 @@ pub mod paths;
 pub mod process;
 pub mod setup;
 pub mod spark;
+pub mod test_pool;
 pub mod traffic;
 pub mod trickle;
 pub mod wrangler;

@@ -153,21 +153,9 @@ fn test() -> Result<()> {
         joined(lambda, "building the Lambda package")?;
         tests
     })?;
-    eprintln!("test: cargo test --workspace (integration tests included, e2e apart)");
-    run(
-        "cargo test",
-        Command::new("cargo")
-            .args([
-                "test",
-                "--workspace",
-                "--",
-                "--include-ignored",
-                "--skip",
-                E2E_TEST,
-            ])
-            .current_dir(paths::root()),
-    )?;
-    e2e()?;
+    // Every binary with its ignored tests (those that need the tools installed above), the
+    // end-to-end test among them.
+    xtask::test_pool::run_workspace(&paths::root(), &["--include-ignored"])?;
     eprintln!("test: wrangler deploy --dry-run");
     let (total, gzip) = wrangler::deploy_dry_run()?;
     println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");
