@@ -10,55 +10,18 @@
 use super::model::{Rows, UserRow};
 use super::pages::Pages;
 use super::sessions::{runs, session_flags, Seen};
-use super::spill::{close_parts, part_of, string_bytes, RecordReader, RecordWriter, PARTS};
+use super::spill::{close_parts, part_of, RecordReader, RecordWriter, PARTS};
 use super::spill::{get_str, get_varint, put_str, put_varint, Part, Row, Sorter, Spill};
 use super::totals::People;
 use super::visits::chunks_of_runs;
 use crate::period::Period;
 use crate::transform::hits::{BucketNames, Hits};
-use crate::transform::intern::NONE;
+use crate::transform::intern::{Local, NONE};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::path::Path;
-
-/// Strings of the projection as dense codes (one thread adds them).
-#[derive(Default)]
-struct Strings {
-    table: hashbrown::HashTable<u32>,
-    names: Vec<Box<str>>,
-    bytes: usize,
-}
-
-impl Strings {
-    fn code(&mut self, value: &str) -> u32 {
-        let state = foldhash::fast::FixedState::with_seed(0x7573_6572);
-        let hash = state.hash_one(value);
-        let names = &mut self.names;
-        if let Some(&c) = self.table.find(hash, |&c| &*names[c as usize] == value) {
-            return c;
-        }
-        let c = names.len() as u32;
-        names.push(value.into());
-        self.table
-            .insert_unique(hash, c, |&c| state.hash_one(&*names[c as usize]));
-        self.bytes += string_bytes(value.len());
-        c
-    }
-
-    /// Bytes held: the names' heap, the list of them and the table, at their capacities.
-    fn held(&self) -> usize {
-        self.bytes
-            + self.names.capacity() * std::mem::size_of::<Box<str>>()
-            + self.table.allocation_size()
-    }
-
-    fn name(&self, code: u32) -> &str {
-        self.names.get(code as usize).map_or("", |n| n)
-    }
-}
 
 /// Signed-in page views, in memory with codes of their own dictionaries.
 #[derive(Default)]
@@ -66,8 +29,8 @@ struct Projection {
     user: Vec<u32>,
     ts: Vec<i64>,
     path: Vec<u32>,
-    users: Strings,
-    paths: Strings,
+    users: Local,
+    paths: Local,
 }
 
 /// Bytes of one projected page view in memory.
@@ -233,7 +196,7 @@ fn work(
     sorter: &mut Sorter<UserRow>,
     pages: &mut Pages,
 ) -> Result<()> {
-    let sorted = by_user_and_time(&s.user, &s.ts, s.users.names.len());
+    let sorted = by_user_and_time(&s.user, &s.ts, s.users.len());
     let n = sorted.len();
     let bounds = runs(&sorted, |r| u64::from(s.user[r as usize]));
     struct Chunk {

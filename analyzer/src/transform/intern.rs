@@ -178,6 +178,60 @@ impl Interner {
     }
 }
 
+/// A string -> code dictionary for one thread: codes dense in the order the values were first
+/// added, the names in one [`Arena`] (no allocation per name).
+#[derive(Default)]
+pub struct Local {
+    table: HashTable<u32>,
+    names: Arena,
+}
+
+impl Local {
+    /// The code of `value`, added if new.
+    pub fn code(&mut self, value: &str) -> u32 {
+        let state = foldhash::fast::FixedState::with_seed(0x7573_6572);
+        let hash = state.hash_one(value);
+        let names = &mut self.names;
+        if let Some(&c) = self
+            .table
+            .find(hash, |&c| names.get(c as usize) == Some(value))
+        {
+            return c;
+        }
+        let c = u32::try_from(names.len())
+            .ok()
+            .filter(|&c| c != NONE)
+            .expect("fewer than 4 billion distinct values");
+        names.push(value);
+        self.table.insert_unique(hash, c, |&c| {
+            state.hash_one(names.get(c as usize).unwrap_or_default())
+        });
+        c
+    }
+
+    /// The value of `code` (empty for an unknown code).
+    pub fn name(&self, code: u32) -> &str {
+        self.names.get(code as usize).unwrap_or_default()
+    }
+
+    /// Values held: one more than the largest code.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether it holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Bytes held, at the buffers' capacities.
+    pub fn held(&self) -> usize {
+        self.names.text.capacity()
+            + self.names.ends.capacity() * std::mem::size_of::<usize>()
+            + self.table.allocation_size()
+    }
+}
+
 /// Values a [`Cache`] keeps at most.
 const CACHE_VALUES: usize = 16 * 1024;
 
@@ -295,5 +349,20 @@ mod tests {
         }
         assert_eq!(cache.code(&interner, "/p/7"), codes[0][7]);
         assert_eq!(dict.name(NONE), "");
+    }
+
+    #[test]
+    fn a_local_dictionary_codes_in_first_seen_order() {
+        let mut local = Local::default();
+        assert!(local.is_empty());
+        let values = ["/b", "/a", "", "/b", "/é", "/a", "/c"];
+        let codes: Vec<u32> = values.iter().map(|v| local.code(v)).collect();
+        assert_eq!(codes, [0, 1, 2, 0, 3, 1, 4]);
+        assert_eq!(local.len(), 5);
+        for (v, &c) in values.iter().zip(&codes) {
+            assert_eq!(local.name(c), *v);
+        }
+        assert_eq!(local.name(5), "");
+        assert!(local.held() >= "/b/a/é/c".len() + 5 * 8);
     }
 }
