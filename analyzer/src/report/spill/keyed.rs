@@ -2,10 +2,10 @@
 //! partition.
 
 use super::records::{
-    close_parts, get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader,
-    RecordWriter,
+    close_parts, get_str, get_varint, part_of, put_str, put_varint, RecordReader, RecordWriter,
 };
 use super::{Spill, SpillDir, PARTS, SMALL_PIECE};
+use crate::transform::intern::Local;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,10 +14,11 @@ use std::sync::Arc;
 /// written to its hash partition's file and memory is freed.
 pub struct Keyed<const N: usize> {
     what: &'static str,
-    map: hashbrown::HashMap<Box<str>, [u64; N]>,
-    /// Heap bytes of the keys; the map's own allocation is asked of the map (its capacity runs
-    /// up to twice its rows, which a per-row estimate misses).
-    keys: usize,
+    /// The keys as codes, their names in one buffer: a bucket of unique paths adds millions of
+    /// keys, and one allocation per key was much of the cost of adding them.
+    keys: Local,
+    /// The counters of each key, by code.
+    values: Vec<[u64; N]>,
     limit: usize,
     spill: Arc<SpillDir>,
     parts: Option<Vec<RecordWriter>>,
@@ -52,8 +53,8 @@ impl<const N: usize> Keyed<N> {
     pub fn new(what: &'static str, limit: usize, spill: &Spill) -> Keyed<N> {
         Keyed {
             what,
-            map: hashbrown::HashMap::new(),
-            keys: 0,
+            keys: Local::default(),
+            values: Vec::new(),
             limit,
             spill: spill.dir.clone(),
             parts: None,
@@ -63,16 +64,29 @@ impl<const N: usize> Keyed<N> {
 
     /// Adds `v` to the counters of `key`.
     pub fn add(&mut self, key: &str, v: [u64; N]) -> Result<()> {
-        if let Some(c) = self.map.get_mut(key) {
+        let code = self.keys.code(key) as usize;
+        if let Some(c) = self.values.get_mut(code) {
             add_into(c, &v);
             return Ok(());
         }
-        self.map.insert(key.into(), v);
-        self.keys += string_bytes(key.len());
-        if self.keys + self.map.allocation_size() > self.limit {
+        self.values.push(v);
+        // Capacities, not lengths: vectors and tables run up to twice what they hold.
+        if self.keys.held() + self.values.capacity() * std::mem::size_of::<[u64; N]>() > self.limit
+        {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// The rows in memory, by key.
+    fn take_rows(&mut self) -> Part<N> {
+        let keys = std::mem::take(&mut self.keys);
+        let values = std::mem::take(&mut self.values);
+        let mut part = Part::with_capacity(values.len());
+        for (code, v) in values.into_iter().enumerate() {
+            part.insert(keys.name(code as u32).into(), v);
+        }
+        part
     }
 
     /// Writes every row in memory to its partition's file.
@@ -84,23 +98,25 @@ impl<const N: usize> Keyed<N> {
             self.parts = Some(parts);
         }
         let parts = self.parts.as_mut().expect("just made");
-        for (key, v) in self.map.drain() {
-            encode_row(&mut self.record, &key, &v);
-            parts[part_of(&key, 0)].write(&self.record)?;
+        for (code, v) in self.values.iter().enumerate() {
+            let key = self.keys.name(code as u32);
+            encode_row(&mut self.record, key, v);
+            parts[part_of(key, 0)].write(&self.record)?;
         }
-        self.map = hashbrown::HashMap::new();
-        self.keys = 0;
+        self.keys = Local::default();
+        self.values = Vec::new();
         Ok(())
     }
 
     /// Done adding: the rows, to be read back partition by partition.
     pub fn finish(mut self) -> Result<Merged<N>> {
         if self.parts.is_none() {
+            let memory = self.take_rows();
             return Ok(Merged {
                 limit: self.limit,
                 spill: self.spill,
                 what: self.what,
-                memory: Some(self.map),
+                memory: Some(memory),
                 files: Vec::new(),
             });
         }

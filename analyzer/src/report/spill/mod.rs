@@ -19,8 +19,7 @@ mod sorter;
 
 pub use keyed::{joined, Keyed, Merged, Part};
 pub use records::{
-    close_parts, get_str, get_varint, part_of, put_str, put_varint, string_bytes, RecordReader,
-    RecordWriter,
+    close_parts, get_str, get_varint, part_of, put_str, put_varint, RecordReader, RecordWriter,
 };
 pub use sorter::{Row, Sorter};
 

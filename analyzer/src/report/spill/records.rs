@@ -151,11 +151,6 @@ pub fn part_of(key: &str, depth: u32) -> usize {
     (state.hash_one(key) >> 58) as usize % PARTS
 }
 
-/// Heap bytes a string of `len` bytes takes (the allocator's rounding and header, roughly).
-pub fn string_bytes(len: usize) -> usize {
-    len.next_multiple_of(16) + 16
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
