@@ -9,7 +9,7 @@
 
 use super::agents::Agents;
 use super::filter::{Dimension, Filter, Filters};
-use super::sessions::SESSION_GAP_MS;
+use super::sessions::gap_ends_session;
 use crate::transform::hits::{campaign_parts, BucketNames, Hits, Shared, PAGEVIEW};
 use crate::transform::intern::NONE;
 
@@ -21,7 +21,7 @@ pub fn attribute_sessions(hits: &mut Hits, pv: &[u32]) {
     let mut last: Option<(u64, i64)> = None;
     for &r in pv {
         let r = r as usize;
-        let starts = last.is_none_or(|(v, t)| v != hits.vis[r] || hits.ts[r] - t > SESSION_GAP_MS);
+        let starts = last.is_none_or(|(v, t)| v != hits.vis[r] || gap_ends_session(t, hits.ts[r]));
         if starts {
             entry = r;
         } else {
@@ -192,7 +192,7 @@ pub fn steps(hits: &Hits, kept: &[u32]) -> Vec<u8> {
             for &r in &kept[bounds[c0]..bounds[c1]] {
                 let r = r as usize;
                 let (vis, ts) = (hits.vis[r], hits.ts[r]);
-                let in_session = last.is_some_and(|(v, t)| v == vis && ts - t <= SESSION_GAP_MS);
+                let in_session = last.is_some_and(|(v, t)| v == vis && !gap_ends_session(t, ts));
                 let page = hits.flags[r] & PAGEVIEW != 0;
                 if page {
                     last = Some((vis, ts));
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn steps_mark_page_views_and_where_a_session_cannot_continue() {
-        const GAP: i64 = SESSION_GAP_MS;
+        const GAP: i64 = super::super::sessions::SESSION_GAP_MS;
         // Visitor 1: a page view, an event, a page view within the gap, an event past the
         // gap (no session of its own), a page view after it; visitor 2: an event first, then
         // a page view.

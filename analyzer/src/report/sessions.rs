@@ -7,6 +7,13 @@ use rayon::prelude::*;
 /// or longer) starts a new one.
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 
+/// Whether a hit at `ts` starts a new session after its visitor's (or user's) page view at
+/// `prev`: the one rule every part of the report and the live view cuts sessions by.
+#[inline]
+pub fn gap_ends_session(prev: i64, ts: i64) -> bool {
+    ts - prev > SESSION_GAP_MS
+}
+
 /// Row indices sorted by `(key, ts, eid, row)`. Sorting 24-byte `(key, ts, row)` values and
 /// then fixing the rare runs of equal `(key, ts)` by `eid` keeps the sort's memory traffic low
 /// (comparing through indices would miss the cache on every comparison).
@@ -58,7 +65,7 @@ pub fn runs(sorted: &[u32], key: impl Fn(u32) -> u64) -> Vec<usize> {
 /// first row, `exit` for its last.
 pub fn session_flags(ts: impl Fn(usize) -> i64, len: usize, entry: &mut [bool], exit: &mut [bool]) {
     for (i, e) in entry.iter_mut().enumerate().take(len) {
-        *e = i == 0 || ts(i) - ts(i - 1) > SESSION_GAP_MS;
+        *e = i == 0 || gap_ends_session(ts(i - 1), ts(i));
     }
     for (i, x) in exit.iter_mut().enumerate().take(len) {
         *x = i + 1 == len || entry[i + 1];

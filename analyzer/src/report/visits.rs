@@ -6,7 +6,7 @@
 
 use super::agents::Classes;
 use super::base::Reuse;
-use super::sessions::{first_of_value, runs, session_flags, Seen, SESSION_GAP_MS};
+use super::sessions::{first_of_value, gap_ends_session, runs, session_flags, Seen};
 use crate::transform::hits::Hits;
 use crate::transform::intern::NONE;
 use rayon::prelude::*;
@@ -156,7 +156,7 @@ pub fn mark(
                         continue;
                     }
                     let t = hits.ts[r];
-                    if last.is_none_or(|l| t - l > SESSION_GAP_MS) {
+                    if last.is_none_or(|l| gap_ends_session(l, t)) {
                         anon_sessions += 1;
                         if current == 1 {
                             anon_bounces += 1;

@@ -24,7 +24,7 @@ use crate::snapshot::{
     BrowserRow, CountryRow, DeviceRow, EventRow, MinuteRow, OsRow, PageRow, Snapshot, SourceRow,
 };
 use analyzer::report::model::ratio;
-use analyzer::report::sessions::SESSION_GAP_MS;
+use analyzer::report::sessions::{gap_ends_session, SESSION_GAP_MS};
 use hashbrown::{HashMap, HashSet};
 use pagehit::HitRef;
 use std::cmp::Reverse;
@@ -206,7 +206,7 @@ impl Visitor {
     fn idle(&self, now: i64) -> bool {
         self.entries.is_empty()
             && self.now_page.is_none()
-            && (self.last_view == NO_VIEW || now - self.last_view > SESSION_GAP_MS)
+            && (self.last_view == NO_VIEW || gap_ends_session(self.last_view, now))
     }
 }
 
@@ -393,7 +393,7 @@ impl Window {
         let visitor = self.visitors.entry(vid).or_insert_with(Visitor::new);
         let new_session = match visitor.source {
             None => true,
-            Some(_) => ts > visitor.last_view && ts - visitor.last_view > SESSION_GAP_MS,
+            Some(_) => gap_ends_session(visitor.last_view, ts),
         };
         let sources = &mut self.tallies[Dim::Sources as usize];
         if new_session {
