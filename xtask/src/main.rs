@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::Command;
 use xtask::process::{joined, run};
 use xtask::setup::{self, Task};
-use xtask::{edge_build, paths, wrangler};
+use xtask::{edge_build, paths, test_pool, wrangler};
 
 mod bench;
 mod demo;
@@ -37,7 +37,7 @@ enum Cmd {
     /// Build the edge worker to Wasm (edge/build/), as wrangler's build step does.
     BuildEdge,
     /// Run every test: unit tests, integration tests against moto and `wrangler dev` (the
-    /// template deployed into moto among them), then e2e.
+    /// template deployed into moto and e2e among them), three test binaries at a time.
     Test,
     /// Run the end-to-end test: worker -> faulty Kinesis -> crashing aggregator -> S3 -> analyzer.
     E2e,
@@ -136,26 +136,21 @@ fn test() -> Result<()> {
         "test: building the edge worker (wasm32), the aggregator's Lambda package (arm64) and \
          the tests, side by side, and installing the tests' tools"
     );
-    std::thread::scope(|s| -> Result<()> {
+    let binaries = std::thread::scope(|s| -> Result<Vec<test_pool::Binary>> {
         let tools = s.spawn(|| setup::ensure_for(Task::Test));
         let edge = s.spawn(edge_build::build);
         let lambda = s.spawn(move || -> Result<()> {
             joined(tools, "installing the tests' tools")?;
             xtask::lambda_package::build().map(|_| ())
         });
-        let tests = run(
-            "cargo test --no-run",
-            Command::new("cargo")
-                .args(["test", "--workspace", "--no-run", "--quiet"])
-                .current_dir(paths::root()),
-        );
+        let tests = test_pool::build(&paths::root());
         joined(edge, "building the edge worker")?;
         joined(lambda, "building the Lambda package")?;
         tests
     })?;
     // Every binary with its ignored tests (those that need the tools installed above), the
     // end-to-end test among them.
-    xtask::test_pool::run_workspace(&paths::root(), &["--include-ignored"])?;
+    test_pool::run(&paths::root(), &binaries, &["--include-ignored"])?;
     eprintln!("test: wrangler deploy --dry-run");
     let (total, gzip) = wrangler::deploy_dry_run()?;
     println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");

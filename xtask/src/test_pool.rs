@@ -1,10 +1,11 @@
 //! `cargo xtask test`'s test run: the workspace's test binaries side by side instead of one
-//! after another as `cargo test` runs them. Most of the suite waits on emulators, `wrangler
+//! after another as `cargo test` runs them. Much of the suite waits on emulators, `wrangler
 //! dev`, a Spark cluster or a browser, so on 2 cores three binaries at a time finish in less
-//! than two thirds of the time of one after another (11.5 instead of 18.5 minutes, the
-//! Spark test the longest chain). Each binary's output is kept in a log and printed whole when it ends, so the
-//! output reads as `cargo test`'s does, one binary at a time; the longest binaries (by the
-//! last run's times, kept in the target folder) start first.
+//! than two thirds of the time of one after another (11.5 instead of 18.5 minutes, the Spark
+//! test the longest chain; the cores are then busy throughout). Each binary's output is kept
+//! in a log and printed whole when it ends, so the output reads as `cargo test`'s does, one
+//! binary at a time; the longest binaries (by the last run's times, kept in the target
+//! folder) start first.
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -150,20 +151,25 @@ pub fn pool(
         .collect()
 }
 
-/// Runs every test binary of the workspace (built already) with `args`, [`default_jobs`] at a
-/// time (`PAGEHIT_TEST_JOBS`), then the doc tests; fails naming the binaries that failed.
-pub fn run_workspace(root: &Path, args: &[&str]) -> Result<()> {
+/// Builds the workspace's test binaries (`cargo test --no-run`, its diagnostics on stderr)
+/// and names them.
+pub fn build(root: &Path) -> Result<Vec<Binary>> {
     let out = Command::new("cargo")
-        .args(["test", "--workspace", "--no-run"])
+        .args(["test", "--workspace", "--no-run", "--quiet"])
         .args(["--message-format", "json-render-diagnostics"])
         .current_dir(root)
         .stderr(Stdio::inherit())
         .output()
-        .context("listing the test binaries (cargo test --no-run)")?;
+        .context("building the test binaries (cargo test --no-run)")?;
     if !out.status.success() {
         bail!("cargo test --no-run failed ({})", out.status);
     }
-    let binaries = binaries(&String::from_utf8_lossy(&out.stdout), root)?;
+    binaries(&String::from_utf8_lossy(&out.stdout), root)
+}
+
+/// Runs `binaries` (from [`build`]) with `args`, [`default_jobs`] at a time
+/// (`PAGEHIT_TEST_JOBS`), then the workspace's doc tests; fails naming what failed.
+pub fn run(root: &Path, binaries: &[Binary], args: &[&str]) -> Result<()> {
     let lanes = match std::env::var("PAGEHIT_TEST_JOBS") {
         Ok(v) => v
             .parse::<usize>()
