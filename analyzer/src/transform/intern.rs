@@ -18,10 +18,61 @@ pub const SHARDS: usize = 1 << SHARD_BITS;
 /// Marks "no value" in a code column (an anonymous user, no referrer).
 pub const NONE: u32 = u32::MAX;
 
+/// A slot of a [`Table`]: the value's index and the low 32 bits of its hash. Growing the table
+/// rehashes from `check` alone, and a probe passes over a slot whose `check` differs without
+/// reading its name: on a day of unique paths, reading the names back was most of the cost.
+#[derive(Clone, Copy)]
+struct Slot {
+    index: u32,
+    check: u32,
+}
+
+/// The hash the table itself uses for a slot: `check` spread over 64 bits (hashbrown takes its
+/// tag from the top bits and the bucket from the low ones).
+fn slot_hash(check: u32) -> u64 {
+    u64::from(check).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Names by index in an [`Arena`], found by value through a hash table of [`Slot`]s.
 #[derive(Default)]
-struct Shard {
-    table: HashTable<u32>,
+struct Table {
+    slots: HashTable<Slot>,
     names: Arena,
+}
+
+impl Table {
+    /// The index of `value`, whose hash is `hash`, if it is held.
+    fn find(&self, hash: u64, value: &str) -> Option<usize> {
+        let check = hash as u32;
+        self.slots
+            .find(slot_hash(check), |s| {
+                s.check == check && self.names.get(s.index as usize) == Some(value)
+            })
+            .map(|s| s.index as usize)
+    }
+
+    /// The index of `value`, whose hash is `hash`, added if new.
+    fn index(&mut self, hash: u64, value: &str) -> usize {
+        if let Some(i) = self.find(hash, value) {
+            return i;
+        }
+        let index = self.names.len();
+        let slot = Slot {
+            index: u32::try_from(index).expect("fewer than 4 billion values in one table"),
+            check: hash as u32,
+        };
+        self.names.push(value);
+        self.slots
+            .insert_unique(slot_hash(slot.check), slot, |s| slot_hash(s.check));
+        index
+    }
+
+    /// Bytes held, at the buffers' capacities.
+    fn held(&self) -> usize {
+        self.names.text.capacity()
+            + self.names.ends.capacity() * std::mem::size_of::<usize>()
+            + self.slots.allocation_size()
+    }
 }
 
 /// Names one after another in one buffer, each a slice of it: a dictionary of millions of
@@ -57,7 +108,7 @@ impl Arena {
 
 /// A concurrent string -> code dictionary.
 pub struct Interner {
-    shards: Vec<Mutex<Shard>>,
+    shards: Vec<Mutex<Table>>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -96,17 +147,7 @@ impl Interner {
     fn code_hashed(&self, hash: u64, value: &str) -> u32 {
         let shard = shard_of(hash);
         let mut guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        let Shard { table, names } = &mut *guard;
-        if let Some(&index) = table.find(hash, |&i| names.get(i as usize) == Some(value)) {
-            return code_of(shard, index as usize);
-        }
-        let index = names.len();
-        names.push(value);
-        let hasher = &self.hasher;
-        table.insert_unique(hash, index as u32, |&i| {
-            hasher.hash_one(names.get(i as usize).unwrap_or_default())
-        });
-        code_of(shard, index)
+        code_of(shard, guard.index(hash, value))
     }
 
     /// The code of `value` if it was added.
@@ -114,10 +155,7 @@ impl Interner {
         let hash = self.hasher.hash_one(value);
         let shard = shard_of(hash);
         let guard = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
-        guard
-            .table
-            .find(hash, |&i| guard.names.get(i as usize) == Some(value))
-            .map(|&i| code_of(shard, i as usize))
+        guard.find(hash, value).map(|i| code_of(shard, i))
     }
 
     /// The value of `code` (empty for [`NONE`] or an unknown code).
@@ -190,53 +228,37 @@ impl Interner {
 /// added, the names in one [`Arena`] (no allocation per name).
 #[derive(Default)]
 pub struct Local {
-    table: HashTable<u32>,
-    names: Arena,
+    table: Table,
 }
 
 impl Local {
     /// The code of `value`, added if new.
     pub fn code(&mut self, value: &str) -> u32 {
-        let state = foldhash::fast::FixedState::with_seed(0x7573_6572);
-        let hash = state.hash_one(value);
-        let names = &mut self.names;
-        if let Some(&c) = self
-            .table
-            .find(hash, |&c| names.get(c as usize) == Some(value))
-        {
-            return c;
-        }
-        let c = u32::try_from(names.len())
+        let hash = foldhash::fast::FixedState::with_seed(0x7573_6572).hash_one(value);
+        u32::try_from(self.table.index(hash, value))
             .ok()
             .filter(|&c| c != NONE)
-            .expect("fewer than 4 billion distinct values");
-        names.push(value);
-        self.table.insert_unique(hash, c, |&c| {
-            state.hash_one(names.get(c as usize).unwrap_or_default())
-        });
-        c
+            .expect("fewer than 4 billion distinct values")
     }
 
     /// The value of `code` (empty for an unknown code).
     pub fn name(&self, code: u32) -> &str {
-        self.names.get(code as usize).unwrap_or_default()
+        self.table.names.get(code as usize).unwrap_or_default()
     }
 
     /// Values held: one more than the largest code.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.table.names.len()
     }
 
     /// Whether it holds no value.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.table.names.is_empty()
     }
 
     /// Bytes held, at the buffers' capacities.
     pub fn held(&self) -> usize {
-        self.names.text.capacity()
-            + self.names.ends.capacity() * std::mem::size_of::<usize>()
-            + self.table.allocation_size()
+        self.table.held()
     }
 }
 
@@ -362,13 +384,13 @@ mod tests {
 
     #[test]
     fn a_shard_spreads_its_values_over_the_tables_tags() {
-        // hashbrown tags a slot with the hash's top 7 bits: the values one shard holds must
-        // not share them, or every probe compares names.
+        // hashbrown tags a slot with the top 7 bits of the hash it is given: the values one
+        // shard holds must not share them, or every probe compares names.
         let hasher = Interner::default().hasher;
         let tags: std::collections::HashSet<u64> = (0..100_000)
             .map(|i| hasher.hash_one(format!("/p/{i}")))
             .filter(|&h| shard_of(h) == 0)
-            .map(|h| h >> 57)
+            .map(|h| slot_hash(h as u32) >> 57)
             .collect();
         assert!(tags.len() > 100, "{} of 128 tags", tags.len());
     }
