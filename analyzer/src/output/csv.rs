@@ -63,25 +63,21 @@ pub fn write_pages(report: &Report, all: bool, out: &mut dyn Write) -> Result<()
         header.push(PREVIOUS_HITS_COLUMN);
     }
     w.record(header)?;
-    let mut cells: Vec<String> = Vec::with_capacity(11);
+    let mut cells = Cells::default();
     let mut row = |p: &PageRow| {
         cells.clear();
-        cells.extend([
-            neutralise(&p.path).into_owned(),
-            p.hits.to_string(),
-            p.users.to_string(),
-            p.visitors.to_string(),
-            ratio(p.share),
-            p.entries.to_string(),
-            p.exits.to_string(),
-            p.bounces.to_string(),
-            p.errors_4xx.to_string(),
-            p.errors_5xx.to_string(),
-        ]);
-        if compared {
-            cells.push(p.previous_hits.unwrap_or(0).to_string());
+        cells.text(&p.path);
+        cells.num(p.hits);
+        cells.num(p.users);
+        cells.num(p.visitors);
+        cells.next().push_str(&ratio(p.share));
+        for n in [p.entries, p.exits, p.bounces, p.errors_4xx, p.errors_5xx] {
+            cells.num(n);
         }
-        w.record(cells.iter().map(String::as_str))
+        if compared {
+            cells.num(p.previous_hits.unwrap_or(0));
+        }
+        w.record(cells.iter())
     };
     if all {
         report.pages.each_all(&mut row)?;
@@ -100,17 +96,17 @@ pub fn users(report: &Report) -> String {
 pub fn write_users(report: &Report, all: bool, out: &mut dyn Write) -> Result<()> {
     let mut w = Lines::new(out);
     w.record(USER_COLUMNS)?;
+    let mut cells = Cells::default();
     let mut row = |u: &UserRow| {
-        let cells = [
-            neutralise(&u.user).into_owned(),
-            u.hits.to_string(),
-            u.pages.to_string(),
-            u.sessions.to_string(),
-            u.first_seen.clone(),
-            u.last_seen.clone(),
-            neutralise(&u.top_page).into_owned(),
-        ];
-        w.record(cells.iter().map(String::as_str))
+        cells.clear();
+        cells.text(&u.user);
+        cells.num(u.hits);
+        cells.num(u.pages);
+        cells.num(u.sessions);
+        cells.next().push_str(&u.first_seen);
+        cells.next().push_str(&u.last_seen);
+        cells.text(&u.top_page);
+        w.record(cells.iter())
     };
     if all {
         report.users.each_all(&mut row)?;
@@ -118,6 +114,50 @@ pub fn write_users(report: &Report, all: bool, out: &mut dyn Write) -> Result<()
         report.users.each(&mut row)?;
     }
     w.finish()
+}
+
+/// A record's cells, their buffers kept from row to row: `pages.csv` of millions of rows
+/// allocated a string per cell.
+#[derive(Default)]
+struct Cells {
+    cells: Vec<String>,
+    len: usize,
+}
+
+impl Cells {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The next cell, empty.
+    fn next(&mut self) -> &mut String {
+        if self.len == self.cells.len() {
+            self.cells.push(String::new());
+        }
+        let cell = &mut self.cells[self.len];
+        cell.clear();
+        self.len += 1;
+        cell
+    }
+
+    /// A text cell, [`neutralise`]d.
+    fn text(&mut self, value: &str) {
+        let cell = self.next();
+        if let Cow::Owned(v) = neutralise(value) {
+            cell.push_str(&v);
+        } else {
+            cell.push_str(value);
+        }
+    }
+
+    fn num(&mut self, n: u64) {
+        use std::fmt::Write as _;
+        let _ = write!(self.next(), "{n}");
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.cells[..self.len].iter().map(String::as_str)
+    }
 }
 
 /// CSV records through pagehit's writer, buffered onto `out`.
