@@ -475,26 +475,35 @@ impl Accumulator<'_> {
         let period = self.period;
         let spill = self.spill;
         let mut pages = self.pages;
-        let users = super::timed("users", || {
-            self.signed_in
-                .finish(period, opts.top, spill.share(SORT_SHARE), &mut pages)
-        })?;
-        let (pages, _) = pages.finish()?;
         let dim_names = DimNames {
             browser: &names.browser,
             os: &names.os,
             country: &names.country,
         };
         let summary_top = opts.top.unwrap_or(DEFAULT_SUMMARY_TOP);
-        let lists = super::timed("dimensions", || {
-            self.dims.lists(
-                &dim_names,
-                opts.top,
-                summary_top,
-                spill.share(SORT_SHARE),
-                &spill,
-            )
-        })?;
+        let (signed_in, dims) = (self.signed_in, self.dims);
+        // The user report and the dimensions' lists share nothing: side by side, each sorting
+        // within half the sorting share (the pages table still fills beside them).
+        let (users, lists) = rayon::join(
+            || {
+                super::timed("users", || {
+                    signed_in.finish(period, opts.top, spill.share(SORT_SHARE / 2), &mut pages)
+                })
+            },
+            || {
+                super::timed("dimensions", || {
+                    dims.lists(
+                        &dim_names,
+                        opts.top,
+                        summary_top,
+                        spill.share(SORT_SHARE / 2),
+                        &spill,
+                    )
+                })
+            },
+        );
+        let (users, lists) = (users?, lists?);
+        let (pages, _) = pages.finish()?;
         let summary = self.tally.summary(
             users.people,
             reading,

@@ -277,53 +277,64 @@ impl Dims {
             device,
             country,
         } = self;
-        let mut sources = Sorter::new("source-rows", limit, spill);
-        source.finish()?.for_each_part(|part| {
-            for (source, [hits, visitors, sessions]) in part {
-                sources.push(SourceRow {
-                    source: source.into_string(),
-                    hits,
-                    visitors,
-                    sessions,
-                })?;
-            }
-            Ok(())
-        })?;
-        let mut campaigns = Sorter::new("campaign-rows", limit, spill);
-        campaign.finish()?.for_each_part(|part| {
-            for (key, [hits, visitors, sessions]) in part {
-                let (s, m, c) = campaign_parts(&key);
-                campaigns.push(CampaignRow {
-                    utm_source: s.to_string(),
-                    utm_medium: m.to_string(),
-                    utm_campaign: c.to_string(),
-                    hits,
-                    visitors,
-                    sessions,
-                })?;
-            }
-            Ok(())
-        })?;
+        let workers = super::spill::workers();
+        let sources = source.finish()?.parts(
+            Sorter::per_worker("source-rows", limit, spill, workers),
+            |sources, part| {
+                for (source, [hits, visitors, sessions]) in part {
+                    sources.push(SourceRow {
+                        source: source.into_string(),
+                        hits,
+                        visitors,
+                        sessions,
+                    })?;
+                }
+                Ok(())
+            },
+        )?;
+        let campaigns = campaign.finish()?.parts(
+            Sorter::per_worker("campaign-rows", limit, spill, workers),
+            |campaigns, part| {
+                for (key, [hits, visitors, sessions]) in part {
+                    let (s, m, c) = campaign_parts(&key);
+                    campaigns.push(CampaignRow {
+                        utm_source: s.to_string(),
+                        utm_medium: m.to_string(),
+                        utm_campaign: c.to_string(),
+                        hits,
+                        visitors,
+                        sessions,
+                    })?;
+                }
+                Ok(())
+            },
+        )?;
         // The top referrer hosts, partition by partition: only the best `summary_top` stay.
-        let mut referrers: Vec<(String, u64)> = Vec::new();
-        ref_host.finish()?.for_each_part(|part| {
-            referrers.extend(
-                part.into_iter()
-                    .map(|(host, [hits])| (host.into_string(), hits)),
-            );
-            sort_top(&mut referrers, |r| r.1, |r| &r.0, Some(summary_top));
-            Ok(())
-        })?;
+        let mut referrers: Vec<(String, u64)> = ref_host
+            .finish()?
+            .parts(vec![Vec::new(); workers], |referrers, part| {
+                referrers.extend(
+                    part.into_iter()
+                        .map(|(host, [hits])| (host.into_string(), hits)),
+                );
+                sort_top(referrers, |r| r.1, |r| &r.0, Some(summary_top));
+                Ok(())
+            })?
+            .concat();
+        sort_top(&mut referrers, |r| r.1, |r| &r.0, Some(summary_top));
         // The hosts, partition by partition: only the best `top` stay.
-        let mut hosts: Vec<(String, u64, u64)> = Vec::new();
-        host.finish()?.for_each_part(|part| {
-            hosts.extend(
-                part.into_iter()
-                    .map(|(host, [hits, visitors])| (host.into_string(), hits, visitors)),
-            );
-            sort_top(&mut hosts, |r| r.1, |r| &r.0, top);
-            Ok(())
-        })?;
+        let mut hosts: Vec<(String, u64, u64)> = host
+            .finish()?
+            .parts(vec![Vec::new(); workers], |hosts, part| {
+                hosts.extend(
+                    part.into_iter()
+                        .map(|(host, [hits, visitors])| (host.into_string(), hits, visitors)),
+                );
+                sort_top(hosts, |r| r.1, |r| &r.0, top);
+                Ok(())
+            })?
+            .concat();
+        sort_top(&mut hosts, |r| r.1, |r| &r.0, top);
 
         let mut browsers = browser.named(names.browser);
         sort_top(&mut browsers, |r| r.1, |r| &r.0, top);
@@ -345,8 +356,8 @@ impl Dims {
             .collect();
         sort_top(&mut countries, |r| r.1, |r| &r.0, Some(summary_top));
         Ok(Lists {
-            sources: sources.finish(top)?,
-            campaigns: campaigns.finish(top)?,
+            sources: Sorter::combine(sources)?.finish(top)?,
+            campaigns: Sorter::combine(campaigns)?.finish(top)?,
             countries,
             referrers,
             hosts: hosts

@@ -138,7 +138,7 @@ pub struct StatusClasses {
 }
 
 /// One path of the page report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PageRow {
     /// The path exactly as recorded.
     pub path: String,

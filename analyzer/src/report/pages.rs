@@ -4,7 +4,7 @@
 //! come from the user report; at the end one row per path, joined with the period before.
 
 use super::model::{ratio, PageRow, Rows};
-use super::spill::{get_str, get_varint, joined, put_str, put_varint, Keyed, Merged, Row};
+use super::spill::{get_str_ref, get_varint, joined, put_str, put_varint, Keyed, Merged, Row};
 use super::spill::{Sorter, Spill};
 use super::visits::{first, Marks, ENTRY, EXIT, F_PATH};
 use crate::transform::hits::Hits;
@@ -86,8 +86,8 @@ pub fn rows(
     spill: &Spill,
 ) -> Result<Rows<PageRow>> {
     let compared = previous.is_some();
-    let mut sorter = Sorter::new("page-rows", limit, spill);
-    joined(current, previous, |now, before| {
+    let sorters = Sorter::per_worker("page-rows", limit, spill, super::spill::workers());
+    let sorters = joined(current, previous, sorters, |sorter, now, before| {
         for (path, v) in now {
             // A path counted only through the user report's slot has no page view here.
             if v[HITS] == 0 {
@@ -110,7 +110,7 @@ pub fn rows(
         }
         Ok(())
     })?;
-    sorter.finish(shown)
+    Sorter::combine(sorters)?.finish(shown)
 }
 
 impl Row for PageRow {
@@ -138,33 +138,43 @@ impl Row for PageRow {
         }
     }
 
-    fn decode(mut input: &[u8]) -> Option<Self> {
-        let i = &mut input;
-        let path = get_str(i)?;
-        let mut n = [0u64; 8];
-        for x in n.iter_mut() {
-            *x = get_varint(i)?;
-        }
-        let (bits, rest) = i.split_first_chunk::<8>()?;
-        let share = f64::from_bits(u64::from_le_bytes(*bits));
-        let (&flag, mut rest) = rest.split_first()?;
-        let previous_hits = match flag {
-            0 => None,
-            _ => Some(get_varint(&mut rest)?),
+    fn decode(input: &[u8]) -> Option<Self> {
+        let mut row = PageRow::default();
+        Self::decode_into(input, &mut row).then_some(row)
+    }
+
+    fn decode_into(mut input: &[u8], row: &mut Self) -> bool {
+        let mut read = || -> Option<()> {
+            let i = &mut input;
+            let path = get_str_ref(i)?;
+            let mut n = [0u64; 8];
+            for x in n.iter_mut() {
+                *x = get_varint(i)?;
+            }
+            let (bits, rest) = i.split_first_chunk::<8>()?;
+            let share = f64::from_bits(u64::from_le_bytes(*bits));
+            let (&flag, mut rest) = rest.split_first()?;
+            let previous_hits = match flag {
+                0 => None,
+                _ => Some(get_varint(&mut rest)?),
+            };
+            row.path.clear();
+            row.path.push_str(path);
+            [
+                row.hits,
+                row.users,
+                row.visitors,
+                row.entries,
+                row.exits,
+                row.bounces,
+                row.errors_4xx,
+                row.errors_5xx,
+            ] = n;
+            row.share = share;
+            row.previous_hits = previous_hits;
+            Some(())
         };
-        Some(PageRow {
-            path,
-            hits: n[0],
-            users: n[1],
-            visitors: n[2],
-            entries: n[3],
-            exits: n[4],
-            bounces: n[5],
-            errors_4xx: n[6],
-            errors_5xx: n[7],
-            share,
-            previous_hits,
-        })
+        read().is_some()
     }
 
     fn weight(&self) -> usize {
@@ -173,5 +183,40 @@ impl Row for PageRow {
 
     fn order(a: &Self, b: &Self) -> Ordering {
         b.hits.cmp(&a.hits).then_with(|| a.path.cmp(&b.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_row_reads_back_into_a_used_row() {
+        let row = PageRow {
+            path: "/é?q=1".into(),
+            hits: 300,
+            users: 2,
+            visitors: 7,
+            share: 0.25,
+            entries: 5,
+            exits: 4,
+            bounces: 3,
+            errors_4xx: 1,
+            errors_5xx: u64::MAX,
+            previous_hits: Some(0),
+        };
+        let mut bytes = Vec::new();
+        row.encode(&mut bytes);
+        assert_eq!(PageRow::decode(&bytes).as_ref(), Some(&row));
+        let mut used = PageRow {
+            path: "/a/much/longer/path/than/the/row/read".into(),
+            previous_hits: None,
+            ..row.clone()
+        };
+        assert!(PageRow::decode_into(&bytes, &mut used));
+        assert_eq!(used, row);
+        // Cut short: an error, and the row is left as it was.
+        assert!(!PageRow::decode_into(&bytes[..bytes.len() - 1], &mut used));
+        assert_eq!(used, row);
     }
 }

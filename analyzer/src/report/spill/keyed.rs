@@ -8,7 +8,8 @@ use super::{Spill, SpillDir, PARTS, SMALL_PIECE};
 use crate::transform::intern::Local;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
 
 /// Counters of `N` slots by string key, within `limit` bytes of memory: past it every row is
 /// written to its hash partition's file and memory is freed.
@@ -152,28 +153,39 @@ enum Piece<const N: usize> {
 }
 
 impl<const N: usize> Merged<N> {
-    /// Calls `f` with the rows of each partition, added up by key; at most one partition is
-    /// in memory at a time.
-    pub fn for_each_part(self, mut f: impl FnMut(Part<N>) -> Result<()>) -> Result<()> {
-        joined(self, None::<Merged<N>>, |a, _| f(a))
+    /// Calls `f` with a worker's state and the rows of each partition, added up by key (see
+    /// [`joined`]); the states come back.
+    pub fn parts<S: Send>(
+        self,
+        states: Vec<S>,
+        f: impl Fn(&mut S, Part<N>) -> Result<()> + Sync,
+    ) -> Result<Vec<S>> {
+        joined(self, None::<Merged<N>>, states, |s, a, _| f(s, a))
     }
 }
 
-/// Calls `f` with the same partition of two tables (`b` may be absent: an empty part then),
-/// so that rows of one key in both meet: the join of a period with the one before it.
-pub fn joined<const N: usize, const M: usize>(
+/// Calls `f` with a worker's state and the same partition of two tables (`b` may be absent:
+/// an empty part then), so that rows of one key in both meet: the join of a period with the
+/// one before it. One worker per state takes partitions in turn, each holding one partition
+/// at a time: the tables' limit is shared among them, so memory does not grow with workers.
+/// The states come back, in order; a table that never spilled is one call on the first state.
+pub fn joined<const N: usize, const M: usize, S: Send>(
     a: Merged<N>,
     b: Option<Merged<M>>,
-    mut f: impl FnMut(Part<N>, Part<M>) -> Result<()>,
-) -> Result<()> {
+    mut states: Vec<S>,
+    f: impl Fn(&mut S, Part<N>, Part<M>) -> Result<()> + Sync,
+) -> Result<Vec<S>> {
+    anyhow::ensure!(!states.is_empty(), "a merge needs one worker at least");
     let spilled = !a.files.is_empty() || b.as_ref().is_some_and(|b| !b.files.is_empty());
     if !spilled {
-        return f(
+        f(
+            &mut states[0],
             a.memory.unwrap_or_default(),
             b.and_then(|b| b.memory).unwrap_or_default(),
-        );
+        )?;
+        return Ok(states);
     }
-    let limit = a.limit.max(b.as_ref().map_or(0, |b| b.limit));
+    let limit = a.limit.max(b.as_ref().map_or(0, |b| b.limit)) / states.len();
     let spill = a.spill.clone();
     let what = a.what;
     let split_a = pieces(a);
@@ -181,10 +193,35 @@ pub fn joined<const N: usize, const M: usize>(
         Some(b) => pieces(b),
         None => (0..PARTS).map(|_| Piece::Empty).collect(),
     };
-    for (pa, pb) in split_a.into_iter().zip(split_b) {
-        join_pieces(pa, pb, 0, limit, &spill, what, &mut f)?;
-    }
-    Ok(())
+    let queue = Mutex::new(split_a.into_iter().zip(split_b));
+    let failed = AtomicBool::new(false);
+    let (queue, failed, f, spill) = (&queue, &failed, &f, &*spill);
+    let done: Vec<Result<S>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = states
+            .into_iter()
+            .map(|mut state| {
+                scope.spawn(move || -> Result<S> {
+                    // Another worker's error ends the merge: no partition is left half-read
+                    // (its files go with the spill folder).
+                    while !failed.load(AtomicOrdering::Relaxed) {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((pa, pb)) = next else { break };
+                        let mut call = |x: Part<N>, y: Part<M>| f(&mut state, x, y);
+                        if let Err(e) = join_pieces(pa, pb, 0, limit, spill, what, &mut call) {
+                            failed.store(true, AtomicOrdering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                    Ok(state)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.into_iter().collect()
 }
 
 /// A finished table as [`PARTS`] pieces at depth 0.
@@ -278,7 +315,7 @@ fn join_pieces<const N: usize, const M: usize>(
     limit: usize,
     spill: &SpillDir,
     what: &str,
-    f: &mut impl FnMut(Part<N>, Part<M>) -> Result<()>,
+    f: &mut dyn FnMut(Part<N>, Part<M>) -> Result<()>,
 ) -> Result<()> {
     // A file's records take about twice their bytes once in a map. Past a few splits the keys
     // are not spreading (one huge key cannot be split): merge whatever is left.
@@ -304,19 +341,26 @@ mod tests {
         (0..3 * n).map(move |i| (format!("/p/{}", (i * 7919) % n), [1, i % 2]))
     }
 
-    fn totals<const N: usize>(m: Merged<N>) -> std::collections::BTreeMap<String, [u64; N]> {
+    /// Every row of a finished table, merged by `workers` workers.
+    fn totals_by<const N: usize>(
+        m: Merged<N>,
+        workers: usize,
+    ) -> std::collections::BTreeMap<String, [u64; N]> {
+        let states = m
+            .parts(vec![Vec::new(); workers], |rows, part| {
+                rows.extend(part.into_iter().map(|(k, v)| (k.into_string(), v)));
+                Ok(())
+            })
+            .unwrap();
         let mut out = std::collections::BTreeMap::new();
-        m.for_each_part(|part| {
-            for (k, v) in part {
-                assert!(
-                    out.insert(k.into_string(), v).is_none(),
-                    "a key in two partitions"
-                );
-            }
-            Ok(())
-        })
-        .unwrap();
+        for (k, v) in states.into_iter().flatten() {
+            assert!(out.insert(k, v).is_none(), "a key in two partitions");
+        }
         out
+    }
+
+    fn totals<const N: usize>(m: Merged<N>) -> std::collections::BTreeMap<String, [u64; N]> {
+        totals_by(m, 1)
     }
 
     #[test]
@@ -340,6 +384,36 @@ mod tests {
     }
 
     #[test]
+    fn workers_share_the_partitions_and_an_error_stops_the_merge() {
+        let tight = Spill::new(0, None);
+        let build = || {
+            let mut t: Keyed<2> = Keyed::new("t", tight.share(1), &tight);
+            for (k, v) in keys(30_000) {
+                t.add(&k, v).unwrap();
+            }
+            t.finish().unwrap()
+        };
+        let one = totals_by(build(), 1);
+        assert_eq!(totals_by(build(), 3), one);
+        assert_eq!(one.len(), 30_000);
+        // Every worker took partitions (64 of them, about 1 ms each at least).
+        let states = build()
+            .parts(vec![0usize; 2], |n, part| {
+                *n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                drop(part);
+                Ok(())
+            })
+            .unwrap();
+        assert!(states.iter().all(|&n| n > 0), "{states:?}");
+        assert_eq!(states.iter().sum::<usize>(), PARTS);
+        let err = build()
+            .parts(vec![(); 2], |_, _| anyhow::bail!("no room"))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no room");
+    }
+
+    #[test]
     fn a_join_meets_each_key_of_both_sides_whatever_spilled() {
         for (budget_a, budget_b) in [(0, 1 << 30), (1 << 30, 0), (0, 0), (1 << 30, 1 << 30)] {
             let (sa, sb) = (Spill::new(budget_a, None), Spill::new(budget_b, None));
@@ -352,18 +426,26 @@ mod tests {
             for i in (0..20_000).step_by(3).chain(30_000..30_100) {
                 b.add(&format!("/p/{i}"), [i]).unwrap();
             }
-            let (mut met, mut seen) = (0, 0);
-            joined(a.finish().unwrap(), Some(b.finish().unwrap()), |pa, pb| {
-                seen += pa.len();
-                for (k, _) in pa {
-                    if let Some([i]) = pb.get(&k) {
-                        assert_eq!(format!("/p/{i}"), &*k);
-                        met += 1;
+            // Two workers: each counts what it saw and met.
+            let states = joined(
+                a.finish().unwrap(),
+                Some(b.finish().unwrap()),
+                vec![(0, 0); 2],
+                |(seen, met), pa, pb| {
+                    *seen += pa.len();
+                    for (k, _) in pa {
+                        if let Some([i]) = pb.get(&k) {
+                            assert_eq!(format!("/p/{i}"), &*k);
+                            *met += 1;
+                        }
                     }
-                }
-                Ok(())
-            })
+                    Ok(())
+                },
+            )
             .unwrap();
+            let (seen, met) = states
+                .into_iter()
+                .fold((0, 0), |(s, m), (s2, m2)| (s + s2, m + m2));
             assert_eq!((seen, met), (20_000, 6_667), "{budget_a} {budget_b}");
         }
     }
@@ -378,16 +460,18 @@ mod tests {
         for i in 0..40_000u64 {
             t.add(&format!("/p/{i}/{tail}"), [1, i % 2]).unwrap();
         }
-        let mut parts = 0;
-        let mut rows = 0;
-        t.finish()
+        let [(parts, rows)] = t
+            .finish()
             .unwrap()
-            .for_each_part(|p| {
-                parts += 1;
-                rows += p.len();
+            .parts(vec![(0, 0)], |(parts, rows), p| {
+                *parts += 1;
+                *rows += p.len();
                 Ok(())
             })
-            .unwrap();
+            .unwrap()[..]
+        else {
+            panic!("one state")
+        };
         assert_eq!(rows, 40_000);
         assert!(parts > PARTS, "{parts}");
     }

@@ -19,7 +19,8 @@ mod sorter;
 
 pub use keyed::{joined, Keyed, Merged, Part};
 pub use records::{
-    close_parts, get_str, get_varint, part_of, put_str, put_varint, RecordReader, RecordWriter,
+    close_parts, get_str, get_str_ref, get_varint, part_of, put_str, put_varint, RecordReader,
+    RecordWriter,
 };
 pub use sorter::{Row, Sorter};
 
@@ -28,6 +29,12 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
+
+/// Workers that merge a spilled table's partitions at once: one per core (the budget is shared
+/// among them), at most eight.
+pub fn workers() -> usize {
+    rayon::current_num_threads().clamp(1, 8)
+}
 
 /// Hash partitions a spilled table is split into.
 pub const PARTS: usize = 64;

@@ -43,13 +43,18 @@ pub fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// Reads a length-prefixed string.
 pub fn get_str(input: &mut &[u8]) -> Option<String> {
+    get_str_ref(input).map(str::to_string)
+}
+
+/// Reads a length-prefixed string in place.
+pub fn get_str_ref<'a>(input: &mut &'a [u8]) -> Option<&'a str> {
     let n = usize::try_from(get_varint(input)?).ok()?;
     if input.len() < n {
         return None;
     }
     let (s, rest) = input.split_at(n);
     *input = rest;
-    String::from_utf8(s.to_vec()).ok()
+    std::str::from_utf8(s).ok()
 }
 
 /// Writes records (each a varint length, then its bytes) to a file.
