@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A row of a final list that can be sorted and spilled.
-pub trait Row: Sized + Send + 'static {
+pub trait Row: Sized + Clone + Send + 'static {
     /// Appends the row's bytes.
     fn encode(&self, out: &mut Vec<u8>);
     /// The row from its bytes.
@@ -148,8 +148,65 @@ struct Runs<T: Row> {
     _row: std::marker::PhantomData<fn() -> T>,
 }
 
+/// Rows handed from the merging thread to the one writing them, at a time.
+const BATCH: usize = 4096;
+
 impl<T: Row> RowStream<T> for Runs<T> {
+    /// Two threads: this one calls `f` (formatting and writing, for `pages.csv`) while another
+    /// merges the runs and decodes the rows, handing them over in batches; the batches come
+    /// back, so their rows' buffers are read into again.
     fn each(&self, limit: u64, f: &mut dyn FnMut(&T) -> Result<()>) -> Result<()> {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<T>>(2);
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<T>>();
+        std::thread::scope(|scope| {
+            let merging = scope.spawn(move || -> Result<()> {
+                let mut spares: Vec<T> = Vec::new();
+                let mut batch: Vec<T> = Vec::with_capacity(BATCH);
+                self.merge(limit, &mut |row: &mut T| {
+                    let spare = spares.pop().unwrap_or_else(|| row.clone());
+                    batch.push(std::mem::replace(row, spare));
+                    if batch.len() == BATCH {
+                        let next = match back_rx.try_recv() {
+                            Ok(mut used) => {
+                                spares.append(&mut used);
+                                used
+                            }
+                            Err(_) => Vec::with_capacity(BATCH),
+                        };
+                        let full = std::mem::replace(&mut batch, next);
+                        // The writer stopped (its error is the one reported).
+                        full_tx
+                            .send(full)
+                            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+                    }
+                    Ok(())
+                })?;
+                if !batch.is_empty() {
+                    let _ = full_tx.send(batch);
+                }
+                Ok(())
+            });
+            let mut written = Ok(());
+            while let Ok(batch) = full_rx.recv() {
+                written = batch.iter().try_for_each(&mut *f);
+                if written.is_err() {
+                    break;
+                }
+                let _ = back_tx.send(batch);
+            }
+            drop(full_rx);
+            let merged = merging
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            written.and(merged)
+        })
+    }
+}
+
+impl<T: Row> Runs<T> {
+    /// Merges the runs, calling `take` with each row in order (the first `limit`); `take` may
+    /// swap the row for another value, which the run's next row is then read into.
+    fn merge(&self, limit: u64, take: &mut dyn FnMut(&mut T) -> Result<()>) -> Result<()> {
         let mut readers = self
             .runs
             .iter()
@@ -173,7 +230,7 @@ impl<T: Row> RowStream<T> for Runs<T> {
         while done < limit {
             let Some(run) = heap.top() else { break };
             let row = heads[run].as_mut().expect("a run in the heap has a row");
-            f(row)?;
+            take(row)?;
             done += 1;
             let r = &mut readers[run];
             match r.next_record()? {
@@ -322,6 +379,35 @@ mod tests {
             (0, Some(0))
         );
         assert!(Sorter::<R>::combine(Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_writer_error_stops_the_merge_and_is_the_one_reported() {
+        let tight = Spill::new(0, None);
+        let mut sorter = Sorter::new("r", 0, &tight);
+        for i in 0..50_000u64 {
+            sorter.push(R(i % 7, format!("k{i}"))).unwrap();
+        }
+        let list = sorter.finish(None).unwrap();
+        let mut n = 0;
+        let err = list
+            .each_all(|_| {
+                n += 1;
+                if n == 10_000 {
+                    anyhow::bail!("disk full");
+                }
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!((err.to_string(), n), ("disk full".to_string(), 10_000));
+        // The list can still be read whole afterwards.
+        let mut all = 0;
+        list.each_all(|_| {
+            all += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(all, 50_000);
     }
 
     #[test]
