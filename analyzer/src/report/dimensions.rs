@@ -182,6 +182,48 @@ pub struct Lists {
     pub hosts: Vec<HostRow>,
 }
 
+/// A table's rows as one sorted list, `row` making each row of a key and its counters: one
+/// sorter per merge worker, combined.
+fn sorted<const N: usize, T: Row>(
+    table: Keyed<N>,
+    what: &'static str,
+    limit: usize,
+    spill: &Spill,
+    row: impl Fn(Box<str>, [u64; N]) -> T + Sync,
+) -> Result<Sorter<T>> {
+    let workers = super::spill::workers();
+    let sorters = table.finish()?.parts(
+        Sorter::per_worker(what, limit, spill, workers),
+        |sorter, part| {
+            part.into_iter()
+                .try_for_each(|(key, v)| sorter.push(row(key, v)))
+        },
+    )?;
+    Sorter::combine(sorters)
+}
+
+/// A table's best `top` rows (all when `None`) by `hits` then `name`, `row` making each row of
+/// a key and its counters: partition by partition, only the best stay.
+fn best<const N: usize, T: Send + Clone>(
+    table: Keyed<N>,
+    top: Option<usize>,
+    row: impl Fn(Box<str>, [u64; N]) -> T + Sync,
+    hits: impl Fn(&T) -> u64 + Sync + Copy,
+    name: impl Fn(&T) -> &str + Sync + Copy,
+) -> Result<Vec<T>> {
+    let workers = super::spill::workers();
+    let mut rows = table
+        .finish()?
+        .parts(vec![Vec::new(); workers], |rows, part| {
+            rows.extend(part.into_iter().map(|(key, v)| row(key, v)));
+            sort_top(rows, hits, name, top);
+            Ok(())
+        })?
+        .concat();
+    sort_top(&mut rows, hits, name, top);
+    Ok(rows)
+}
+
 impl Dims {
     /// Nothing counted yet; each of the three large tables holds `limit` bytes before it
     /// spills.
@@ -296,64 +338,39 @@ impl Dims {
             device,
             country,
         } = self;
-        let workers = super::spill::workers();
-        let sources = source.finish()?.parts(
-            Sorter::per_worker("source-rows", limit, spill, workers),
-            |sources, part| {
-                for (source, [hits, visitors, sessions]) in part {
-                    sources.push(SourceRow {
-                        source: source.into_string(),
-                        hits,
-                        visitors,
-                        sessions,
-                    })?;
-                }
-                Ok(())
-            },
+        let sources = sorted(source, "source-rows", limit, spill, |source, [h, v, s]| {
+            SourceRow {
+                source: source.into_string(),
+                hits: h,
+                visitors: v,
+                sessions: s,
+            }
+        })?;
+        let campaigns = sorted(campaign, "campaign-rows", limit, spill, |key, [h, v, s]| {
+            let (source, medium, campaign) = campaign_parts(&key);
+            CampaignRow {
+                utm_source: source.to_string(),
+                utm_medium: medium.to_string(),
+                utm_campaign: campaign.to_string(),
+                hits: h,
+                visitors: v,
+                sessions: s,
+            }
+        })?;
+        let referrers: Vec<(String, u64)> = best(
+            ref_host,
+            Some(summary_top),
+            |host, [hits]| (host.into_string(), hits),
+            |r| r.1,
+            |r| &r.0,
         )?;
-        let campaigns = campaign.finish()?.parts(
-            Sorter::per_worker("campaign-rows", limit, spill, workers),
-            |campaigns, part| {
-                for (key, [hits, visitors, sessions]) in part {
-                    let (s, m, c) = campaign_parts(&key);
-                    campaigns.push(CampaignRow {
-                        utm_source: s.to_string(),
-                        utm_medium: m.to_string(),
-                        utm_campaign: c.to_string(),
-                        hits,
-                        visitors,
-                        sessions,
-                    })?;
-                }
-                Ok(())
-            },
+        let hosts: Vec<(String, u64, u64)> = best(
+            host,
+            top,
+            |host, [hits, visitors]| (host.into_string(), hits, visitors),
+            |r| r.1,
+            |r| &r.0,
         )?;
-        // The top referrer hosts, partition by partition: only the best `summary_top` stay.
-        let mut referrers: Vec<(String, u64)> = ref_host
-            .finish()?
-            .parts(vec![Vec::new(); workers], |referrers, part| {
-                referrers.extend(
-                    part.into_iter()
-                        .map(|(host, [hits])| (host.into_string(), hits)),
-                );
-                sort_top(referrers, |r| r.1, |r| &r.0, Some(summary_top));
-                Ok(())
-            })?
-            .concat();
-        sort_top(&mut referrers, |r| r.1, |r| &r.0, Some(summary_top));
-        // The hosts, partition by partition: only the best `top` stay.
-        let mut hosts: Vec<(String, u64, u64)> = host
-            .finish()?
-            .parts(vec![Vec::new(); workers], |hosts, part| {
-                hosts.extend(
-                    part.into_iter()
-                        .map(|(host, [hits, visitors])| (host.into_string(), hits, visitors)),
-                );
-                sort_top(hosts, |r| r.1, |r| &r.0, top);
-                Ok(())
-            })?
-            .concat();
-        sort_top(&mut hosts, |r| r.1, |r| &r.0, top);
 
         let mut browsers = browser.named(names.browser);
         sort_top(&mut browsers, |r| r.1, |r| &r.0, top);
@@ -375,8 +392,8 @@ impl Dims {
             .collect();
         sort_top(&mut countries, |r| r.1, |r| &r.0, Some(summary_top));
         Ok(Lists {
-            sources: Sorter::combine(sources)?.finish(top)?,
-            campaigns: Sorter::combine(campaigns)?.finish(top)?,
+            sources: sources.finish(top)?,
+            campaigns: campaigns.finish(top)?,
             countries,
             referrers,
             hosts: hosts
