@@ -20,7 +20,8 @@ use std::cmp::Ordering;
 
 /// Codes below this are counted in a vector indexed by code (interner codes are dense, and most
 /// dimensions have few values); the rest in a map, so that memory follows the values a chunk
-/// saw, not the dictionary's size (a day can have millions of referrer hosts).
+/// saw, not the dictionary's size (`host` is a bucket's code and can have many values; the
+/// dimensions that grow with the page views are counted by [`by_code`] instead).
 const DENSE_CODES: usize = 1 << 16;
 
 /// Hits and first visits (visitors) per code of a dimension: counted while the page views are

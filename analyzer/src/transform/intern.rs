@@ -122,9 +122,10 @@ impl Default for Interner {
 }
 
 /// The shard of a value's hash: the 6 bits below the top 7. Not the top bits: hashbrown takes
-/// its 7-bit tag from those (and the slot from the low bits), so a shard picked by the top 6 bits left every value of a shard
-/// with one of two tags, and a lookup compared the names of half of each group it probed: on a
-/// day of unique paths those cache misses were a third of the report's CPU.
+/// its 7-bit tag from those (and the slot from the low bits), so a shard picked by the top 6
+/// bits left every value of a shard with one of two tags, and a lookup compared the names of
+/// half of each group it probed: on a day of unique paths those cache misses were a third of
+/// the report's CPU.
 fn shard_of(hash: u64) -> usize {
     (hash >> (57 - SHARD_BITS)) as usize & (SHARDS - 1)
 }

@@ -6,8 +6,8 @@
 //! holds its rows in memory until they pass its share of the budget; then every row goes to
 //! one of [`PARTS`] files by a hash of its key, and memory is freed. At the end each partition
 //! is read back alone and its rows added up by key (a key's rows are all in one partition), by
-//! one worker per core, so the memory of the merge is a few partitions', not the table's. A partition still too large is
-//! split again with another hash. The final lists go through a [`Sorter`]: rows sorted in
+//! one worker per core, so the memory of the merge is a few partitions', not the table's. A
+//! partition still too large is split again with another hash. The final lists go through a [`Sorter`]: rows sorted in
 //! memory, written as sorted runs when they pass the budget, read back by a k-way merge.
 //!
 //! Nothing spills while everything fits: a day with a few thousand paths is worked out in
