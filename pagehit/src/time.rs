@@ -17,6 +17,21 @@ pub fn format_ts(epoch_ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}Z")
 }
 
+/// Formats an instant as RFC 3339 with milliseconds at a fixed offset from UTC of
+/// `offset_minutes` (`+00:00` for UTC, never `Z`): the local wall-clock time, then the offset.
+pub fn format_ts_at(epoch_ms: i64, offset_minutes: i64) -> String {
+    let local = epoch_ms + offset_minutes * 60_000;
+    let days = local.div_euclid(MS_PER_DAY);
+    let ms_of_day = local.rem_euclid(MS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    let (h, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
+    let (min, rest) = (rest / 60_000, rest % 60_000);
+    let (s, ms) = (rest / 1000, rest % 1000);
+    let sign = if offset_minutes < 0 { '-' } else { '+' };
+    let (oh, om) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}{sign}{oh:02}:{om:02}")
+}
+
 /// Formats days since the Unix epoch as `YYYY-MM-DD`.
 pub fn format_date(epoch_days: i64) -> String {
     let (y, m, d) = civil_from_days(epoch_days);

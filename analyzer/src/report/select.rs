@@ -11,7 +11,7 @@ use super::agents::Agents;
 use super::filter::{Dimension, Filter, Filters};
 use super::sessions::gap_ends_session;
 use crate::transform::hits::{campaign_parts, BucketNames, Hits, Shared, PAGEVIEW};
-use crate::transform::intern::NONE;
+use crate::transform::intern::{Dict, NONE};
 
 /// Gives each page view of `pv` (rows of `hits` in (visitor, ts, event id) order) the source
 /// and campaign of its session's first page view: sources and campaigns are properties of a
@@ -56,35 +56,101 @@ pub struct Names<'a> {
     pub agents: &'a Agents,
 }
 
-/// One filter with the verdicts already reached, by code.
-struct Test<'f> {
-    filter: &'f Filter,
+/// How a [`Test`] names a code of its column (asked once per code).
+type Namer<'a> = Box<dyn Fn(u32) -> String + 'a>;
+
+/// One filter with the column it reads and the verdicts already reached, by code.
+struct Test<'a> {
+    filter: &'a Filter,
+    /// The codes of the filter's dimension, by row (for `event`, the custom events' names;
+    /// a page view's value is "pageview").
+    column: &'a [u32],
+    /// The value behind a code of `column` (`NONE` included).
+    name: Namer<'a>,
     memo: Vec<u8>,
     none: Option<bool>,
 }
 
-impl<'f> Test<'f> {
-    fn new(filter: &'f Filter) -> Test<'f> {
+impl<'a> Test<'a> {
+    fn new(filter: &'a Filter, hits: &'a Hits, names: &'a Names<'_>) -> Test<'a> {
+        let b = names.bucket;
+        let agents = names.agents;
+        let shared = names.shared;
+        // The source, medium or campaign (`i`) of a campaign key, or of the term and content.
+        let part = |dict: &'a Dict, i: usize| -> Namer<'a> {
+            Box::new(move |code| {
+                if code == NONE {
+                    String::new()
+                } else {
+                    let (a, m, c) = campaign_parts(dict.name(code));
+                    [a, m, c][i].to_string()
+                }
+            })
+        };
+        let named = |dict: &'a Dict| -> Namer<'a> {
+            Box::new(move |code| {
+                if code == NONE {
+                    String::new()
+                } else {
+                    dict.name(code).to_string()
+                }
+            })
+        };
+        let (column, name): (&[u32], Namer<'a>) = match filter.dimension {
+            Dimension::Page | Dimension::EntryPage | Dimension::ExitPage => {
+                (&hits.path, named(&b.path))
+            }
+            Dimension::Host => (&hits.host, named(&b.host)),
+            Dimension::Source => (&hits.source, named(&b.source)),
+            Dimension::Referrer => (&hits.ref_host, named(&b.ref_host)),
+            Dimension::UtmSource => (&hits.campaign, part(&b.campaign, 0)),
+            Dimension::UtmMedium => (&hits.campaign, part(&b.campaign, 1)),
+            Dimension::UtmCampaign => (&hits.campaign, part(&b.campaign, 2)),
+            Dimension::UtmTerm => (&hits.utm_more, part(&b.utm_more, 0)),
+            Dimension::UtmContent => (&hits.utm_more, part(&b.utm_more, 1)),
+            Dimension::Country => (&hits.country, Box::new(|c| shared.country.name(c))),
+            Dimension::Browser => (
+                &hits.agent,
+                Box::new(|a| agents.browsers.name(agents.class(a).browser)),
+            ),
+            Dimension::Os => (
+                &hits.agent,
+                Box::new(|a| agents.os.name(agents.class(a).os)),
+            ),
+            Dimension::Device => (
+                &hits.agent,
+                Box::new(|a| agents.class(a).device.name().to_string()),
+            ),
+            Dimension::User => (&hits.user, named(&b.user)),
+            Dimension::Event => (&hits.event, Box::new(|c| shared.event.name(c))),
+        };
         Test {
             filter,
+            column,
+            name,
             memo: Vec::new(),
             none: None,
         }
     }
 
-    /// Whether the value behind `code` passes (`value` names it, asked once per code).
-    fn pass(&mut self, code: u32, value: impl FnOnce() -> String) -> bool {
+    /// Whether the value behind `code` passes.
+    #[inline]
+    fn pass(&mut self, code: u32) -> bool {
         if code == NONE {
             return *self
                 .none
-                .get_or_insert_with(|| self.filter.matches(&value()));
+                .get_or_insert_with(|| self.filter.matches(&(self.name)(NONE)));
         }
         let i = code as usize;
         if i >= self.memo.len() {
             self.memo.resize(i + 1, 0);
         }
         if self.memo[i] == 0 {
-            self.memo[i] = if self.filter.matches(&value()) { 1 } else { 2 };
+            self.memo[i] = if self.filter.matches(&(self.name)(code)) {
+                1
+            } else {
+                2
+            };
         }
         self.memo[i] == 1
     }
@@ -92,82 +158,39 @@ impl<'f> Test<'f> {
     /// Whether row `r` of `hits` passes, reading the dimension of this filter at row `r`
     /// (for a visit dimension, `r` is the session's first page view, or its last for
     /// `exit_page`).
-    fn row(&mut self, hits: &Hits, names: &Names<'_>, r: usize) -> bool {
-        let b = names.bucket;
-        let part = |code: u32, dict: &crate::transform::intern::Dict, i: usize| {
-            if code == NONE {
-                String::new()
-            } else {
-                let key = dict.name(code);
-                let (a, m, c) = campaign_parts(key);
-                [a, m, c][i].to_string()
-            }
-        };
-        let class = |agent: u32| names.agents.class(agent);
-        match self.filter.dimension {
-            Dimension::Page | Dimension::EntryPage | Dimension::ExitPage => {
-                self.pass(hits.path[r], || b.path.name(hits.path[r]).to_string())
-            }
-            Dimension::Host => self.pass(hits.host[r], || b.host.name(hits.host[r]).to_string()),
-            Dimension::Source => {
-                self.pass(hits.source[r], || b.source.name(hits.source[r]).to_string())
-            }
-            Dimension::Referrer => self.pass(hits.ref_host[r], || {
-                b.ref_host.name(hits.ref_host[r]).to_string()
-            }),
-            Dimension::UtmSource => {
-                self.pass(hits.campaign[r], || part(hits.campaign[r], &b.campaign, 0))
-            }
-            Dimension::UtmMedium => {
-                self.pass(hits.campaign[r], || part(hits.campaign[r], &b.campaign, 1))
-            }
-            Dimension::UtmCampaign => {
-                self.pass(hits.campaign[r], || part(hits.campaign[r], &b.campaign, 2))
-            }
-            Dimension::UtmTerm => {
-                self.pass(hits.utm_more[r], || part(hits.utm_more[r], &b.utm_more, 0))
-            }
-            Dimension::UtmContent => {
-                self.pass(hits.utm_more[r], || part(hits.utm_more[r], &b.utm_more, 1))
-            }
-            Dimension::Country => self.pass(hits.country[r], || {
-                names.shared.country.name(hits.country[r])
-            }),
-            Dimension::Browser => self.pass(hits.agent[r], || {
-                names.agents.browsers.name(class(hits.agent[r]).browser)
-            }),
-            Dimension::Os => self.pass(hits.agent[r], || {
-                names.agents.os.name(class(hits.agent[r]).os)
-            }),
-            Dimension::Device => self.pass(hits.agent[r], || {
-                class(hits.agent[r]).device.name().to_string()
-            }),
-            Dimension::User => self.pass(hits.user[r], || b.user.name(hits.user[r]).to_string()),
-            Dimension::Event => {
-                if hits.flags[r] & PAGEVIEW != 0 {
-                    self.pass(NONE, || "pageview".to_string())
-                } else {
-                    // A custom event's code; page views (NONE) were answered above.
-                    let code = hits.event[r];
-                    let name = || names.shared.event.name(code);
-                    if code == NONE {
-                        self.filter.matches(&name())
-                    } else {
-                        self.pass(code, name)
-                    }
-                }
-            }
+    fn row(&mut self, hits: &Hits, r: usize) -> bool {
+        if self.filter.dimension != Dimension::Event {
+            return self.pass(self.column[r]);
+        }
+        if hits.flags[r] & PAGEVIEW != 0 {
+            return *self
+                .none
+                .get_or_insert_with(|| self.filter.matches("pageview"));
+        }
+        // A custom event's name (one without a name is the empty one, never memoized with
+        // the page views' verdict).
+        match self.column[r] {
+            NONE => self.filter.matches(""),
+            code => self.pass(code),
         }
     }
-}
 
-/// The session being walked.
-#[derive(Default)]
-struct Session {
-    /// Its page views, and whether each passes the hit filters.
-    rows: Vec<(u32, bool)>,
-    /// The events that belong to it and pass the hit filters.
-    events: Vec<u32>,
+    /// Clears `ok[i]` for each row `kept[i]` this filter does not keep: one column read in
+    /// order, the verdict by code.
+    fn rows(&mut self, hits: &Hits, kept: &[u32], ok: &mut [bool]) {
+        if self.filter.dimension == Dimension::Event {
+            for (o, &r) in ok.iter_mut().zip(kept) {
+                *o = *o && self.row(hits, r as usize);
+            }
+            return;
+        }
+        let column = self.column;
+        for (o, &r) in ok.iter_mut().zip(kept) {
+            // Every row is asked (no branch on `o`): a verdict is one byte read.
+            let pass = self.pass(column[r as usize]);
+            *o &= pass;
+        }
+    }
 }
 
 /// [`steps`]: the row does not continue the session of the page view before it (none, another
@@ -251,7 +274,10 @@ pub fn select(
     out
 }
 
-/// [`select`] on rows that begin with a session's first.
+/// [`select`] on rows that begin with a session's first: whether every hit filter keeps a
+/// row is worked out a filter at a time (one column read in order, the verdicts by code),
+/// then the rows are walked a stretch at a time between the [`NEW`] marks of `steps` (a
+/// session with its events, or an event outside any session).
 fn select_sessions(
     hits: &Hits,
     kept: &[u32],
@@ -259,62 +285,77 @@ fn select_sessions(
     filters: &Filters,
     names: &Names<'_>,
 ) -> Kept {
-    let mut hit_tests: Vec<Test> = filters.of_hits().map(Test::new).collect();
-    let mut visit_tests: Vec<Test> = filters.of_visits().map(Test::new).collect();
-    let any_hit_filter = !hit_tests.is_empty();
+    let mut ok = vec![true; kept.len()];
+    for filter in filters.of_hits() {
+        Test::new(filter, hits, names).rows(hits, kept, &mut ok);
+    }
+    let mut visit_tests: Vec<Test> = filters
+        .of_visits()
+        .map(|f| Test::new(f, hits, names))
+        .collect();
+    let any_hit_filter = filters.of_hits().next().is_some();
     let any_visit_filter = !visit_tests.is_empty();
     let mut out = Kept::default();
-    let mut session = Session::default();
-
-    let close = |s: &mut Session, out: &mut Kept, visit_tests: &mut Vec<Test>| {
-        let (Some(&(first, _)), Some(&(end, _))) = (s.rows.first(), s.rows.last()) else {
-            return;
-        };
-        let visit_ok = visit_tests.iter_mut().all(|t| {
-            let at = if t.filter.dimension == Dimension::ExitPage {
-                end
-            } else {
-                first
+    let n = kept.len();
+    // Without visit filters a stretch counts something only when a row of it passes the hit
+    // filters: the walk goes from one such row's stretch to the next (a narrow filter skips
+    // almost every row).
+    let skip = any_hit_filter && !any_visit_filter;
+    let mut s = 0;
+    while s < n {
+        if skip {
+            let Some(i) = ok[s..].iter().position(|&k| k) else {
+                break;
             };
-            t.row(hits, names, at as usize)
-        });
-        let keep = visit_ok && (!any_hit_filter || s.rows.iter().any(|&(_, ok)| ok));
-        if keep {
-            let mut first_counted = true;
-            for &(r, ok) in &s.rows {
-                if ok {
+            // `s` begins a stretch, so one begins between it and the passing row.
+            s = (s..=s + i).rev().find(|&j| steps[j] & NEW != 0).unwrap_or(s);
+        }
+        let e = s + 1 + steps[s + 1..].iter().position(|&x| x & NEW != 0).unwrap_or(n - s - 1);
+        let rows = s..e;
+        if steps[s] & PAGE == 0 {
+            // An event outside any session (a later row would begin a stretch of its own).
+            if ok[s] && !any_visit_filter {
+                out.events.push(kept[s]);
+            }
+            s = e;
+            continue;
+        }
+        let visit_ok = !any_visit_filter || {
+            let last = rows
+                .clone()
+                .rev()
+                .find(|&i| steps[i] & PAGE != 0)
+                .unwrap_or(s);
+            visit_tests.iter_mut().all(|t| {
+                let at = if t.filter.dimension == Dimension::ExitPage {
+                    last
+                } else {
+                    s
+                };
+                t.row(hits, kept[at] as usize)
+            })
+        };
+        if !visit_ok {
+            s = e;
+            continue;
+        }
+        let keep = !any_hit_filter || rows.clone().any(|i| steps[i] & PAGE != 0 && ok[i]);
+        let mut first_counted = true;
+        for i in rows {
+            if steps[i] & PAGE == 0 {
+                if ok[i] {
+                    out.events.push(kept[i]);
+                }
+            } else if keep {
+                if ok[i] {
                     out.counted.push(out.sessions.len() as u32);
                     out.session_first.push(std::mem::take(&mut first_counted));
                 }
-                out.sessions.push(r);
+                out.sessions.push(kept[i]);
             }
         }
-        if visit_ok {
-            out.events.extend_from_slice(&s.events);
-        }
-        s.rows.clear();
-        s.events.clear();
-    };
-
-    for (&r, &step) in kept.iter().zip(steps) {
-        let ri = r as usize;
-        let in_session = step & NEW == 0;
-        let hit_ok = hit_tests.iter_mut().all(|t| t.row(hits, names, ri));
-        // Past the gap (or another visitor) the open session has ended, whatever comes.
-        if !in_session {
-            close(&mut session, &mut out, &mut visit_tests);
-        }
-        if step & PAGE != 0 {
-            session.rows.push((r, hit_ok));
-        } else if hit_ok {
-            if in_session {
-                session.events.push(r);
-            } else if !any_visit_filter {
-                out.events.push(r);
-            }
-        }
+        s = e;
     }
-    close(&mut session, &mut out, &mut visit_tests);
     out
 }
 

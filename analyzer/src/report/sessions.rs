@@ -116,21 +116,28 @@ pub fn first_of_value(
     mut mark: impl FnMut(usize),
     seen: &mut Seen,
 ) {
+    // A value equal to the row before it is not new (most rows of a visitor: its agent, host,
+    // day and session's source repeat), which needs no look back nor table.
     if len <= 32 {
         // Short runs (most visitors): compared in place, no table touched.
+        let mut prev = None;
         for i in 0..len {
             let v = value(i);
-            if (0..i).all(|j| value(j) != v) {
+            if prev != Some(v) && (0..i).all(|j| value(j) != v) {
                 mark(i);
             }
+            prev = Some(v);
         }
         return;
     }
     seen.next_run();
+    let mut prev = None;
     for i in 0..len {
-        if seen.first(value(i)) {
+        let v = value(i);
+        if prev != Some(v) && seen.first(v) {
             mark(i);
         }
+        prev = Some(v);
     }
 }
 
@@ -184,6 +191,32 @@ mod tests {
             first_of_value(|i| values[i], len, |i| out[i] = true, &mut seen);
             assert_eq!(out.iter().filter(|&&b| b).count(), 3);
             assert!(out[0] && out[1] && out[2] && !out[3]);
+        }
+    }
+
+    #[test]
+    fn firsts_with_repeated_neighbours_are_those_of_a_set() {
+        let mut seen = Seen::default();
+        // Runs of 1..80 rows whose values repeat in stretches and come back later.
+        let mut x = 7u64;
+        for len in 1..80usize {
+            let values: Vec<u32> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    ((x >> 60) % 5) as u32
+                })
+                .scan(0u32, |v, r| {
+                    if r > 1 {
+                        *v = r;
+                    }
+                    Some(*v)
+                })
+                .collect();
+            let mut got = vec![false; len];
+            first_of_value(|i| values[i], len, |i| got[i] = true, &mut seen);
+            let mut set = std::collections::HashSet::new();
+            let want: Vec<bool> = values.iter().map(|&v| set.insert(v)).collect();
+            assert_eq!(got, want, "{values:?}");
         }
     }
 
