@@ -27,9 +27,37 @@ pub fn format_ts_at(epoch_ms: i64, offset_minutes: i64) -> String {
     let (h, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
     let (min, rest) = (rest / 60_000, rest % 60_000);
     let (s, ms) = (rest / 1000, rest % 1000);
-    let sign = if offset_minutes < 0 { '-' } else { '+' };
     let (oh, om) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}{sign}{oh:02}:{om:02}")
+    // Written digit by digit: the user report formats two a user, and `format!` with ten
+    // arguments cost as much as the rest of the row.
+    let mut out = *b"0000-00-00T00:00:00.000+00:00";
+    let mut put = |at: usize, width: usize, value: i64| {
+        let mut v = value.rem_euclid(10_i64.pow(width as u32));
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, i64::from(m));
+    put(8, 2, i64::from(d));
+    put(11, 2, h);
+    put(14, 2, min);
+    put(17, 2, s);
+    put(20, 3, ms);
+    put(24, 2, oh);
+    put(27, 2, om);
+    if offset_minutes < 0 {
+        out[23] = b'-';
+    }
+    if !(0..=9999).contains(&y) {
+        // Outside four-digit years (no report's): as `format!` writes them.
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}{}{oh:02}:{om:02}",
+            if offset_minutes < 0 { '-' } else { '+' }
+        );
+    }
+    String::from_utf8(out.to_vec()).expect("ASCII digits")
 }
 
 /// Formats days since the Unix epoch as `YYYY-MM-DD`.

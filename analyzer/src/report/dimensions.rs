@@ -30,6 +30,10 @@ const DENSE_CODES: usize = 1 << 16;
 pub struct Counts {
     dense: Vec<[u64; 2]>,
     sparse: hashbrown::HashMap<u32, [u64; 2]>,
+    /// The latest code added and what it has gathered since it began to repeat: a visitor's
+    /// rows mostly repeat its agent, host and country, and adding each one to its slot made
+    /// every row wait on the store of the row before. Added to its slot by [`Counts::flush`].
+    run: (u32, [u64; 2]),
 }
 
 impl Counts {
@@ -37,34 +41,44 @@ impl Counts {
     /// visitor's first with that value.
     #[inline]
     pub fn add(&mut self, code: u32, first: bool) {
-        // A code already in the vector (nearly every row after the first few) takes one
-        // bounds check; the rest goes the long way.
-        if let Some(c) = self.dense.get_mut(code as usize) {
-            c[0] += 1;
-            c[1] += u64::from(first);
+        if code == self.run.0 {
+            self.run.1[0] += 1;
+            self.run.1[1] += u64::from(first);
         } else {
-            self.add_outside(code, first);
+            self.flush();
+            self.run = (code, [1, u64::from(first)]);
         }
     }
 
-    #[inline(never)]
-    fn add_outside(&mut self, code: u32, first: bool) {
-        if code == NONE {
+    /// Adds the pending run of one code to its slot.
+    pub fn flush(&mut self) {
+        let (code, counts) = std::mem::replace(&mut self.run, (NONE, [0, 0]));
+        self.add_to_slot(code, counts);
+    }
+
+    fn add_to_slot(&mut self, code: u32, [hits, firsts]: [u64; 2]) {
+        if hits == 0 || code == NONE {
             return;
         }
+        // A code already in the vector (nearly every one after the first few) takes one
+        // bounds check; the rest goes the long way.
         let i = code as usize;
-        let c = if i < DENSE_CODES {
+        let c = if i < self.dense.len() {
+            &mut self.dense[i]
+        } else if i < DENSE_CODES {
             self.dense.resize((i + 1).next_power_of_two(), [0, 0]);
             &mut self.dense[i]
         } else {
             self.sparse.entry(code).or_insert([0, 0])
         };
-        c[0] += 1;
-        c[1] += u64::from(first);
+        c[0] += hits;
+        c[1] += firsts;
     }
 
     /// Adds `other`'s counts to these.
     pub fn merge(&mut self, other: &Counts) {
+        self.flush();
+        self.add_to_slot(other.run.0, other.run.1);
         if other.dense.len() > self.dense.len() {
             self.dense.resize(other.dense.len(), [0, 0]);
         }
@@ -80,7 +94,8 @@ impl Counts {
     }
 
     /// `(code, [hits, visitors])` of every code seen.
-    pub fn rows(self) -> impl Iterator<Item = (u32, [u64; 2])> {
+    pub fn rows(mut self) -> impl Iterator<Item = (u32, [u64; 2])> {
+        self.flush();
         let dense = self.dense.into_iter().enumerate();
         dense
             .filter(|(_, c)| c[0] > 0)
@@ -108,6 +123,15 @@ struct BucketCounts {
 }
 
 impl BucketCounts {
+    /// Adds every dimension's pending run to its slot.
+    fn flush(&mut self) {
+        self.host.flush();
+        self.browser.flush();
+        self.os.flush();
+        self.device.flush();
+        self.country.flush();
+    }
+
     fn merge(&mut self, o: &BucketCounts) {
         self.host.merge(&o.host);
         self.browser.merge(&o.browser);
@@ -130,13 +154,25 @@ fn by_code(
     first: Option<u16>,
 ) -> Vec<[u64; 3]> {
     let mut counts = vec![[0u64; 3]; space];
+    // A run of one code (a session's rows share its source and campaign) is gathered before
+    // it is added to its slot, as in [`Counts::add`].
+    let first = first.unwrap_or(0);
+    let mut run = (NONE, [0u64; 3]);
     for (i, &r) in pv.iter().enumerate() {
-        if let Some(c) = counts.get_mut(column[r as usize] as usize) {
-            let b = marks.bits[i];
-            c[0] += 1;
-            c[1] += u64::from(first.is_some_and(|f| b & f != 0));
-            c[2] += u64::from(b & SESSION_FIRST != 0);
+        let code = column[r as usize];
+        let b = marks.bits[i];
+        if code != run.0 {
+            if let Some(c) = counts.get_mut(run.0 as usize) {
+                (0..3).for_each(|k| c[k] += run.1[k]);
+            }
+            run = (code, [0; 3]);
         }
+        run.1[0] += 1;
+        run.1[1] += u64::from(b & first != 0);
+        run.1[2] += u64::from(b & SESSION_FIRST != 0);
+    }
+    if let Some(c) = counts.get_mut(run.0 as usize) {
+        (0..3).for_each(|k| c[k] += run.1[k]);
     }
     counts
 }
@@ -272,6 +308,7 @@ impl Dims {
                     d.device.add(class.device as u32, has(first(F_DEVICE)));
                     d.country.add(hits.country[r], false);
                 }
+                d.flush();
                 d
             })
             .reduce(BucketCounts::default, |mut a, b| {
