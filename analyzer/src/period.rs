@@ -266,7 +266,13 @@ mod tests {
     fn local_times_are_formatted_as_chrono_formats_them() {
         // Zones with and without daylight saving, a half-hour offset, west and east of UTC;
         // instants every 37 minutes and 11 ms across a year, so both transitions are crossed.
-        for tz in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"] {
+        for tz in [
+            "UTC",
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Australia/Lord_Howe",
+        ] {
             let tz: Tz = tz.parse().unwrap();
             let p = Period::new(20_454, 20_819, tz).unwrap();
             let mut t = p.start_ms;

@@ -10,7 +10,7 @@
 //! among all of them is found by walking, and "the first of a visitor's page views, none
 //! missing" by comparing places.
 
-use super::visits::Marks;
+use super::visits::{Marks, ANON_BOUNCE, ANON_START};
 use crate::period::Period;
 use crate::transform::hits::Hits;
 use rayon::prelude::*;
@@ -61,6 +61,38 @@ impl Base {
     }
 }
 
+/// The index in `all` (ascending rows) of each of `rows` (some of them, ascending).
+pub fn places(all: &[u32], rows: &[u32]) -> Vec<u32> {
+    const CHUNK: usize = 1 << 15;
+    let mut at = vec![0u32; rows.len()];
+    at.par_chunks_mut(CHUNK)
+        .zip(rows.par_chunks(CHUNK))
+        .for_each(|(out, rows)| {
+            let mut j = all.partition_point(|&x| x < rows[0]);
+            for (o, &r) in out.iter_mut().zip(rows) {
+                while all[j] < r {
+                    j += 1;
+                }
+                assert_eq!(all[j], r, "a counted page view is one of the bucket's");
+                *o = j as u32;
+            }
+        });
+    at
+}
+
+impl Base {
+    /// The session marks of whole sessions of the bucket, whose page views are at `at` among
+    /// all of them: their entry and exit bits (those of a whole session do not
+    /// depend on the sessions around it, which are a gap away), and the anonymous sessions
+    /// and bounces among them (which lie inside sessions).
+    pub fn sessions(&self, at: &[u32]) -> (Vec<u16>, u64, u64) {
+        let bits: Vec<u16> = at.par_iter().map(|&j| self.bits[j as usize]).collect();
+        let count = |bit: u16| bits.par_iter().filter(|&&b| b & bit != 0).count() as u64;
+        let (anon_sessions, anon_bounces) = (count(ANON_START), count(ANON_BOUNCE));
+        (bits, anon_sessions, anon_bounces)
+    }
+}
+
 /// The counted page views of a filtered count, placed among all of the bucket's.
 pub struct Reuse<'a> {
     base: &'a Base,
@@ -74,20 +106,11 @@ impl<'a> Reuse<'a> {
     /// Places `counted` (a subset of `all`, ascending) among `all`, the bucket's page views
     /// whose marks `base` holds.
     pub fn new(base: &'a Base, all: &'a [u32], counted: &[u32]) -> Reuse<'a> {
-        const CHUNK: usize = 1 << 15;
-        let mut at = vec![0u32; counted.len()];
-        at.par_chunks_mut(CHUNK)
-            .zip(counted.par_chunks(CHUNK))
-            .for_each(|(out, rows)| {
-                let mut j = all.partition_point(|&x| x < rows[0]);
-                for (o, &r) in out.iter_mut().zip(rows) {
-                    while all[j] < r {
-                        j += 1;
-                    }
-                    assert_eq!(all[j], r, "a counted page view is one of the bucket's");
-                    *o = j as u32;
-                }
-            });
+        Reuse::at(base, all, places(all, counted))
+    }
+
+    /// [`Reuse::new`] with the places of the counted page views already known.
+    pub fn at(base: &'a Base, all: &'a [u32], at: Vec<u32>) -> Reuse<'a> {
         Reuse { base, all, at }
     }
 

@@ -18,7 +18,7 @@
 //! [`visits::mark`]: super::visits::mark
 
 use super::agents::{Agents, Classes};
-use super::base::{Base, Reuse};
+use super::base::{places, Base, Reuse};
 use super::dimensions::{DimNames, Dims};
 use super::events::Events;
 use super::filter::Filters;
@@ -212,13 +212,28 @@ impl<'p> Accumulator<'p> {
                     return Ok(None);
                 }
                 // Sessions, entries, exits and bounces are those of whole kept sessions; the
-                // rest counts the counted page views.
-                let whole = super::timed("session marks", || {
-                    visits::mark(hits, &sessions, classes, &[], Want::Sessions, None)
+                // rest counts the counted page views. A kept bucket has them in its marks.
+                let (whole, reuse) = super::timed("session marks", || match kept {
+                    Some((base, all)) => {
+                        let at = places(all, &sessions);
+                        let (bits, anon_sessions, anon_bounces) = base.sessions(&at);
+                        let at = counted.par_iter().map(|&i| at[i as usize]).collect();
+                        let whole = Marks {
+                            bits,
+                            visitors: 0,
+                            anon_sessions,
+                            anon_bounces,
+                        };
+                        (whole, Some(Reuse::at(base, all, at)))
+                    }
+                    None => {
+                        let whole =
+                            visits::mark(hits, &sessions, classes, &[], Want::Sessions, None);
+                        (whole, None)
+                    }
                 });
                 let pv: Vec<u32> = counted.par_iter().map(|&i| sessions[i as usize]).collect();
                 let (mut marks, day) = super::timed("first marks", || {
-                    let reuse = kept.map(|(base, all)| Reuse::new(base, all, &pv));
                     marks_of(hits, &pv, classes, period, Want::Firsts, reuse.as_ref())
                 });
                 marks

@@ -308,9 +308,17 @@ fn select_sessions(
                 break;
             };
             // `s` begins a stretch, so one begins between it and the passing row.
-            s = (s..=s + i).rev().find(|&j| steps[j] & NEW != 0).unwrap_or(s);
+            s = (s..=s + i)
+                .rev()
+                .find(|&j| steps[j] & NEW != 0)
+                .unwrap_or(s);
         }
-        let e = s + 1 + steps[s + 1..].iter().position(|&x| x & NEW != 0).unwrap_or(n - s - 1);
+        let e = s
+            + 1
+            + steps[s + 1..]
+                .iter()
+                .position(|&x| x & NEW != 0)
+                .unwrap_or(n - s - 1);
         let rows = s..e;
         if steps[s] & PAGE == 0 {
             // An event outside any session (a later row would begin a stretch of its own).

@@ -44,6 +44,12 @@ pub const fn first(d: usize) -> u16 {
     1 << d
 }
 
+/// [`Marks::bits`]: the first page view of a session of the visitor's anonymous page views
+/// (those sessions lie inside the visitor's sessions: a whole session kept keeps them whole).
+pub const ANON_START: u16 = 1 << (FIRSTS + 3);
+/// [`Marks::bits`]: the first page view of such a session of one page view (a bounce).
+pub const ANON_BOUNCE: u16 = 1 << (FIRSTS + 4);
+
 /// The [`first`] bits of every dimension.
 pub const FIRSTS_MASK: u16 = (1 << FIRSTS) - 1;
 
@@ -149,7 +155,13 @@ pub fn mark(
                 }
                 // Anonymous page views make sessions of their visitor (signed-in ones are the
                 // user's, counted in the user report).
-                let (mut last, mut current) = (None::<i64>, 0u64);
+                let (mut last, mut current, mut start) = (None::<i64>, 0u64, 0usize);
+                let mut bounce = |current: u64, start: usize, out: &mut [u16]| {
+                    if current == 1 {
+                        anon_bounces += 1;
+                        out[start] |= ANON_BOUNCE;
+                    }
+                };
                 for i in 0..len {
                     let r = row(i);
                     if hits.user[r] != NONE {
@@ -158,17 +170,15 @@ pub fn mark(
                     let t = hits.ts[r];
                     if last.is_none_or(|l| gap_ends_session(l, t)) {
                         anon_sessions += 1;
-                        if current == 1 {
-                            anon_bounces += 1;
-                        }
+                        bounce(current, start, out);
                         current = 0;
+                        start = a + i - base;
+                        out[start] |= ANON_START;
                     }
                     current += 1;
                     last = Some(t);
                 }
-                if current == 1 {
-                    anon_bounces += 1;
-                }
+                bounce(current, start, out);
             }
             if firsts {
                 // Visitors counted from their first page view on, none missing, take their
