@@ -149,7 +149,12 @@ impl Period {
     }
 
     /// Local wall-clock time of an instant of the period, as ms since the local epoch.
+    #[inline]
     pub fn local_ms(&self, ts_ms: i64) -> i64 {
+        if let [(_, offset)] = self.offsets[..] {
+            // One offset all period long (UTC, or no change of clocks): no search.
+            return ts_ms + offset;
+        }
         let i = self.offsets.partition_point(|&(from, _)| from <= ts_ms);
         let offset = self.offsets[i.saturating_sub(1)].1;
         ts_ms + offset
