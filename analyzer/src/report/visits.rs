@@ -56,7 +56,8 @@ pub const FIRSTS_MASK: u16 = (1 << FIRSTS) - 1;
 /// The marks of a bucket's page views, in the order of the rows given to [`mark`].
 pub struct Marks {
     /// Per page view, its marks as bits: [`first`] of each dimension, [`ENTRY`], [`EXIT`],
-    /// [`SESSION_FIRST`] (two bytes a page view, where a vector per mark took eleven).
+    /// [`SESSION_FIRST`], [`ANON_START`], [`ANON_BOUNCE`] (two bytes a page view, where a
+    /// vector per mark took eleven).
     pub bits: Vec<u16>,
     /// Visitors (runs).
     pub visitors: u64,
