@@ -8,31 +8,38 @@ pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// Formats milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_ts(epoch_ms: i64) -> String {
-    let days = epoch_ms.div_euclid(MS_PER_DAY);
+    let (y, m, d, h, min, s, ms) = clock(epoch_ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}Z")
+}
+
+/// Year, month, day, hour, minute, second and millisecond of ms since the epoch (of UTC, or
+/// of a local clock when given local ms).
+fn clock(epoch_ms: i64) -> (i64, u32, u32, i64, i64, i64, i64) {
+    let (y, m, d) = civil_from_days(epoch_ms.div_euclid(MS_PER_DAY));
     let ms_of_day = epoch_ms.rem_euclid(MS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
     let (h, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
     let (min, rest) = (rest / 60_000, rest % 60_000);
-    let (s, ms) = (rest / 1000, rest % 1000);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}Z")
+    (y, m, d, h, min, rest / 1000, rest % 1000)
 }
 
 /// Formats an instant as RFC 3339 with milliseconds at a fixed offset from UTC of
 /// `offset_minutes` (`+00:00` for UTC, never `Z`): the local wall-clock time, then the offset.
 pub fn format_ts_at(epoch_ms: i64, offset_minutes: i64) -> String {
-    let local = epoch_ms + offset_minutes * 60_000;
-    let days = local.div_euclid(MS_PER_DAY);
-    let ms_of_day = local.rem_euclid(MS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
-    let (h, rest) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000);
-    let (min, rest) = (rest / 60_000, rest % 60_000);
-    let (s, ms) = (rest / 1000, rest % 1000);
+    let (y, m, d, h, min, s, ms) = clock(epoch_ms + offset_minutes * 60_000);
+    let sign = if offset_minutes < 0 { b'-' } else { b'+' };
     let (oh, om) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+    if !(0..=9999).contains(&y) {
+        // Outside four-digit years (no report's): as `format!` writes them.
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}{}{oh:02}:{om:02}",
+            sign as char
+        );
+    }
     // Written digit by digit: the user report formats two a user, and `format!` with ten
     // arguments cost as much as the rest of the row.
     let mut out = *b"0000-00-00T00:00:00.000+00:00";
     let mut put = |at: usize, width: usize, value: i64| {
-        let mut v = value.rem_euclid(10_i64.pow(width as u32));
+        let mut v = value;
         for i in (at..at + width).rev() {
             out[i] = b'0' + (v % 10) as u8;
             v /= 10;
@@ -47,16 +54,7 @@ pub fn format_ts_at(epoch_ms: i64, offset_minutes: i64) -> String {
     put(20, 3, ms);
     put(24, 2, oh);
     put(27, 2, om);
-    if offset_minutes < 0 {
-        out[23] = b'-';
-    }
-    if !(0..=9999).contains(&y) {
-        // Outside four-digit years (no report's): as `format!` writes them.
-        return format!(
-            "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}{}{oh:02}:{om:02}",
-            if offset_minutes < 0 { '-' } else { '+' }
-        );
-    }
+    out[23] = sign;
     String::from_utf8(out.to_vec()).expect("ASCII digits")
 }
 

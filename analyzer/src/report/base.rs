@@ -59,6 +59,17 @@ impl Base {
         };
         (marks, self.day.par_iter().map(|&d| u32::from(d)).collect())
     }
+
+    /// The session marks of whole sessions of the bucket, whose page views are at `at` among
+    /// all of them: their entry and exit bits (those of a whole session do not
+    /// depend on the sessions around it, which are a gap away), and the anonymous sessions
+    /// and bounces among them (which lie inside sessions).
+    pub fn sessions(&self, at: &[u32]) -> (Vec<u16>, u64, u64) {
+        let bits: Vec<u16> = at.par_iter().map(|&j| self.bits[j as usize]).collect();
+        let count = |bit: u16| bits.par_iter().filter(|&&b| b & bit != 0).count() as u64;
+        let (anon_sessions, anon_bounces) = (count(ANON_START), count(ANON_BOUNCE));
+        (bits, anon_sessions, anon_bounces)
+    }
 }
 
 /// The index in `all` (ascending rows) of each of `rows` (some of them, ascending).
@@ -73,24 +84,11 @@ pub fn places(all: &[u32], rows: &[u32]) -> Vec<u32> {
                 while all[j] < r {
                     j += 1;
                 }
-                assert_eq!(all[j], r, "a counted page view is one of the bucket's");
+                assert_eq!(all[j], r, "a page view placed is one of the bucket's");
                 *o = j as u32;
             }
         });
     at
-}
-
-impl Base {
-    /// The session marks of whole sessions of the bucket, whose page views are at `at` among
-    /// all of them: their entry and exit bits (those of a whole session do not
-    /// depend on the sessions around it, which are a gap away), and the anonymous sessions
-    /// and bounces among them (which lie inside sessions).
-    pub fn sessions(&self, at: &[u32]) -> (Vec<u16>, u64, u64) {
-        let bits: Vec<u16> = at.par_iter().map(|&j| self.bits[j as usize]).collect();
-        let count = |bit: u16| bits.par_iter().filter(|&&b| b & bit != 0).count() as u64;
-        let (anon_sessions, anon_bounces) = (count(ANON_START), count(ANON_BOUNCE));
-        (bits, anon_sessions, anon_bounces)
-    }
 }
 
 /// The counted page views of a filtered count, placed among all of the bucket's.

@@ -87,15 +87,9 @@ impl<'a> Test<'a> {
                 }
             })
         };
-        let named = |dict: &'a Dict| -> Namer<'a> {
-            Box::new(move |code| {
-                if code == NONE {
-                    String::new()
-                } else {
-                    dict.name(code).to_string()
-                }
-            })
-        };
+        // (`Dict::name` of `NONE` is the empty name.)
+        let named =
+            |dict: &'a Dict| -> Namer<'a> { Box::new(move |code| dict.name(code).to_string()) };
         let (column, name): (&[u32], Namer<'a>) = match filter.dimension {
             Dimension::Page | Dimension::EntryPage | Dimension::ExitPage => {
                 (&hits.path, named(&b.path))
