@@ -30,6 +30,9 @@ pub fn run_checks() -> Result<()> {
     let deny_toml = std::fs::read_to_string(root.join("deny.toml")).context("reading deny.toml")?;
     check_ignores_have_reasons(&deny_toml)?;
     let deny = paths::cargo_bin("cargo-deny");
+    // cargo-deny reads the graph with `cargo metadata`, offline below: every crate of the
+    // lockfile must be downloaded, the other platforms' too.
+    crate::cargo_tree::fetch_all()?;
 
     let copy = match std::env::var_os(DB_ENV).map(PathBuf::from) {
         Some(db) => Some((db, format!("the copy {DB_ENV} names"))),

@@ -177,12 +177,7 @@ pub fn inputs_digest(bin: Binary, root: &Path) -> Result<String> {
 /// from elsewhere, and any crate whose licence it cannot settle fails the run.
 fn crate_licenses(bin: Binary, to: &Path) -> Result<()> {
     let root = paths::root();
-    run(
-        "cargo fetch",
-        Command::new("cargo")
-            .args(["fetch", "--locked"])
-            .current_dir(&root),
-    )?;
+    crate::cargo_tree::fetch_all()?;
     eprintln!(
         "licenses: cargo about generate for {} (a few minutes)",
         bin.package()
