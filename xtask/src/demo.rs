@@ -29,9 +29,10 @@ use xtask::kinesis;
 use xtask::moto::{self, Moto};
 use xtask::process::Service;
 use xtask::process::{joined, run as run_cmd};
+use xtask::setup::{self, Tool};
 use xtask::traffic;
 use xtask::wrangler::{self, WranglerDev};
-use xtask::{edge_build, paths, setup};
+use xtask::{edge_build, paths};
 
 const STREAM: &str = "page-hits";
 const BUCKET: &str = "demo-analytics";
@@ -62,18 +63,28 @@ pub struct Args {
 /// Runs the demo; every service it starts is stopped when it returns, on success or failure.
 pub fn run(args: Args) -> Result<()> {
     stage("installing the build's missing tools", || {
-        setup::ensure_for(setup::Task::BuildEdge)
+        setup::ensure(&[Tool::WasmTarget])
     })?;
     // Side by side: the Wasm's single-threaded LTO and links leave a core the native build
     // takes (each has a target folder of its own, so cargo's locks do not serialise them), and
-    // moto's pip install waits on the network more than on a core.
+    // `npm ci` (whose wasm-opt and esbuild the worker needs after compiling) and moto's pip
+    // install wait on the network more than on a core.
+    let others: Vec<Tool> = setup::Task::Demo
+        .needs()
+        .iter()
+        .copied()
+        .filter(|t| !matches!(t, Tool::WasmTarget | Tool::NpmPackages))
+        .collect();
     stage(
         "building the edge worker (Rust -> Wasm) and, beside it, the aggregator, the analyzer \
          and the dashboard, and installing what else the demo runs",
         || {
             std::thread::scope(|s| {
-                let tools = s.spawn(|| setup::ensure_for(setup::Task::Demo));
-                let edge = s.spawn(edge_build::build);
+                let npm = s.spawn(|| setup::ensure(&[Tool::NpmPackages]));
+                let tools = s.spawn(|| setup::ensure(&others));
+                let edge = s.spawn(move || {
+                    edge_build::build_when(|| joined(npm, "installing the npm packages"))
+                });
                 let native = run_cmd(
                     "cargo build -p aggregator -p analyzer -p dashboard",
                     Command::new("cargo")

@@ -52,11 +52,18 @@ fn out_dir() -> PathBuf {
 
 /// Builds the worker into `edge/build/`.
 pub fn build() -> Result<()> {
+    build_when(|| Ok(()))
+}
+
+/// [`build`], calling `tools_ready` between cargo and the steps that use npm's tools (wasm-opt,
+/// esbuild), so that `npm ci` can run while the Wasm compiles (the demo's first run).
+pub fn build_when(tools_ready: impl FnOnce() -> Result<()>) -> Result<()> {
     let out = out_dir();
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let _lock = BuildLock::acquire(&out.join(".lock"))?;
 
     let wasm = cargo_build()?;
+    tools_ready()?;
     // The steps after cargo take ~10 s (wasm-opt mostly) and are a pure function of the Wasm
     // that cargo wrote, xtask's own code and npm's tools: skipped when none of them, nor the
     // outputs, changed since the last build, so a second demo or test run does not redo them.
