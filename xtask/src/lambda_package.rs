@@ -17,8 +17,15 @@ pub fn output_dir() -> PathBuf {
     paths::root().join("target-lambda/arm64")
 }
 
-/// Installs cargo-lambda (venv `.venv-lambda`) and the arm64 target when missing, then builds.
+/// Installs cargo-lambda (venv `.venv-lambda`) and the arm64 target when missing, then builds
+/// the zip with the aggregator's licences in it.
 pub fn build() -> Result<PathBuf> {
+    finish(&compile()?)
+}
+
+/// The build without the licences: cargo-lambda's zip of the arm64 `bootstrap`. Needs no
+/// cargo-about, so `cargo xtask test` runs it while cargo-about is still being installed.
+pub fn compile() -> Result<PathBuf> {
     let venv = paths::root().join(".venv-lambda");
     let bin = venv.join("bin/cargo-lambda");
     let version_ok = Command::new(&bin)
@@ -70,14 +77,19 @@ pub fn build() -> Result<PathBuf> {
             .env("CARGO_TARGET_DIR", paths::target_dir().join("lambda-arm64"))
             .env("PATH", path),
     )?;
-    let zip = out.join("aggregator/bootstrap.zip");
+    Ok(out.join("aggregator/bootstrap.zip"))
+}
+
+/// Puts the aggregator's licences (`cargo xtask licenses`, installing cargo-about when missing)
+/// into the zip [`compile`] made, checks it and says where it is.
+pub fn finish(zip: &Path) -> Result<PathBuf> {
     let notices = licenses::write(Binary::Aggregator, &licenses::default_dir())?;
-    add_to_zip(&zip, &notices, licenses::FILE_NAME)?;
-    let entries = zip_entries(&zip)?;
+    add_to_zip(zip, &notices, licenses::FILE_NAME)?;
+    let entries = zip_entries(zip)?;
     if !entries.iter().any(|e| e == "bootstrap") {
         bail!("{} holds no bootstrap: {entries:?}", zip.display());
     }
-    let size = std::fs::metadata(&zip)
+    let size = std::fs::metadata(zip)
         .with_context(|| format!("{} was not built", zip.display()))?
         .len();
     println!(
@@ -85,7 +97,7 @@ pub fn build() -> Result<PathBuf> {
         zip.display(),
         size as f64 / 1e6
     );
-    Ok(zip)
+    Ok(zip.to_path_buf())
 }
 
 /// Puts `file` in `zip` at its root as `name` (replacing an entry of that name), keeping the

@@ -4,8 +4,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::Command;
 use xtask::process::{joined, run};
-use xtask::setup::{self, Task};
-use xtask::{edge_build, paths, test_pool, wrangler};
+use xtask::setup::{self, Task, Tool};
+use xtask::{cargo_tree, edge_build, paths, test_pool, wrangler};
 
 mod bench;
 mod demo;
@@ -126,35 +126,78 @@ fn forget_cargo_run_env() {
 
 /// The README's test command: everything CI runs after fmt and clippy.
 fn test() -> Result<()> {
+    use xtask::test_pool::{Gate, Gates};
     setup::ensure_for(Task::BuildEdge)?;
-    // Three builds side by side, each in a target folder of its own (cargo locks a folder per
-    // build): the worker's Wasm, the Lambda zip that tests/deploy_local.rs deploys (the
-    // template's CodeUri; it waits for the tools, cargo-about among them), and the tests
-    // themselves; meanwhile the tools only tests use are installed. On 2 cores each fills what
-    // the others leave idle (single-threaded LTO and links, downloads).
+    // The test build first, and beside it what the tests use, each step settling a gate: the
+    // quick tools, then cargo-about and cargo-deny (minutes of compiling each); the worker's
+    // Wasm; the Lambda zip (compiled at once, its licences once cargo-about is there). Each test
+    // binary starts as soon as the gates it needs are settled, so the suite does not wait for
+    // the compiled tools; those compile at a lower priority, so the tests with deadlines keep
+    // the cores they had. Builds have target folders of their own (cargo locks a folder).
     eprintln!(
-        "test: building the edge worker (wasm32), the aggregator's Lambda package (arm64) and \
-         the tests, side by side, and installing the tests' tools"
+        "test: building the tests, and beside them the edge worker (wasm32), the tests' tools \
+         and the aggregator's Lambda package (arm64); each test binary starts once what it \
+         needs is there"
     );
-    let binaries = std::thread::scope(|s| -> Result<Vec<test_pool::Binary>> {
-        let tools = s.spawn(|| setup::ensure_for(Task::Test));
-        let edge = s.spawn(edge_build::build);
-        let lambda = s.spawn(move || -> Result<()> {
-            joined(tools, "installing the tests' tools")?;
-            xtask::lambda_package::build().map(|_| ())
+    let gates = Gates::default();
+    let tools: Vec<Tool> = Task::Test
+        .needs()
+        .iter()
+        .copied()
+        .filter(|t| !matches!(t, Tool::CargoDeny | Tool::CargoAbout))
+        .collect();
+    std::thread::scope(|s| -> Result<()> {
+        let installs = s.spawn(|| {
+            let _guard =
+                gates.failed_unless_settled(&[Gate::Tools, Gate::CargoDeny, Gate::CargoAbout]);
+            let quick = gates.settle(Gate::Tools, setup::ensure(&tools));
+            lower_priority();
+            // cargo-about first: the licences test and the Lambda zip (then the deploy-local
+            // test) wait for it, a longer chain than cargo-deny's one short test.
+            let about = gates.settle(
+                Gate::CargoAbout,
+                setup::ensure(&[Tool::CargoAbout]).and_then(|()| cargo_tree::fetch_all()),
+            );
+            let deny = gates.settle(Gate::CargoDeny, setup::ensure(&[Tool::CargoDeny]));
+            quick.and(deny).and(about)
         });
-        let tests = test_pool::build(&paths::root());
+        let edge = s.spawn(|| {
+            let _guard = gates.failed_unless_settled(&[Gate::Edge]);
+            gates.settle(Gate::Edge, edge_build::build())
+        });
+        let lambda = s.spawn(|| {
+            let _guard = gates.failed_unless_settled(&[Gate::LambdaZip]);
+            lower_priority();
+            let zip = xtask::lambda_package::compile().and_then(|zip| {
+                gates.wait(Gate::CargoAbout)?;
+                xtask::lambda_package::finish(&zip)
+            });
+            gates.settle(Gate::LambdaZip, zip)
+        });
+        // Every binary with its ignored tests (those that need the tools), e2e among them.
+        let tested = test_pool::build(&paths::root()).and_then(|binaries| {
+            test_pool::run(&paths::root(), &binaries, &["--include-ignored"], &gates)
+        });
         joined(edge, "building the edge worker")?;
+        joined(installs, "installing the tests' tools")?;
         joined(lambda, "building the Lambda package")?;
-        tests
+        tested
     })?;
-    // Every binary with its ignored tests (those that need the tools installed above), the
-    // end-to-end test among them.
-    test_pool::run(&paths::root(), &binaries, &["--include-ignored"])?;
     eprintln!("test: wrangler deploy --dry-run");
     let (total, gzip) = wrangler::deploy_dry_run()?;
     println!("worker upload: {total:.2} KiB, gzip {gzip:.2} KiB (goal <= 250 KiB gzip)");
     Ok(())
+}
+
+/// Lowers the calling thread's CPU priority (nice 10), and so that of the processes it starts
+/// (a child takes its nice value from the thread that forks it): builds that run beside the
+/// tests then take the cores the tests leave idle. Best effort.
+fn lower_priority() {
+    // SAFETY: plain system calls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
 
 /// The end-to-end test's name in `xtask/tests/e2e.rs`.

@@ -5,7 +5,8 @@
 //! test the longest chain; the cores are then busy throughout). Each binary's output is kept
 //! in a log and printed whole when it ends, so the output reads as `cargo test`'s does, one
 //! binary at a time; the longest binaries (by the last run's times, kept in the target
-//! folder) start first.
+//! folder) start first, each once the [`Gate`]s it [`needs`] are settled (the tools and builds
+//! `cargo xtask test` makes beside the suite).
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -109,6 +110,121 @@ pub fn longest_first(names: &[String], times: &HashMap<String, f64>) -> Vec<usiz
     order
 }
 
+/// Something test binaries wait for: what `cargo xtask test` installs or builds beside the
+/// test build. A binary starts once every gate it [`needs`] is settled, so the suite runs while
+/// the slow tools still compile instead of after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Gate {
+    /// The tools the integration tests start (moto, the SAM translator, libfaketime, Chromium,
+    /// tmux, pyspark): a few minutes of downloads at most.
+    Tools,
+    /// The worker's Wasm, which `wrangler dev` serves.
+    Edge,
+    /// cargo-deny (compiled by `cargo install`): `xtask/tests/deny.rs`.
+    CargoDeny,
+    /// cargo-about (compiled by `cargo install`), and every crate of the lockfile downloaded (it
+    /// reads them offline): `xtask/tests/licenses.rs`, the Lambda zip.
+    CargoAbout,
+    /// The aggregator's arm64 Lambda zip: `xtask/tests/deploy_local.rs` deploys it.
+    LambdaZip,
+}
+
+/// The gates the test binary `name` waits for: every one the tools and the worker, and the
+/// three that use a compiled tool or the Lambda zip that as well.
+pub fn needs(name: &str) -> Vec<Gate> {
+    let mut gates = vec![Gate::Tools, Gate::Edge];
+    match name {
+        "xtask/tests/deny.rs" => gates.push(Gate::CargoDeny),
+        "xtask/tests/licenses.rs" => gates.push(Gate::CargoAbout),
+        "xtask/tests/deploy_local.rs" => gates.push(Gate::LambdaZip),
+        _ => {}
+    }
+    gates
+}
+
+/// The gates' states, settled by the threads that install and build: `Ok` when ready, the
+/// error's text when that step failed (the binaries that need it fail with it, unrun).
+#[derive(Default)]
+pub struct Gates {
+    settled: Mutex<HashMap<Gate, Result<(), String>>>,
+    changed: std::sync::Condvar,
+}
+
+impl Gates {
+    /// Records how the step behind `gate` ended and returns its result.
+    pub fn settle<T>(&self, gate: Gate, result: Result<T>) -> Result<T> {
+        let state = match &result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        self.settled
+            .lock()
+            .expect("not poisoned")
+            .insert(gate, state);
+        self.changed.notify_all();
+        result
+    }
+
+    /// Waits until `gate` is settled: `Ok` when ready, else why not.
+    pub fn wait(&self, gate: Gate) -> Result<()> {
+        let mut settled = self.settled.lock().expect("not poisoned");
+        loop {
+            if let Some(state) = settled.get(&gate) {
+                return state
+                    .clone()
+                    .map_err(|e| anyhow::anyhow!("{gate:?} is not there: {e}"));
+            }
+            settled = self.changed.wait(settled).expect("not poisoned");
+        }
+    }
+
+    /// `None` while one of `gates` is unsettled; then `Ok`, or the first failure's text.
+    pub fn state(&self, gates: &[Gate]) -> Option<Result<(), String>> {
+        let settled = self.settled.lock().expect("not poisoned");
+        let mut states = Vec::with_capacity(gates.len());
+        for gate in gates {
+            states.push(
+                settled
+                    .get(gate)?
+                    .clone()
+                    .map_err(|e| format!("{gate:?}: {e}")),
+            );
+        }
+        Some(states.into_iter().collect())
+    }
+
+    /// A guard that settles those of `which` still unsettled as failed when it is dropped: a
+    /// step that panics must not leave the binaries and builds waiting on it waiting for ever.
+    pub fn failed_unless_settled(&self, which: &[Gate]) -> Unsettled<'_> {
+        Unsettled {
+            gates: self,
+            which: which.to_vec(),
+        }
+    }
+}
+
+/// See [`Gates::failed_unless_settled`].
+pub struct Unsettled<'a> {
+    gates: &'a Gates,
+    which: Vec<Gate>,
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        let mut settled = self
+            .gates
+            .settled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for gate in &self.which {
+            settled
+                .entry(*gate)
+                .or_insert_with(|| Err("the step that makes it stopped".to_string()));
+        }
+        self.gates.changed.notify_all();
+    }
+}
+
 /// What one job did.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -118,21 +234,39 @@ pub struct Outcome {
     pub took: Duration,
 }
 
+/// How often an idle lane looks again for a job whose gates have settled.
+const GATE_POLL: Duration = Duration::from_millis(250);
+
 /// Runs `jobs` (indices `0..n` in `order`) on `lanes` threads, each job by `run`, until all
-/// have run (a failure does not stop the others); each outcome in job order.
+/// have run (a failure does not stop the others); each outcome in job order. A lane takes the
+/// first job in order that is `ready`, and waits while none is.
 pub fn pool(
     n: usize,
     order: &[usize],
     lanes: usize,
+    ready: impl Fn(usize) -> bool + Sync,
     run: impl Fn(usize) -> bool + Sync,
 ) -> Vec<Outcome> {
     let queue = Mutex::new(order.iter().copied().collect::<VecDeque<usize>>());
     let outcomes = Mutex::new(vec![None; n]);
+    let next = || -> Option<Option<usize>> {
+        let mut queue = queue.lock().expect("not poisoned");
+        if queue.is_empty() {
+            return None;
+        }
+        let at = queue.iter().position(|&job| ready(job));
+        Some(at.and_then(|at| queue.remove(at)))
+    };
     std::thread::scope(|s| {
         for _ in 0..lanes.max(1) {
             s.spawn(|| loop {
-                let Some(job) = queue.lock().expect("not poisoned").pop_front() else {
-                    return;
+                let job = match next() {
+                    None => return,
+                    Some(None) => {
+                        std::thread::sleep(GATE_POLL);
+                        continue;
+                    }
+                    Some(Some(job)) => job,
                 };
                 let start = Instant::now();
                 let passed = run(job);
@@ -168,8 +302,9 @@ pub fn build(root: &Path) -> Result<Vec<Binary>> {
 }
 
 /// Runs `binaries` (from [`build`]) with `args`, [`default_jobs`] at a time
-/// (`PAGEHIT_TEST_JOBS`), then the workspace's doc tests; fails naming what failed.
-pub fn run(root: &Path, binaries: &[Binary], args: &[&str]) -> Result<()> {
+/// (`PAGEHIT_TEST_JOBS`), each once the [`Gate`]s it [`needs`] are settled, then the
+/// workspace's doc tests; fails naming what failed.
+pub fn run(root: &Path, binaries: &[Binary], args: &[&str], gates: &Gates) -> Result<()> {
     let lanes = match std::env::var("PAGEHIT_TEST_JOBS") {
         Ok(v) => v
             .parse::<usize>()
@@ -191,11 +326,19 @@ pub fn run(root: &Path, binaries: &[Binary], args: &[&str]) -> Result<()> {
     );
     let printing = Mutex::new(());
     let started = Instant::now();
-    let outcomes = pool(binaries.len(), &order, lanes, |i| {
+    let needs: Vec<Vec<Gate>> = names.iter().map(|n| needs(n)).collect();
+    let ready = |i: usize| gates.state(&needs[i]).is_some();
+    let outcomes = pool(binaries.len(), &order, lanes, ready, |i| {
         let b = &binaries[i];
         let log = logs.join(format!("{i}.log"));
         let start = Instant::now();
-        let passed = run_binary(b, args, &log);
+        let passed = match gates.state(&needs[i]) {
+            Some(Err(why)) => {
+                let _ = std::fs::write(&log, format!("not run: {why}\n"));
+                false
+            }
+            _ => run_binary(b, args, &log),
+        };
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let _guard = printing.lock().expect("not poisoned");
         let mut stdout = std::io::stdout().lock();
@@ -350,14 +493,20 @@ mod tests {
         let most = AtomicUsize::new(0);
         let started = Mutex::new(Vec::new());
         let order = [5, 0, 3, 1, 4, 2, 6];
-        let outcomes = pool(7, &order, 3, |i| {
-            started.lock().unwrap().push(i);
-            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-            most.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(200));
-            running.fetch_sub(1, Ordering::SeqCst);
-            i != 3
-        });
+        let outcomes = pool(
+            7,
+            &order,
+            3,
+            |_| true,
+            |i| {
+                started.lock().unwrap().push(i);
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(200));
+                running.fetch_sub(1, Ordering::SeqCst);
+                i != 3
+            },
+        );
         let mut started = started.into_inner().unwrap();
         // The first three given start first, side by side; then every other, once.
         started[..3].sort_unstable();
@@ -370,5 +519,90 @@ mod tests {
         assert!(outcomes
             .iter()
             .all(|o| o.took >= Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn a_job_waits_for_its_gate_while_the_others_run() {
+        // Job 0 comes first but needs the Lambda zip, settled only after job 1 has run.
+        let gates = Gates::default();
+        let started = Mutex::new(Vec::new());
+        let needs = [vec![Gate::LambdaZip], vec![], vec![]];
+        let outcomes = pool(
+            3,
+            &[0, 1, 2],
+            1,
+            |i| gates.state(&needs[i]).is_some(),
+            |i| {
+                started.lock().unwrap().push(i);
+                if i == 1 {
+                    let _ = gates.settle(Gate::LambdaZip, Ok(()));
+                }
+                true
+            },
+        );
+        assert_eq!(started.into_inner().unwrap(), [1, 0, 2]);
+        assert!(outcomes.iter().all(|o| o.passed));
+    }
+
+    #[test]
+    fn gates_say_what_failed_and_wait_until_settled() {
+        let gates = Gates::default();
+        assert!(gates.state(&[Gate::Tools, Gate::CargoAbout]).is_none());
+        gates.settle(Gate::Tools, Ok(())).unwrap();
+        assert!(gates.state(&[Gate::Tools, Gate::CargoAbout]).is_none());
+        assert_eq!(gates.state(&[Gate::Tools]), Some(Ok(())));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| gates.wait(Gate::CargoAbout));
+            std::thread::sleep(Duration::from_millis(50));
+            let failed: Result<()> = Err(anyhow::anyhow!("cargo install failed"));
+            assert!(gates.settle(Gate::CargoAbout, failed).is_err());
+            let waited = waiter.join().unwrap().unwrap_err().to_string();
+            assert!(waited.contains("cargo install failed"), "{waited}");
+        });
+        let state = gates.state(&[Gate::Tools, Gate::CargoAbout]).unwrap();
+        assert_eq!(state, Err("CargoAbout: cargo install failed".to_string()));
+    }
+
+    #[test]
+    fn a_step_that_panics_fails_its_gates_instead_of_leaving_them_open_ended() {
+        let gates = Gates::default();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| gates.wait(Gate::LambdaZip));
+            let step = s.spawn(|| {
+                let _guard = gates.failed_unless_settled(&[Gate::CargoDeny, Gate::LambdaZip]);
+                gates.settle(Gate::CargoDeny, Ok(())).unwrap();
+                panic!("a step that panics");
+            });
+            assert!(step.join().is_err());
+            let why = waiter.join().unwrap().unwrap_err().to_string();
+            assert!(why.contains("stopped"), "{why}");
+        });
+        // What was settled before the panic stays as it was.
+        assert_eq!(gates.state(&[Gate::CargoDeny]), Some(Ok(())));
+    }
+
+    #[test]
+    fn only_the_tests_of_compiled_tools_and_the_zip_wait_for_them() {
+        let slow = [Gate::CargoDeny, Gate::CargoAbout, Gate::LambdaZip];
+        for name in [
+            "xtask/tests/spark.rs",
+            "analyzer/tests/report.rs",
+            "edge/src/lib.rs",
+        ] {
+            assert_eq!(needs(name), [Gate::Tools, Gate::Edge], "{name}");
+        }
+        for (name, gate) in [
+            ("xtask/tests/deny.rs", Gate::CargoDeny),
+            ("xtask/tests/licenses.rs", Gate::CargoAbout),
+            ("xtask/tests/deploy_local.rs", Gate::LambdaZip),
+        ] {
+            let got = needs(name);
+            assert_eq!(
+                got.iter().filter(|g| slow.contains(g)).collect::<Vec<_>>(),
+                [&gate]
+            );
+            // A renamed test file would silently lose its gate.
+            assert!(crate::paths::root().join(name).is_file(), "{name}");
+        }
     }
 }
