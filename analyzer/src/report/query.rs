@@ -251,7 +251,7 @@ pub(crate) fn read(
     // takes it, so at most two buckets are in memory (a queue of one made that three, ~25% of
     // the peak on a day of unique paths).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Hits, Dicts)>>(0);
-    let (hits, by_group, csv_dicts) = (&hits, &by_group, &csv_dicts);
+    let (hits, by_group, csv_dicts, files_of) = (&hits, &by_group, &csv_dicts, &manifests);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut next = Some(fetch(0));
@@ -264,15 +264,22 @@ pub(crate) fn read(
                         next = Some(fetch(group + 1));
                     }
                     let dicts = Dicts::new(shared.clone());
-                    let mut landed = hits.gather(&by_group[group as usize]);
-                    landed.recode(csv_dicts, &dicts);
-                    let mut parts = vec![landed];
-                    for bytes in files {
-                        parts.push(compacted::decode(bytes, group, groups, period, &dicts)?);
+                    let landed = &by_group[group as usize];
+                    // Room for every row the files hold (an upper bound: rows outside the
+                    // period or the group leave room that is never touched, so never resident),
+                    // so the columns are written once, where they stay.
+                    let mut rows = landed.len() as u64;
+                    for m in files_of {
+                        rows += compacted::file_for(m, group, groups)?.rows;
                     }
-                    // Joined at their exact size (appending one day after another would leave
-                    // up to half of every column unused).
-                    anyhow::Ok((Hits::concat(parts), dicts))
+                    let mut bucket = Hits::with_capacity(rows as usize);
+                    let mut landed = hits.gather(landed);
+                    landed.recode(csv_dicts, &dicts);
+                    bucket.append(landed);
+                    for bytes in files {
+                        compacted::decode(bytes, group, groups, period, &dicts, &mut bucket)?;
+                    }
+                    anyhow::Ok((bucket, dicts))
                 })();
                 let failed = bucket.is_err();
                 // A send fails only when the computing side stopped on an error of its own.

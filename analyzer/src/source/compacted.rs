@@ -4,9 +4,9 @@
 //! read as `groups` buckets, the most any of them has: group `i` is file `i / (groups / k)`
 //! of a `k`-bucket day, keeping the rows whose visitor falls in group `i` (buckets nest).
 
-use crate::compacted::{bucket_of, Manifest};
+use crate::compacted::{bucket_of, Manifest, PartFile};
 use crate::period::Period;
-use crate::transform::hits::{Caches, Dicts, Hits};
+use crate::transform::hits::{visitor_bits, Caches, Dicts, Hits, Row};
 use anyhow::{bail, Context, Result};
 use pagehit::HitRef;
 use polars::prelude::*;
@@ -19,15 +19,14 @@ const UNREAD: [&str; 3] = ["action", "method", "origin_ms"];
 /// Rows converted to hit columns per task.
 const CHUNK: usize = 64 * 1024;
 
-/// The key of the file holding group `group` of `groups` in a day of `manifest.buckets`.
-pub fn file_for(manifest: &Manifest, group: u32, groups: u32) -> Result<&str> {
+/// The file holding group `group` of `groups` in a day of `manifest.buckets`.
+pub fn file_for(manifest: &Manifest, group: u32, groups: u32) -> Result<&PartFile> {
     let per_file = groups / manifest.buckets.max(1);
     let bucket = group / per_file.max(1);
     manifest
         .files
         .iter()
         .find(|f| f.bucket == bucket)
-        .map(|f| f.key.as_str())
         .with_context(|| {
             format!(
                 "the compaction run {} lists no file for bucket {bucket}",
@@ -44,7 +43,7 @@ pub async fn fetch(
     group: u32,
     groups: u32,
 ) -> Result<bytes::Bytes> {
-    let key = file_for(manifest, group, groups)?;
+    let key = &file_for(manifest, group, groups)?.key;
     match store.get(key).await? {
         Some(bytes) => Ok(bytes),
         None => bail!(
@@ -59,15 +58,17 @@ fn s(ca: &StringChunked, i: usize) -> &str {
     ca.get(i).unwrap_or("")
 }
 
-/// Decodes a bucket file into hit columns: the rows in `period` whose visitor is in group
-/// `group` of `groups`.
+/// Decodes a bucket file's rows in `period` whose visitor is in group `group` of `groups`,
+/// appending them to `into` (coded straight into their place: a copy of a bucket's columns
+/// into fresh memory was a sixth of a cold month, the kernel clearing its pages).
 pub fn decode(
     bytes: bytes::Bytes,
     group: u32,
     groups: u32,
     period: &Period,
     dicts: &Dicts,
-) -> Result<Hits> {
+    into: &mut Hits,
+) -> Result<()> {
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .with_columns(Some(
             pagehit::COLUMNS
@@ -115,22 +116,28 @@ pub fn decode(
         .into_owned();
     let bot = df.column("bot")?.bool()?.rechunk().into_owned();
 
-    let parts: Vec<Hits> = (0..n.div_ceil(CHUNK))
+    let rows: Vec<u32> = (0..n as u32)
         .into_par_iter()
-        .map(|c| {
-            let mut hits = Hits::with_capacity(CHUNK);
-            let mut caches = Caches::default();
-            for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
-                let Some(ts_ms) = ts.get(i) else { continue };
-                if !period.contains(ts_ms) {
-                    continue;
-                }
-                let visitor = s(&visitor, i);
-                if groups > 1
-                    && bucket_of(crate::transform::hits::visitor_bits(visitor), groups) != group
-                {
-                    continue;
-                }
+        .filter(|&i| {
+            let i = i as usize;
+            ts.get(i).is_some_and(|t| period.contains(t))
+                && (groups <= 1 || bucket_of(visitor_bits(s(&visitor, i)), groups) == group)
+        })
+        .collect();
+    let mut slots = into.grow(rows.len());
+    let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK));
+    for part in rows.chunks(CHUNK) {
+        let (head, rest) = slots.split_at(part.len());
+        chunks.push((part, head));
+        slots = rest;
+    }
+    chunks
+        .into_par_iter()
+        .for_each_init(Caches::default, |caches, (part, mut slots)| {
+            let mut before: Option<(HitRef, Row)> = None;
+            for (j, &i) in part.iter().enumerate() {
+                let i = i as usize;
+                let ts_ms = ts.get(i).unwrap_or_default();
                 let hit = HitRef {
                     event_id: s(&event_id, i),
                     ts: "",
@@ -143,7 +150,7 @@ pub fn decode(
                         .and_then(|s| u16::try_from(s).ok())
                         .unwrap_or(0),
                     user: s(&user, i),
-                    visitor,
+                    visitor: s(&visitor, i),
                     referrer: s(&referrer, i),
                     country: s(&country, i),
                     user_agent: s(&user_agent, i),
@@ -156,10 +163,16 @@ pub fn decode(
                     utm_term: s(&utm[3], i),
                     utm_content: s(&utm[4], i),
                 };
-                hits.push(dicts, &mut caches, &hit, ts_ms);
+                let row = Row::code(
+                    dicts,
+                    caches,
+                    &hit,
+                    ts_ms,
+                    before.as_ref().map(|(h, r)| (h, r)),
+                );
+                slots.set(j, &row);
+                before = Some((hit, row));
             }
-            hits
-        })
-        .collect();
-    Ok(Hits::concat(parts))
+        });
+    Ok(())
 }

@@ -212,6 +212,174 @@ pub struct Hits {
     pub utm_more: Vec<u32>,
 }
 
+macro_rules! each_column {
+    ($m:ident) => {
+        $m!(
+            eid, ts, vis, path, user, status, flags, country, source, ref_host, campaign, agent,
+            event, host, utm_more
+        )
+    };
+}
+
+/// One hit's values as [`Hits`] holds them.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    eid: u128,
+    ts: i64,
+    vis: u64,
+    path: u32,
+    user: u32,
+    status: u16,
+    flags: u8,
+    country: u32,
+    source: u32,
+    ref_host: u32,
+    campaign: u32,
+    agent: u32,
+    event: u32,
+    host: u32,
+    utm_more: u32,
+    /// The referral's label (`source` unless `utm_source` is set), for the row after.
+    label: u32,
+}
+
+/// Whether two strings are equal, comparing their addresses first (rows decoded from a
+/// dictionary page share their values' bytes).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_ptr() == b.as_ptr() || a == b)
+}
+
+impl Row {
+    /// Codes one valid hit (its `ts` already parsed) through the thread's caches `c` in front
+    /// of `d`. `before` is the row coded just before it with the same `d` and `c`, if any: a
+    /// value equal to its value there takes its code without a lookup (a visitor's rows lie
+    /// together and share their agent, country, host, referrer and campaign).
+    pub fn code(
+        d: &Dicts,
+        c: &mut Caches,
+        hit: &HitRef<'_>,
+        ts_ms: i64,
+        before: Option<(&HitRef<'_>, &Row)>,
+    ) -> Row {
+        // The code of a value (or values) equal to the row before's, else `code()`.
+        macro_rules! memo {
+            ($($field:ident),+ => $col:ident, $code:expr) => {
+                match before {
+                    Some((h, r)) if $(same(h.$field, hit.$field))&&+ => r.$col,
+                    _ => $code,
+                }
+            };
+        }
+        let (label, ref_host) = match before {
+            Some((h, r)) if same(h.referrer, hit.referrer) && same(h.host, hit.host) => {
+                (r.label, r.ref_host)
+            }
+            _ => c
+                .referral
+                .codes(d, &mut c.source, &mut c.ref_host, hit.referrer, hit.host),
+        };
+        let source = if hit.utm_source.is_empty() {
+            label
+        } else {
+            memo!(utm_source => source, c.source.code(&d.source, hit.utm_source))
+        };
+        let has_utm = !(hit.utm_source.is_empty()
+            && hit.utm_medium.is_empty()
+            && hit.utm_campaign.is_empty()
+            && hit.utm_term.is_empty()
+            && hit.utm_content.is_empty());
+        let pageview = hit.is_pageview();
+        Row {
+            eid: uuid_bits(hit.event_id),
+            ts: ts_ms,
+            vis: visitor_bits(hit.visitor),
+            path: memo!(path => path, c.path.code(&d.path, hit.path)),
+            user: if hit.user.is_empty() {
+                NONE
+            } else {
+                memo!(user => user, c.user.code(&d.user, hit.user))
+            },
+            status: hit.status,
+            flags: if hit.bot { BOT } else { 0 } | if pageview { PAGEVIEW } else { 0 },
+            country: memo!(country => country, c.country.code(&d.shared.country, hit.country)),
+            source,
+            ref_host,
+            campaign: if has_utm {
+                memo!(utm_source, utm_medium, utm_campaign => campaign, c.campaign.code(
+                    &d.campaign,
+                    &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
+                ))
+            } else {
+                NONE
+            },
+            agent: memo!(user_agent => agent, c.agent.code(&d.shared.agent, hit.user_agent)),
+            event: if pageview {
+                NONE
+            } else {
+                memo!(event => event, c.event.code(&d.shared.event, hit.event))
+            },
+            host: memo!(host => host, c.host.code(&d.host, hit.host)),
+            utm_more: if hit.utm_term.is_empty() && hit.utm_content.is_empty() {
+                NONE
+            } else {
+                memo!(utm_term, utm_content => utm_more, c.utm_more
+                    .code(&d.utm_more, &utm_more_key(hit.utm_term, hit.utm_content)))
+            },
+            label,
+        }
+    }
+}
+
+/// Rows of [`Hits`] to be filled in place ([`Hits::grow`]).
+pub struct Slots<'a> {
+    eid: &'a mut [u128],
+    ts: &'a mut [i64],
+    vis: &'a mut [u64],
+    path: &'a mut [u32],
+    user: &'a mut [u32],
+    status: &'a mut [u16],
+    flags: &'a mut [u8],
+    country: &'a mut [u32],
+    source: &'a mut [u32],
+    ref_host: &'a mut [u32],
+    campaign: &'a mut [u32],
+    agent: &'a mut [u32],
+    event: &'a mut [u32],
+    host: &'a mut [u32],
+    utm_more: &'a mut [u32],
+}
+
+impl<'a> Slots<'a> {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// The first `n` rows and the rest.
+    pub fn split_at(self, n: usize) -> (Slots<'a>, Slots<'a>) {
+        macro_rules! s {
+            ($($c:ident),*) => {{
+                $( let $c = self.$c.split_at_mut(n); )*
+                (Slots { $( $c: $c.0, )* }, Slots { $( $c: $c.1, )* })
+            }};
+        }
+        each_column!(s)
+    }
+
+    /// Sets row `i`.
+    pub fn set(&mut self, i: usize, row: &Row) {
+        macro_rules! s {
+            ($($c:ident),*) => { $( self.$c[i] = row.$c; )* };
+        }
+        each_column!(s);
+    }
+}
+
 /// 128-bit value of a validated lowercase UUID (hex digits, hyphens skipped).
 pub fn uuid_bits(id: &str) -> u128 {
     id.bytes()
@@ -242,15 +410,6 @@ pub fn visitor_text(v: u64) -> String {
 /// The lowercase hyphenated form of an event id (the rule is `pagehit`'s).
 pub use pagehit::rules::uuid_text;
 
-macro_rules! each_column {
-    ($m:ident) => {
-        $m!(
-            eid, ts, vis, path, user, status, flags, country, source, ref_host, campaign, agent,
-            event, host, utm_more
-        )
-    };
-}
-
 impl Hits {
     /// Empty columns with room for `rows` rows.
     pub fn with_capacity(rows: usize) -> Hits {
@@ -273,59 +432,25 @@ impl Hits {
     /// Appends one valid hit (its `ts` already parsed), its strings coded through the thread's
     /// caches `c` in front of `d`.
     pub fn push(&mut self, d: &Dicts, c: &mut Caches, hit: &HitRef<'_>, ts_ms: i64) {
-        let (label, ref_host) =
-            c.referral
-                .codes(d, &mut c.source, &mut c.ref_host, hit.referrer, hit.host);
-        let source = if hit.utm_source.is_empty() {
-            label
-        } else {
-            c.source.code(&d.source, hit.utm_source)
-        };
-        let has_utm = !(hit.utm_source.is_empty()
-            && hit.utm_medium.is_empty()
-            && hit.utm_campaign.is_empty()
-            && hit.utm_term.is_empty()
-            && hit.utm_content.is_empty());
-        let pageview = hit.is_pageview();
-        self.eid.push(uuid_bits(hit.event_id));
-        self.ts.push(ts_ms);
-        self.vis.push(visitor_bits(hit.visitor));
-        self.path.push(c.path.code(&d.path, hit.path));
-        self.user.push(if hit.user.is_empty() {
-            NONE
-        } else {
-            c.user.code(&d.user, hit.user)
-        });
-        self.status.push(hit.status);
-        self.flags
-            .push(if hit.bot { BOT } else { 0 } | if pageview { PAGEVIEW } else { 0 });
-        self.country
-            .push(c.country.code(&d.shared.country, hit.country));
-        self.source.push(source);
-        self.ref_host.push(ref_host);
-        self.campaign.push(if has_utm {
-            c.campaign.code(
-                &d.campaign,
-                &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
-            )
-        } else {
-            NONE
-        });
-        self.agent
-            .push(c.agent.code(&d.shared.agent, hit.user_agent));
-        self.event.push(if pageview {
-            NONE
-        } else {
-            c.event.code(&d.shared.event, hit.event)
-        });
-        self.host.push(c.host.code(&d.host, hit.host));
-        self.utm_more
-            .push(if hit.utm_term.is_empty() && hit.utm_content.is_empty() {
-                NONE
-            } else {
-                c.utm_more
-                    .code(&d.utm_more, &utm_more_key(hit.utm_term, hit.utm_content))
-            });
+        let row = Row::code(d, c, hit, ts_ms, None);
+        macro_rules! p {
+            ($($c:ident),*) => { $( self.$c.push(row.$c); )* };
+        }
+        each_column!(p);
+    }
+
+    /// Makes room for `n` more rows (set to zero) and hands out their slots, to be filled in
+    /// place (by several threads, once split): rows decoded straight into their final columns
+    /// are not copied again, and a copy into fresh memory is mostly the kernel clearing pages.
+    pub fn grow(&mut self, n: usize) -> Slots<'_> {
+        let at = self.len();
+        macro_rules! g {
+            ($($c:ident),*) => {{
+                $( self.$c.resize(at + n, Default::default()); )*
+                Slots { $( $c: &mut self.$c[at..], )* }
+            }};
+        }
+        each_column!(g)
     }
 
     /// Moves every row of `other` to the end of these.
