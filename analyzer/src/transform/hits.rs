@@ -222,7 +222,7 @@ macro_rules! each_column {
 }
 
 /// One hit's values as [`Hits`] holds them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
     eid: u128,
     ts: i64,
@@ -304,11 +304,18 @@ impl Row {
             country: memo!(country => country, c.country.code(&d.shared.country, hit.country)),
             source,
             ref_host,
-            campaign: if has_utm {
+            // Only a row before that had a campaign too: without any utm_* its three parts
+            // are empty like those of a hit with only utm_term or utm_content.
+            campaign: if has_utm && before.is_none_or(|(_, r)| r.campaign != NONE) {
                 memo!(utm_source, utm_medium, utm_campaign => campaign, c.campaign.code(
                     &d.campaign,
                     &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
                 ))
+            } else if has_utm {
+                c.campaign.code(
+                    &d.campaign,
+                    &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
+                )
             } else {
                 NONE
             },
@@ -642,6 +649,57 @@ mod tests {
         ] {
             assert_eq!(visitor_bits(odd), slow_visitor(odd), "{odd}");
             assert_eq!(uuid_bits(odd), slow(odd), "{odd}");
+        }
+    }
+
+    #[test]
+    fn a_row_coded_after_another_equals_it_coded_alone() {
+        // Every pair of hits whose fields take a few values each, empty ones included: the
+        // codes a row takes from the row before are those it would look up.
+        let base = PageHit {
+            event_id: "01936b2e-1f00-7abc-8def-0123456789ab".into(),
+            ts: "2026-11-25T10:00:00.000Z".into(),
+            action: "index".into(),
+            method: "GET".into(),
+            status: 200,
+            visitor: "0123456789abcdef".into(),
+            ..PageHit::default()
+        };
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut pick = |values: &[&str]| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values[(x % values.len() as u64) as usize].to_string()
+        };
+        let hits: Vec<PageHit> = (0..400)
+            .map(|_| {
+                let mut h = base.clone();
+                h.host = pick(&["a.example", "b.example"]);
+                h.path = pick(&["/", "/x"]);
+                h.referrer = pick(&["", "https://a.example/", "https://news.example/"]);
+                h.user = pick(&["", "ann"]);
+                h.country = pick(&["", "JP"]);
+                h.user_agent = pick(&["ua1", "ua2"]);
+                h.event = pick(&[pagehit::PAGEVIEW, pagehit::PAGEVIEW, "signup"]);
+                h.utm_source = pick(&["", "", "mail"]);
+                h.utm_medium = pick(&["", "", "email"]);
+                h.utm_campaign = pick(&["", "", "winter"]);
+                h.utm_term = pick(&["", "", "shoes"]);
+                h.utm_content = pick(&["", "", "top"]);
+                h
+            })
+            .collect();
+        let d = Dicts::default();
+        let mut c = Caches::default();
+        let alone: Vec<Row> = hits
+            .iter()
+            .map(|h| Row::code(&d, &mut c, &h.view(), 0, None))
+            .collect();
+        for i in 1..hits.len() {
+            let (before, hit) = (hits[i - 1].view(), hits[i].view());
+            let after = Row::code(&d, &mut c, &hit, 0, Some((&before, &alone[i - 1])));
+            assert_eq!(after, alone[i], "{:?} after {:?}", hits[i], hits[i - 1]);
         }
     }
 
