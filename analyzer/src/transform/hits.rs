@@ -261,11 +261,13 @@ impl Row {
         ts_ms: i64,
         before: Option<(&HitRef<'_>, &Row)>,
     ) -> Row {
-        // The code of a value (or values) equal to the row before's, else `code()`.
+        // The code of a value (or values) equal to the row before's, when that row has one,
+        // else `code()`: a row without a campaign has [`NONE`] for its empty utm_* parts, which
+        // a hit with only utm_term or utm_content has too.
         macro_rules! memo {
             ($($field:ident),+ => $col:ident, $code:expr) => {
                 match before {
-                    Some((h, r)) if $(same(h.$field, hit.$field))&&+ => r.$col,
+                    Some((h, r)) if r.$col != NONE && $(same(h.$field, hit.$field))&&+ => r.$col,
                     _ => $code,
                 }
             };
@@ -304,18 +306,11 @@ impl Row {
             country: memo!(country => country, c.country.code(&d.shared.country, hit.country)),
             source,
             ref_host,
-            // Only a row before that had a campaign too: without any utm_* its three parts
-            // are empty like those of a hit with only utm_term or utm_content.
-            campaign: if has_utm && before.is_none_or(|(_, r)| r.campaign != NONE) {
+            campaign: if has_utm {
                 memo!(utm_source, utm_medium, utm_campaign => campaign, c.campaign.code(
                     &d.campaign,
                     &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
                 ))
-            } else if has_utm {
-                c.campaign.code(
-                    &d.campaign,
-                    &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
-                )
             } else {
                 NONE
             },
@@ -357,16 +352,6 @@ pub struct Slots<'a> {
 }
 
 impl<'a> Slots<'a> {
-    /// How many rows.
-    pub fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
-    }
-
     /// The first `n` rows and the rest.
     pub fn split_at(self, n: usize) -> (Slots<'a>, Slots<'a>) {
         macro_rules! s {
