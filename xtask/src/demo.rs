@@ -69,12 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     // takes (each has a target folder of its own, so cargo's locks do not serialise them), and
     // `npm ci` (whose wasm-opt and esbuild the worker needs after compiling) and moto's pip
     // install wait on the network more than on a core.
-    let others: Vec<Tool> = setup::Task::Demo
-        .needs()
-        .iter()
-        .copied()
-        .filter(|t| !matches!(t, Tool::WasmTarget | Tool::NpmPackages))
-        .collect();
+    let others = setup::Task::Demo.needs_but(&[Tool::WasmTarget, Tool::NpmPackages]);
     stage(
         "building the edge worker (Rust -> Wasm) and, beside it, the aggregator, the analyzer \
          and the dashboard, and installing what else the demo runs",

@@ -140,12 +140,7 @@ fn test() -> Result<()> {
          needs is there"
     );
     let gates = Gates::default();
-    let tools: Vec<Tool> = Task::Test
-        .needs()
-        .iter()
-        .copied()
-        .filter(|t| !matches!(t, Tool::CargoDeny | Tool::CargoAbout))
-        .collect();
+    let tools = Task::Test.needs_but(&[Tool::CargoDeny, Tool::CargoAbout]);
     std::thread::scope(|s| -> Result<()> {
         let installs = s.spawn(|| {
             let _guard =

@@ -109,6 +109,16 @@ pub enum Task {
 }
 
 impl Task {
+    /// [`Task::needs`] without `later`: what a task installs first when it installs `later`
+    /// on its own, beside other work.
+    pub fn needs_but(self, later: &[Tool]) -> Vec<Tool> {
+        self.needs()
+            .iter()
+            .copied()
+            .filter(|t| !later.contains(t))
+            .collect()
+    }
+
     /// The tools this task uses: [`ensure_for`] installs these and nothing else.
     pub fn needs(self) -> &'static [Tool] {
         use Tool::*;
