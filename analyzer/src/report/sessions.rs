@@ -46,16 +46,31 @@ pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
     out
 }
 
-/// Where each run of equal keys starts in `sorted` (rows in key order), plus the end.
-pub fn runs(sorted: &[u32], key: impl Fn(u32) -> u64) -> Vec<usize> {
-    let mut bounds = Vec::new();
-    let mut prev = None;
-    for (i, &r) in sorted.iter().enumerate() {
-        let k = key(r);
-        if prev != Some(k) {
-            bounds.push(i);
-            prev = Some(k);
-        }
+/// Where each run of equal keys starts in `sorted` (rows in key order), plus the end; found
+/// a stretch at a time, side by side (a row begins a run when its key is not that of the row
+/// before, wherever the stretch begins).
+pub fn runs(sorted: &[u32], key: impl Fn(u32) -> u64 + Sync) -> Vec<usize> {
+    const STRETCH: usize = 1 << 16;
+    let parts: Vec<Vec<usize>> = sorted
+        .par_chunks(STRETCH)
+        .enumerate()
+        .map(|(c, stretch)| {
+            let base = c * STRETCH;
+            let mut prev = base.checked_sub(1).map(|i| key(sorted[i]));
+            let mut out = Vec::new();
+            for (i, &r) in stretch.iter().enumerate() {
+                let k = key(r);
+                if prev != Some(k) {
+                    out.push(base + i);
+                    prev = Some(k);
+                }
+            }
+            out
+        })
+        .collect();
+    let mut bounds = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 1);
+    for part in parts {
+        bounds.extend_from_slice(&part);
     }
     bounds.push(sorted.len());
     bounds
@@ -152,6 +167,18 @@ mod tests {
         let eid = [0, 0, 9, 3, 3];
         assert_eq!(order(&keys, &ts, &eid), [3, 4, 2, 1, 0]);
         assert_eq!(runs(&[3, 4, 2, 1, 0], |r| keys[r as usize]), [0, 4, 5]);
+    }
+
+    #[test]
+    fn runs_across_stretches_are_those_of_one_walk() {
+        // Keys in runs of 1 to 7 rows over several stretches, one run across each seam.
+        let keys: Vec<u64> = (0..300_000u64).map(|i| (i * 7 + i / 3) / 29).collect();
+        let rows: Vec<u32> = (0..keys.len() as u32).collect();
+        let mut want = vec![0];
+        want.extend((1..keys.len()).filter(|&i| keys[i] != keys[i - 1]));
+        want.push(keys.len());
+        assert_eq!(runs(&rows, |r| keys[r as usize]), want);
+        assert_eq!(runs(&[], |r| u64::from(r)), [0]);
     }
 
     #[test]
