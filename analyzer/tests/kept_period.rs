@@ -3,7 +3,7 @@
 //! same period read anew, under every filter and in any order of asking.
 //!
 //! The day is generated (deterministic): 300 visitors with one to three sessions of one to
-//! six page views over two hosts, some changing country, host or page on the way (so filters
+//! six page views over two hosts, some changing country, host, agent or page on the way (so filters
 //! keep some visitors whole, some in part and some not at all), campaigns, referrers, events
 //! and signed-in users.
 
@@ -44,7 +44,7 @@ fn write_day(root: &Path) {
     let mut n = 0u64;
     let day0 = 1_795_564_800_000i64; // 2026-11-25T00:00:00Z
     for v in 0..300u64 {
-        let agent = AGENTS[rng.below(3) as usize];
+        let mut agent = AGENTS[rng.below(3) as usize];
         let mut country = COUNTRIES[rng.below(3) as usize];
         let mut host = if rng.below(4) == 0 {
             "docs.example"
@@ -64,7 +64,11 @@ fn write_day(root: &Path) {
                 _ => ("", ""),
             };
             for k in 0..=rng.below(6) {
-                // Some visitors move: another country (a new IP), the other host.
+                // Some visitors move: another country (a new IP), the other host, another
+                // browser (the same visitor id on two agents, e.g. a copied cookie).
+                if rng.below(15) == 0 {
+                    agent = AGENTS[rng.below(3) as usize];
+                }
                 if rng.below(12) == 0 {
                     country = COUNTRIES[rng.below(3) as usize];
                 }

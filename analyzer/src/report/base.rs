@@ -10,7 +10,7 @@
 //! among all of them is found by walking, and "the first of a visitor's page views, none
 //! missing" by comparing places.
 
-use super::visits::{Marks, ANON_BOUNCE, ANON_START};
+use super::visits::{Marks, ANON_BOUNCE, ANON_START, SAME_AGENT, SAME_HOST};
 use crate::period::Period;
 use crate::transform::hits::Hits;
 use rayon::prelude::*;
@@ -118,6 +118,11 @@ impl<'a> Reuse<'a> {
             .par_iter()
             .map(|&j| u32::from(self.base.day[j as usize]))
             .collect()
+    }
+
+    /// The [`SAME_AGENT`] and [`SAME_HOST`] bits of the visitor of counted page view `a`.
+    pub fn same(&self, a: usize) -> u16 {
+        self.base.bits[self.at[a] as usize] & (SAME_AGENT | SAME_HOST)
     }
 
     /// When the counted page views `a..b` (one visitor's, in order) are the first of that

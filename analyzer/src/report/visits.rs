@@ -49,6 +49,14 @@ pub const fn first(d: usize) -> u16 {
 pub const ANON_START: u16 = 1 << (FIRSTS + 3);
 /// [`Marks::bits`]: the first page view of such a session of one page view (a bounce).
 pub const ANON_BOUNCE: u16 = 1 << (FIRSTS + 4);
+/// [`Marks::bits`] (of every page view, with [`Want::All`]): all of the visitor's page views
+/// have one agent, so one browser, OS and device.
+pub const SAME_AGENT: u16 = 1 << (FIRSTS + 5);
+/// [`Marks::bits`] (of every page view, with [`Want::All`]): all of the visitor's page views
+/// have one host.
+pub const SAME_HOST: u16 = 1 << (FIRSTS + 6);
+/// The first-of-value bits of the dimensions that come from the agent.
+const AGENT_FIRSTS: u16 = first(F_BROWSER) | first(F_OS) | first(F_DEVICE);
 
 /// The [`first`] bits of every dimension.
 pub const FIRSTS_MASK: u16 = (1 << FIRSTS) - 1;
@@ -182,23 +190,51 @@ pub fn mark(
                 bounce(current, start, out);
             }
             if firsts {
+                let p = |k: usize| pv[k] as usize;
                 // Visitors counted from their first page view on, none missing, take their
-                // kept marks; the rest are worked out.
+                // kept marks; the rest are worked out, but for a dimension that has one value
+                // on all of a visitor's page views, whose first counted one is its first.
                 let mut runs = Vec::with_capacity(c1 - c0);
+                let (mut agent_runs, mut host_runs) = (Vec::new(), Vec::new());
                 for w in bounds[c0..=c1].windows(2) {
                     let (a, b) = (w[0], w[1]);
-                    match reuse.and_then(|r| r.visitor_prefix(hits, a, b)) {
-                        Some(kept) => {
-                            for (o, &x) in out[a - base..b - base].iter_mut().zip(kept) {
-                                *o |= x & FIRSTS_MASK;
+                    let same = match reuse {
+                        Some(r) => match r.visitor_prefix(hits, a, b) {
+                            Some(kept) => {
+                                for (o, &x) in out[a - base..b - base].iter_mut().zip(kept) {
+                                    *o |= x & FIRSTS_MASK;
+                                }
+                                continue;
                             }
+                            None => r.same(a),
+                        },
+                        // All of the visitor's page views (or, filtered, some of them).
+                        None => {
+                            let (agent, host) = (hits.agent[p(a)], hits.host[p(a)]);
+                            let agent = (a + 1..b).all(|k| hits.agent[p(k)] == agent);
+                            let host = (a + 1..b).all(|k| hits.host[p(k)] == host);
+                            let same = if agent { SAME_AGENT } else { 0 }
+                                | if host { SAME_HOST } else { 0 };
+                            if want == Want::All {
+                                out[a - base..b - base].iter_mut().for_each(|o| *o |= same);
+                            }
+                            same
                         }
-                        None => runs.push((a, b)),
+                    };
+                    runs.push((a, b));
+                    if same & SAME_AGENT != 0 {
+                        out[a - base] |= AGENT_FIRSTS;
+                    } else {
+                        agent_runs.push((a, b));
+                    }
+                    if same & SAME_HOST != 0 {
+                        out[a - base] |= first(F_HOST);
+                    } else {
+                        host_runs.push((a, b));
                     }
                 }
                 // A dimension at a time, each with a closure of its own (one call through a
                 // `dyn` per row and dimension cost more than the marks themselves).
-                let p = |k: usize| pv[k] as usize;
                 let mut seen = Seen::default();
                 let r = (runs.as_slice(), base);
                 firsts_of(r, first(F_PATH), |k| hits.path[p(k)], out, &mut seen);
@@ -210,12 +246,14 @@ pub fn mark(
                     out,
                     &mut seen,
                 );
+                firsts_of(r, first(F_DAY), |k| day[k], out, &mut seen);
                 let class = |k: usize| classes.of(hits.agent[p(k)]);
+                let r = (agent_runs.as_slice(), base);
                 firsts_of(r, first(F_BROWSER), |k| class(k).browser, out, &mut seen);
                 firsts_of(r, first(F_OS), |k| class(k).os, out, &mut seen);
                 let device = |k: usize| class(k).device as u32;
                 firsts_of(r, first(F_DEVICE), device, out, &mut seen);
-                firsts_of(r, first(F_DAY), |k| day[k], out, &mut seen);
+                let r = (host_runs.as_slice(), base);
                 firsts_of(r, first(F_HOST), |k| hits.host[p(k)], out, &mut seen);
             }
             (anon_sessions, anon_bounces)
