@@ -178,7 +178,7 @@ mod tests {
         want.extend((1..keys.len()).filter(|&i| keys[i] != keys[i - 1]));
         want.push(keys.len());
         assert_eq!(runs(&rows, |r| keys[r as usize]), want);
-        assert_eq!(runs(&[], |r| u64::from(r)), [0]);
+        assert_eq!(runs(&[], u64::from), [0]);
     }
 
     #[test]
