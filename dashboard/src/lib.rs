@@ -8,6 +8,7 @@
 //! The binary's `main` only parses the command line and maps errors to exit codes; each
 //! subcommand lives in [`cmd`].
 
+pub mod alloc;
 pub mod cli;
 pub mod cmd;
 pub mod history;

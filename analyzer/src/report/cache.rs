@@ -53,6 +53,9 @@ struct Entry {
 /// Kept periods, within a byte budget.
 pub struct Cache {
     budget: u64,
+    /// Told `true` when a period starts to be read, `false` when it has been (see
+    /// [`Cache::on_reading`]).
+    reading_hook: Option<fn(bool)>,
     entries: Mutex<Vec<Entry>>,
     clock: AtomicU64,
     found: AtomicU64,
@@ -77,11 +80,20 @@ impl Cache {
     pub fn new(budget: u64) -> Cache {
         Cache {
             budget,
+            reading_hook: None,
             entries: Mutex::new(Vec::new()),
             clock: AtomicU64::new(0),
             found: AtomicU64::new(0),
             read: AtomicU64::new(0),
         }
+    }
+
+    /// Calls `hook(true)` before a period is read and `hook(false)` after (whether it could be
+    /// read or not): a server may run its allocator one way while a period is read and decoded
+    /// (the peak of its memory) and another while periods are counted from memory.
+    pub fn on_reading(mut self, hook: fn(bool)) -> Cache {
+        self.reading_hook = Some(hook);
+        self
     }
 
     /// How it has been used so far.
@@ -132,11 +144,18 @@ impl Cache {
             buckets.push(bucket);
             Ok(())
         };
-        let (reading, shared, agents) =
-            match super::query::read(rt, store, (period, plan), opts, true, progress, &mut keep) {
-                Ok(read) => read,
-                Err(e) => return Some(Err(e)),
-            };
+        let hook = |reading: bool| {
+            if let Some(h) = self.reading_hook {
+                h(reading);
+            }
+        };
+        hook(true);
+        let read = super::query::read(rt, store, (period, plan), opts, true, progress, &mut keep);
+        hook(false);
+        let (reading, shared, agents) = match read {
+            Ok(read) => read,
+            Err(e) => return Some(Err(e)),
+        };
         let bytes = buckets.iter().map(|b| b.len() as u64 * ROW_BYTES).sum();
         let loaded = Arc::new(Loaded {
             buckets,
