@@ -145,14 +145,20 @@ fn report(
     String::from_utf8(out).unwrap()
 }
 
-#[test]
-fn a_kept_period_counts_as_one_read_anew_under_every_filter() {
+/// The day in a folder of its own (kept while the folder lives), a runtime and its store.
+fn day() -> (tempfile::TempDir, tokio::runtime::Runtime, Store) {
     let dir = tempfile::tempdir().unwrap();
     write_day(dir.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = rt
         .block_on(Store::open(&Location::Dir(dir.path().to_path_buf())))
         .unwrap();
+    (dir, rt, store)
+}
+
+#[test]
+fn a_kept_period_counts_as_one_read_anew_under_every_filter() {
+    let (_dir, rt, store) = day();
     let asks: [&[&str]; 12] = [
         &[],
         &["country=JP"],
@@ -208,12 +214,7 @@ fn tell(reading: bool) {
 
 #[test]
 fn a_cache_tells_when_it_reads() {
-    let dir = tempfile::tempdir().unwrap();
-    write_day(dir.path());
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = rt
-        .block_on(Store::open(&Location::Dir(dir.path().to_path_buf())))
-        .unwrap();
+    let (_dir, rt, store) = day();
     let cache = Cache::new(1 << 30).on_reading(tell);
     report(&rt, &store, &[], Some(&cache));
     assert_eq!(
