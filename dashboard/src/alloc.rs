@@ -24,12 +24,14 @@ fn started_with() -> c_long {
 pub fn reading(reading: bool) {
     // Learned before the first change, whichever call makes it.
     let started = started_with();
-    let delay = if reading { started } else { -1 };
-    if !reading {
+    let delay = if reading {
+        started
+    } else {
         // What the read freed and the delay has not returned yet would never be: returned now.
         // SAFETY: asks mimalloc to free and purge what it holds unused; any thread may.
         unsafe { libmimalloc_sys::mi_collect(true) };
-    }
+        -1
+    };
     // SAFETY: sets one of mimalloc's options, a plain store that any thread may make at any
     // time; without mimalloc as the allocator (tests) it changes nothing that is used.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, delay) };
