@@ -174,6 +174,7 @@ mod tests {
         // Keys in runs of 1 to 7 rows over several stretches, one run across each seam.
         let keys: Vec<u64> = (0..300_000u64).map(|i| (i * 7 + i / 3) / 29).collect();
         let rows: Vec<u32> = (0..keys.len() as u32).collect();
+        assert!((1..=4).all(|s| keys[s * 65_536 - 1] == keys[s * 65_536]));
         let mut want = vec![0];
         want.extend((1..keys.len()).filter(|&i| keys[i] != keys[i - 1]));
         want.push(keys.len());
