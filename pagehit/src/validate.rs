@@ -144,7 +144,7 @@ impl std::error::Error for InvalidHit {}
 /// A hit as borrowed fields: a [`crate::PageHit`]'s ([`crate::PageHit::view`]) or a CSV row's
 /// ([`crate::csv::RowReader`]). Its [`HitRef::validate`] holds every rule of a valid hit, so
 /// the stream's decoder and every file reader apply exactly the same ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct HitRef<'a> {
     pub event_id: &'a str,
     pub ts: &'a str,

@@ -234,16 +234,6 @@ pub(crate) fn read(
     for (r, &v) in hits.vis.iter().enumerate() {
         by_group[bucket_of(v, groups) as usize].push(r as u32);
     }
-    let fetch = |group: u32| {
-        let (store, manifests) = (store.clone(), manifests.clone());
-        rt.spawn(async move {
-            let mut files = Vec::with_capacity(manifests.len());
-            for m in &manifests {
-                files.push(compacted::fetch(&store, m, group, groups).await?);
-            }
-            anyhow::Ok(files)
-        })
-    };
     // One thread fetches and decodes the buckets (the next one's files are fetched while one
     // is decoded) while this one computes the bucket before: decoding is half of a compacted
     // day's work, and on its own it would leave cores idle between the parallel steps. The
@@ -254,15 +244,25 @@ pub(crate) fn read(
     let (hits, by_group, csv_dicts, files_of) = (&hits, &by_group, &csv_dicts, &manifests);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut next = Some(fetch(0));
+            // The files in the order they are decoded (bucket by bucket, a day after another),
+            // fetched up to AHEAD ahead, several at once: decoding starts with the first file,
+            // not once a whole bucket's files are in memory, and a store's latency is paid in
+            // parallel.
+            let mut order = (0..groups).flat_map(|g| files_of.iter().map(move |m| (g, m.clone())));
+            let mut ahead = std::collections::VecDeque::new();
+            let mut fetch_next = |ahead: &mut std::collections::VecDeque<_>| {
+                if let Some((group, m)) = order.next() {
+                    let store = store.clone();
+                    ahead.push_back(
+                        rt.spawn(async move { compacted::fetch(&store, &m, group, groups).await }),
+                    );
+                }
+            };
+            for _ in 0..AHEAD {
+                fetch_next(&mut ahead);
+            }
             for group in 0..groups {
                 let bucket = (|| {
-                    let files = rt
-                        .block_on(next.take().expect("fetched ahead"))
-                        .context("fetching compacted files")??;
-                    if group + 1 < groups {
-                        next = Some(fetch(group + 1));
-                    }
                     let dicts = Dicts::new(shared.clone());
                     let landed = &by_group[group as usize];
                     // Room for every row the files hold (an upper bound: rows outside the
@@ -272,14 +272,25 @@ pub(crate) fn read(
                     for m in files_of {
                         rows += compacted::file_for(m, group, groups)?.rows;
                     }
-                    let mut bucket = Hits::with_capacity(rows as usize);
+                    let mut room = Hits::room(rows as usize);
                     let mut landed = hits.gather(landed);
                     landed.recode(csv_dicts, &dicts);
-                    bucket.append(landed);
-                    for bytes in files {
-                        compacted::decode(bytes, group, groups, period, &dicts, &mut bucket)?;
+                    room.append(&landed);
+                    drop(landed);
+                    for m in files_of {
+                        let file = ahead.pop_front().expect("one fetch a file");
+                        fetch_next(&mut ahead);
+                        let bytes = rt.block_on(file).context("fetching compacted files")??;
+                        // A day compacted into as many buckets as there are groups: its file
+                        // holds this group's visitors alone, no row's visitor is tested.
+                        let (group, groups) = if m.buckets == groups {
+                            (0, 1)
+                        } else {
+                            (group, groups)
+                        };
+                        compacted::decode(bytes, group, groups, period, &dicts, &mut room)?;
                     }
-                    anyhow::Ok((bucket, dicts))
+                    anyhow::Ok((room.finish(), dicts))
                 })();
                 let failed = bucket.is_err();
                 // A send fails only when the computing side stopped on an error of its own.
@@ -300,6 +311,9 @@ pub(crate) fn read(
     })?;
     Ok((reading, codes.0, codes.1))
 }
+
+/// Compacted files fetched ahead of the one being decoded.
+const AHEAD: usize = 6;
 
 /// Reads landed CSV objects: the rows of `period`, in object then line order.
 fn read_csv(

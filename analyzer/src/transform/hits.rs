@@ -222,7 +222,7 @@ macro_rules! each_column {
 }
 
 /// One hit's values as [`Hits`] holds them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Row {
     eid: u128,
     ts: i64,
@@ -372,6 +372,53 @@ impl<'a> Slots<'a> {
     }
 }
 
+/// Columns made once for the rows a bucket may hold, filled in place: rows coded straight into
+/// their final columns are not copied again, and a copy into fresh memory is mostly the kernel
+/// clearing pages. The columns are allocated zeroed, which memory fresh from the system
+/// already is: no pass writes zeros first (one thread's `memset` was a sixth of a cold month),
+/// the threads that code the rows fault their pages in, and room never filled is never resident.
+pub struct Room {
+    hits: Hits,
+    filled: usize,
+}
+
+impl Room {
+    /// The slots of the next `n` rows, to be set (by several threads, once split); past the
+    /// room made, the columns grow.
+    pub fn grow(&mut self, n: usize) -> Slots<'_> {
+        let at = self.filled;
+        self.filled += n;
+        let h = &mut self.hits;
+        macro_rules! g {
+            ($($c:ident),*) => {{
+                $( if h.$c.len() < at + n { h.$c.resize(at + n, Default::default()); } )*
+                Slots { $( $c: &mut h.$c[at..at + n], )* }
+            }};
+        }
+        each_column!(g)
+    }
+
+    /// Copies every row of `other` after the rows filled.
+    pub fn append(&mut self, other: &Hits) {
+        let n = other.len();
+        let slots = self.grow(n);
+        macro_rules! a {
+            ($($c:ident),*) => { $( slots.$c.copy_from_slice(&other.$c); )* };
+        }
+        each_column!(a);
+    }
+
+    /// The rows filled.
+    pub fn finish(mut self) -> Hits {
+        let n = self.filled;
+        macro_rules! t {
+            ($($c:ident),*) => { $( self.hits.$c.truncate(n); )* };
+        }
+        each_column!(t);
+        self.hits
+    }
+}
+
 /// 128-bit value of a validated lowercase UUID (hex digits, hyphens skipped).
 pub fn uuid_bits(id: &str) -> u128 {
     let b = id.as_bytes();
@@ -493,18 +540,16 @@ impl Hits {
         each_column!(p);
     }
 
-    /// Makes room for `n` more rows (set to zero) and hands out their slots, to be filled in
-    /// place (by several threads, once split): rows decoded straight into their final columns
-    /// are not copied again, and a copy into fresh memory is mostly the kernel clearing pages.
-    pub fn grow(&mut self, n: usize) -> Slots<'_> {
-        let at = self.len();
-        macro_rules! g {
-            ($($c:ident),*) => {{
-                $( self.$c.resize(at + n, Default::default()); )*
-                Slots { $( $c: &mut self.$c[at..], )* }
-            }};
+    /// Room for `rows` rows, to be filled in place ([`Room::grow`]) and then cut to what was
+    /// filled ([`Room::finish`]).
+    pub fn room(rows: usize) -> Room {
+        macro_rules! z {
+            ($($c:ident),*) => { Hits { $( $c: vec![Default::default(); rows], )* } };
         }
-        each_column!(g)
+        Room {
+            hits: each_column!(z),
+            filled: 0,
+        }
     }
 
     /// Moves every row of `other` to the end of these.
@@ -762,5 +807,41 @@ mod tests {
         let joined = Hits::concat(vec![hits.clone(), more]);
         assert_eq!(joined.len(), 6);
         assert_eq!(joined.gather(&[4]).source, vec![hits.source[0]]);
+    }
+
+    #[test]
+    fn room_holds_its_rows_in_order_cut_to_what_was_filled() {
+        let d = Dicts::default();
+        let mut c = Caches::default();
+        let hit = |path: &str| PageHit {
+            event_id: "01936b2e-1f00-7abc-8def-0123456789ab".into(),
+            host: "shop.example".into(),
+            path: path.into(),
+            status: 200,
+            visitor: "0123456789abcdef".into(),
+            ..PageHit::default()
+        };
+        let mut landed = Hits::default();
+        for p in ["/a", "/b"] {
+            landed.push(&d, &mut c, &hit(p).view(), 1);
+        }
+        let rows = ["/c", "/d", "/e", "/f"].map(|p| Row::code(&d, &mut c, &hit(p).view(), 2, None));
+        // Room made for five: two copied, then four set in place, one past the room made.
+        let mut room = Hits::room(5);
+        room.append(&landed);
+        let mut slots = room.grow(4);
+        for (i, row) in rows.iter().enumerate() {
+            slots.set(i, row);
+        }
+        let hits = room.finish();
+        let names = d.path.snapshot();
+        let paths: Vec<&str> = hits.path.iter().map(|&p| names.name(p)).collect();
+        assert_eq!(paths, ["/a", "/b", "/c", "/d", "/e", "/f"]);
+        assert_eq!(hits.ts, [1, 1, 2, 2, 2, 2]);
+        assert_eq!(hits.status, [200; 6]);
+        // Room never filled is not a row.
+        let mut room = Hits::room(5);
+        room.append(&landed);
+        assert_eq!(room.finish(), landed);
     }
 }
