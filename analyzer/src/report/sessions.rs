@@ -2,6 +2,8 @@
 //! and marking where runs of one key and sessions begin and end.
 
 use rayon::prelude::*;
+use std::cmp::Reverse;
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
 
 /// Inactivity that ends a session, in milliseconds: a gap of more than 30 minutes (30:00.001
 /// or longer) starts a new one.
@@ -14,36 +16,149 @@ pub fn gap_ends_session(prev: i64, ts: i64) -> bool {
     ts - prev > SESSION_GAP_MS
 }
 
-/// Row indices sorted by `(key, ts, eid, row)`. Sorting 24-byte `(key, ts, row)` values and
-/// then fixing the rare runs of equal `(key, ts)` by `eid` keeps the sort's memory traffic low
-/// (comparing through indices would miss the cache on every comparison).
+/// Row indices sorted by `(key, ts, eid, row)`. Rows that lie in a few stretches already in
+/// `(key, ts)` order (a bucket of compacted days: each day's file is sorted by visitor and
+/// time) are merged; others are sorted as 24-byte `(key, ts, row)` values (comparing through
+/// indices would miss the cache on every comparison). Then the rare runs of equal `(key, ts)`
+/// are put in `eid` order.
 pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
-    let mut packed: Vec<(u64, i64, u32)> = keys
-        .par_iter()
-        .zip(ts.par_iter())
-        .enumerate()
-        .map(|(r, (&k, &t))| (k, t, r as u32))
-        .collect();
-    if !packed.windows(2).all(|w| w[0] <= w[1]) {
-        packed.par_sort_unstable();
+    if keys.is_empty() {
+        return Vec::new();
     }
-    let mut out: Vec<u32> = packed.iter().map(|&(_, _, r)| r).collect();
+    let at = |r: usize| (keys[r], ts[r]);
+    // Where a row sorts before the row before it: each begins a sorted stretch.
+    let mut starts: Vec<usize> = vec![0];
+    starts.extend(
+        (1..keys.len())
+            .into_par_iter()
+            .filter(|&r| at(r) < at(r - 1))
+            .collect::<Vec<usize>>(),
+    );
+    starts.push(keys.len());
+    let (mut out, ties) = if starts.len() - 1 <= MERGED {
+        merged(keys, ts, &starts)
+    } else {
+        let mut packed: Vec<(u64, i64, u32)> = keys
+            .par_iter()
+            .zip(ts.par_iter())
+            .enumerate()
+            .map(|(r, (&k, &t))| (k, t, r as u32))
+            .collect();
+        packed.par_sort_unstable();
+        let ties = equal_runs(packed.len(), |i| (packed[i].0, packed[i].1));
+        (packed.par_iter().map(|&(_, _, r)| r).collect(), ties)
+    };
     // Same key and millisecond: by event id, then by row (the first read first).
-    let mut start = 0;
-    while start < packed.len() {
-        let mut end = start + 1;
-        while end < packed.len()
-            && packed[end].0 == packed[start].0
-            && packed[end].1 == packed[start].1
-        {
-            end += 1;
-        }
-        if end - start > 1 {
-            out[start..end].sort_unstable_by_key(|&r| (eid[r as usize], r));
-        }
-        start = end;
+    for (a, b) in ties {
+        out[a..b].sort_unstable_by_key(|&r| (eid[r as usize], r));
     }
     out
+}
+
+/// Sorted stretches [`order`] merges at most; rows in more are sorted instead.
+const MERGED: usize = 1024;
+
+/// The ranges of two or more equal values among the `n` values `at(i)`, in order.
+fn equal_runs(n: usize, at: impl Fn(usize) -> (u64, i64)) -> Vec<(usize, usize)> {
+    let mut ties = Vec::new();
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || at(i) != at(start) {
+            if i - start > 1 {
+                ties.push((start, i));
+            }
+            start = i;
+        }
+    }
+    ties
+}
+
+/// The rows of the sorted stretches `starts[i]..starts[i + 1]` merged in `(key, ts, row)`
+/// order, and the ranges of equal `(key, ts)` in it. Merged in parts side by side: each part
+/// holds the rows between two keys taken from the longest stretch, found in every stretch
+/// by a binary search.
+fn merged(keys: &[u64], ts: &[i64], starts: &[usize]) -> (Vec<u32>, Vec<(usize, usize)>) {
+    let at = |r: usize| (keys[r], ts[r]);
+    let stretches: Vec<(usize, usize)> = starts.windows(2).map(|w| (w[0], w[1])).collect();
+    let Some(&(lo, hi)) = stretches.iter().max_by_key(|(a, b)| b - a) else {
+        return (Vec::new(), Vec::new());
+    };
+    let parts = 8 * rayon::current_num_threads();
+    // The keys that split the parts; a row goes to the part of the last split at or below
+    // it, so equal keys stay in one part.
+    let mut splits: Vec<(u64, i64)> = (1..parts).map(|p| at(lo + (hi - lo) * p / parts)).collect();
+    splits.dedup();
+    // Where each part's rows begin and end in each stretch.
+    let cuts: Vec<Vec<usize>> = stretches
+        .iter()
+        .map(|&(a, b)| {
+            let mut c = vec![a];
+            c.extend(splits.iter().map(|s| {
+                // The first row of a..b at or above the split.
+                let (mut lo, mut hi) = (a, b);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if at(mid) < *s {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }));
+            c.push(b);
+            c
+        })
+        .collect();
+    let mut out = vec![0u32; keys.len()];
+    let mut rest: &mut [u32] = &mut out;
+    let mut work = Vec::with_capacity(splits.len() + 1);
+    let mut offset = 0;
+    for p in 0..=splits.len() {
+        let ranges: Vec<(usize, usize)> = cuts.iter().map(|c| (c[p], c[p + 1])).collect();
+        let len = ranges.iter().map(|(a, b)| b - a).sum();
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        work.push((offset, ranges, head));
+        offset += len;
+        rest = tail;
+    }
+    let ties: Vec<Vec<(usize, usize)>> = work
+        .into_par_iter()
+        .map(|(offset, ranges, dest)| {
+            // The smallest head first; of equal heads, the earlier stretch (earlier rows).
+            let mut heap: BinaryHeap<Reverse<(u64, i64, usize)>> = ranges
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, b))| a < b)
+                .map(|(i, &(a, _))| Reverse((keys[a], ts[a], i)))
+                .collect();
+            let mut next: Vec<usize> = ranges.iter().map(|&(a, _)| a).collect();
+            let mut ties = Vec::new();
+            let (mut w, mut run, mut last) = (0, 0, None);
+            while let Some(mut top) = heap.peek_mut() {
+                let (k, t, i) = top.0;
+                if last != Some((k, t)) {
+                    if w - run > 1 {
+                        ties.push((offset + run, offset + w));
+                    }
+                    (run, last) = (w, Some((k, t)));
+                }
+                dest[w] = next[i] as u32;
+                w += 1;
+                next[i] += 1;
+                if next[i] < ranges[i].1 {
+                    top.0 = (keys[next[i]], ts[next[i]], i);
+                } else {
+                    PeekMut::pop(top);
+                }
+            }
+            if w - run > 1 {
+                ties.push((offset + run, offset + w));
+            }
+            ties
+        })
+        .collect();
+    (out, ties.into_iter().flatten().collect())
 }
 
 /// Where each run of equal keys starts in `sorted` (rows in key order), plus the end; found
@@ -167,6 +282,49 @@ mod tests {
         let eid = [0, 0, 9, 3, 3];
         assert_eq!(order(&keys, &ts, &eid), [3, 4, 2, 1, 0]);
         assert_eq!(runs(&[3, 4, 2, 1, 0], |r| keys[r as usize]), [0, 4, 5]);
+    }
+
+    #[test]
+    fn order_merges_sorted_stretches_as_it_sorts_rows_in_none() {
+        // The order by definition: (key, ts, eid, row).
+        let by_definition = |keys: &[u64], ts: &[i64], eid: &[u128]| {
+            let mut rows: Vec<u32> = (0..keys.len() as u32).collect();
+            rows.sort_by_key(|&r| (keys[r as usize], ts[r as usize], eid[r as usize], r));
+            rows
+        };
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        // Days of a bucket: stretches sorted by (key, ts) whose keys overlap, with equal
+        // (key, ts) within and across stretches; then the same rows shuffled (too many
+        // stretches to merge), one stretch, and a row alone.
+        for (stretches, len) in [(30, 400), (3, 20_000), (1, 5000), (1, 1)] {
+            let mut rows: Vec<(u64, i64, u128)> = Vec::new();
+            for _ in 0..stretches {
+                let mut day: Vec<(u64, i64, u128)> = (0..len)
+                    .map(|_| (next(300), next(4) as i64, u128::from(next(3))))
+                    .collect();
+                day.sort_by_key(|&(k, t, _)| (k, t));
+                rows.extend(day);
+            }
+            let keys: Vec<u64> = rows.iter().map(|r| r.0).collect();
+            let ts: Vec<i64> = rows.iter().map(|r| r.1).collect();
+            let eid: Vec<u128> = rows.iter().map(|r| r.2).collect();
+            assert_eq!(order(&keys, &ts, &eid), by_definition(&keys, &ts, &eid));
+            let mut shuffled = rows.clone();
+            for i in (1..shuffled.len()).rev() {
+                shuffled.swap(i, next(i as u64 + 1) as usize);
+            }
+            let keys: Vec<u64> = shuffled.iter().map(|r| r.0).collect();
+            let ts: Vec<i64> = shuffled.iter().map(|r| r.1).collect();
+            let eid: Vec<u128> = shuffled.iter().map(|r| r.2).collect();
+            assert_eq!(order(&keys, &ts, &eid), by_definition(&keys, &ts, &eid));
+        }
+        assert_eq!(order(&[], &[], &[]), Vec::<u32>::new());
     }
 
     #[test]
