@@ -187,3 +187,57 @@ fn out_files_hold_every_row_whatever_top_shows() {
     assert_eq!(summary["sources"].as_array().unwrap().len(), 3);
     assert!(left_in(&tmp).is_empty(), "{:?}", left_in(&tmp));
 }
+
+#[test]
+fn a_failure_while_counting_a_compacted_bucket_ends_the_report() {
+    // Counting fails (its tables must spill, and the spill folder is a file) while the
+    // reader holds the next bucket: the report must end with the error, not wait for ever.
+    let root = temp_dir("budget-fails");
+    write_wide_day(&root, "2026-11-25");
+    let args = [
+        "compact",
+        "--source",
+        root.to_str().unwrap(),
+        "--date",
+        "2026-11-25",
+        "--buckets",
+        "4",
+    ];
+    ok(&analyzer(&args, &[]));
+    let not_a_folder = root.join("not-a-folder");
+    std::fs::write(&not_a_folder, "").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args([
+            "report",
+            "--source",
+            root.to_str().unwrap(),
+            "--date",
+            "2026-11-25",
+            "--format",
+            "json",
+            "--memory-budget",
+            "0",
+            "--tmp",
+            not_a_folder.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the report still runs a minute after counting failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("not-a-folder"), "{err}");
+}

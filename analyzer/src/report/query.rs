@@ -299,6 +299,9 @@ pub(crate) fn read(
                 }
             }
         });
+        // Owned here, so that an error of this side drops it: the reader's next send then
+        // fails and it stops, where it waited for ever.
+        let rx = rx;
         for group in 0..groups {
             progress.step(&format!(
                 "computing bucket {} of {groups} of {period}",
