@@ -378,6 +378,9 @@ impl Prepared {
                 }
             })
             .collect();
+        // Event ids only order rows and find repeats: done, their column (a fifth of a
+        // bucket's) is freed before the bucket is laid out or kept.
+        hits.eid = Vec::new();
         let duplicates = fate.par_iter().filter(|&&f| f == REPEAT).count() as u64;
         let bots = (0..sorted.len())
             .into_par_iter()
