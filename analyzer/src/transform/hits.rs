@@ -334,7 +334,7 @@ impl Row {
     }
 }
 
-/// Rows of [`Hits`] to be filled in place ([`Hits::grow`]).
+/// Rows of [`Hits`] to be filled in place ([`Room::grow`]).
 pub struct Slots<'a> {
     eid: &'a mut [u128],
     ts: &'a mut [i64],
