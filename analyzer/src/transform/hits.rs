@@ -554,14 +554,6 @@ impl Hits {
         }
     }
 
-    /// Moves every row of `other` to the end of these.
-    pub fn append(&mut self, mut other: Hits) {
-        macro_rules! app {
-            ($($c:ident),*) => { $( self.$c.append(&mut other.$c); )* };
-        }
-        each_column!(app);
-    }
-
     /// Joins parts in order, freeing each part's column as it is copied (so the peak is one
     /// copy of the rows plus one column, not two copies).
     pub fn concat(mut parts: Vec<Hits>) -> Hits {
