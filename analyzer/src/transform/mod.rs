@@ -1,4 +1,5 @@
 //! Rows into what the reports are computed from: compact hit columns and shared dictionaries.
 
 pub mod hits;
+pub mod ids;
 pub mod intern;
