@@ -44,12 +44,6 @@ pub(crate) fn sort_top<T: Send>(
     }
 }
 
-/// Attaches what was being done to a polars error (anyhow's and polars' `context` methods
-/// clash when both traits are in scope).
-pub(crate) fn pl<T>(result: polars::prelude::PolarsResult<T>, what: &str) -> anyhow::Result<T> {
-    result.map_err(|e| anyhow::Error::new(e).context(what.to_string()))
-}
-
 /// Prints how long a stage took on stderr when `ANALYZER_TIMING` is set (for profiling).
 pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     // Unset, the stage runs as it is: no clock or /proc reads.
