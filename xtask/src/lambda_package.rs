@@ -17,15 +17,29 @@ pub fn output_dir() -> PathBuf {
     paths::root().join("target-lambda/arm64")
 }
 
+/// How the arm64 `bootstrap` is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// The package that is deployed: the release profile (opt-level 3).
+    Release,
+    /// For `cargo xtask test` alone: the release profile at opt-level 0, in a target folder of
+    /// its own. The arm64 binary cannot run here, so the tests upload it and never execute it
+    /// (they run the native aggregator as `bootstrap`): what they check is the package (the
+    /// cross build, the zip, its licences), and opt-level 0 compiles it with half the CPU (193
+    /// against 384 s from nothing, 2026-12-06), on the path to a newcomer's first test run.
+    /// CI still builds the deployed package after the tests (`cargo xtask package-lambda`).
+    ForTests,
+}
+
 /// Installs cargo-lambda (venv `.venv-lambda`) and the arm64 target when missing, then builds
 /// the zip with the aggregator's licences in it.
 pub fn build() -> Result<PathBuf> {
-    finish(&compile()?)
+    finish(&compile(Build::Release)?)
 }
 
 /// The build without the licences: cargo-lambda's zip of the arm64 `bootstrap`. Needs no
 /// cargo-about, so `cargo xtask test` runs it while cargo-about is still being installed.
-pub fn compile() -> Result<PathBuf> {
+pub fn compile(how: Build) -> Result<PathBuf> {
     let venv = paths::root().join(".venv-lambda");
     let bin = venv.join("bin/cargo-lambda");
     let version_ok = Command::new(&bin)
@@ -56,6 +70,10 @@ pub fn compile() -> Result<PathBuf> {
     let path = std::env::join_paths(std::iter::once(venv.join("bin")).chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))?;
+    let (target, opt_level) = match how {
+        Build::Release => ("lambda-arm64", "3"),
+        Build::ForTests => ("lambda-arm64-tests", "0"),
+    };
     run(
         "cargo lambda build",
         Command::new(&bin)
@@ -74,7 +92,8 @@ pub fn compile() -> Result<PathBuf> {
             .current_dir(paths::root())
             // A target folder of its own (an arm64 release build shares nothing with the
             // native ones), so that cargo's lock lets it run beside them (`cargo xtask test`).
-            .env("CARGO_TARGET_DIR", paths::target_dir().join("lambda-arm64"))
+            .env("CARGO_TARGET_DIR", paths::target_dir().join(target))
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", opt_level)
             .env("PATH", path),
     )?;
     Ok(out.join("aggregator/bootstrap.zip"))

@@ -126,6 +126,7 @@ fn forget_cargo_run_env() {
 
 /// The README's test command: everything CI runs after fmt and clippy.
 fn test() -> Result<()> {
+    use xtask::lambda_package::Build;
     use xtask::test_pool::{Gate, Gates};
     setup::ensure_for(Task::BuildEdge)?;
     // The test build first, and beside it what the tests use, each step settling a gate: the
@@ -163,7 +164,7 @@ fn test() -> Result<()> {
         let lambda = s.spawn(|| {
             let _guard = gates.failed_unless_settled(&[Gate::LambdaZip]);
             lower_priority();
-            let zip = xtask::lambda_package::compile().and_then(|zip| {
+            let zip = xtask::lambda_package::compile(Build::ForTests).and_then(|zip| {
                 gates.wait(Gate::CargoAbout)?;
                 xtask::lambda_package::finish(&zip)
             });
