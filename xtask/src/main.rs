@@ -144,18 +144,21 @@ fn test() -> Result<()> {
     let tools = Task::Test.needs_but(&[Tool::CargoDeny, Tool::CargoAbout]);
     std::thread::scope(|s| -> Result<()> {
         let installs = s.spawn(|| {
-            let _guard =
-                gates.failed_unless_settled(&[Gate::Tools, Gate::CargoDeny, Gate::CargoAbout]);
+            let _guard = gates.failed_unless_settled(&[Gate::Tools, Gate::CargoAbout]);
             let quick = gates.settle(Gate::Tools, setup::ensure(&tools));
             lower_priority();
-            // cargo-about first: the licences test and the Lambda zip (then the deploy-local
-            // test) wait for it, a longer chain than cargo-deny's one short test.
             let about = gates.settle(
                 Gate::CargoAbout,
                 setup::ensure(&[Tool::CargoAbout]).and_then(|()| cargo_tree::fetch_all()),
             );
-            let deny = gates.settle(Gate::CargoDeny, setup::ensure(&[Tool::CargoDeny]));
-            quick.and(deny).and(about)
+            quick.and(about)
+        });
+        // cargo-deny beside cargo-about rather than after it: the last minute of each install
+        // is one crate on one core (cargo-about's own), which the other fills.
+        let deny = s.spawn(|| {
+            let _guard = gates.failed_unless_settled(&[Gate::CargoDeny]);
+            lower_priority();
+            gates.settle(Gate::CargoDeny, setup::ensure(&[Tool::CargoDeny]))
         });
         let edge = s.spawn(|| {
             let _guard = gates.failed_unless_settled(&[Gate::Edge]);
@@ -176,6 +179,7 @@ fn test() -> Result<()> {
         });
         joined(edge, "building the edge worker")?;
         joined(installs, "installing the tests' tools")?;
+        joined(deny, "installing cargo-deny")?;
         joined(lambda, "building the Lambda package")?;
         tested
     })?;
