@@ -24,10 +24,11 @@ pub enum Build {
     Release,
     /// For `cargo xtask test` alone: the release profile at opt-level 0, in a target folder of
     /// its own. The arm64 binary cannot run here, so the tests upload it and never execute it
-    /// (they run the native aggregator as `bootstrap`): what they check is the package (the
-    /// cross build, the zip, its licences), and opt-level 0 compiles it with half the CPU (193
-    /// against 384 s from nothing, 2026-12-06), on the path to a newcomer's first test run.
-    /// CI still builds the deployed package after the tests (`cargo xtask package-lambda`).
+    /// (they run the native aggregator as `bootstrap`): what they use is the package (the cross
+    /// build, the zip), and opt-level 0 compiles it with half the CPU (193 against 384 s from
+    /// nothing, 2026-12-06), on the path to a newcomer's first test run. The tests' zip goes
+    /// without the licences (cargo-about's minutes stay off the deploy test's path); CI builds
+    /// the deployed package, licences checked, after the tests (`cargo xtask package-lambda`).
     ForTests,
 }
 
@@ -104,6 +105,11 @@ pub fn compile(how: Build) -> Result<PathBuf> {
 pub fn finish(zip: &Path) -> Result<PathBuf> {
     let notices = licenses::write(Binary::Aggregator, &licenses::default_dir())?;
     add_to_zip(zip, &notices, licenses::FILE_NAME)?;
+    checked(zip)
+}
+
+/// Checks that `zip` holds `bootstrap` and says where it is and its size.
+pub fn checked(zip: &Path) -> Result<PathBuf> {
     let entries = zip_entries(zip)?;
     if !entries.iter().any(|e| e == "bootstrap") {
         bail!("{} holds no bootstrap: {entries:?}", zip.display());

@@ -131,10 +131,11 @@ fn test() -> Result<()> {
     setup::ensure_for(Task::BuildEdge)?;
     // The test build first, and beside it what the tests use, each step settling a gate: the
     // quick tools, then cargo-about and cargo-deny (minutes of compiling each); the worker's
-    // Wasm; the Lambda zip (compiled at once, its licences once cargo-about is there). Each test
+    // Wasm; the Lambda zip (without its licences: see `Build::ForTests`). Each test
     // binary starts as soon as the gates it needs are settled, so the suite does not wait for
-    // the compiled tools; those compile at a lower priority, so the tests with deadlines keep
-    // the cores they had. Builds have target folders of their own (cargo locks a folder).
+    // the compiled tools; those compile at a lower priority (but cargo-about, whose test ends
+    // the run when it is compiled last), so the tests with deadlines keep the cores they had.
+    // Builds have target folders of their own (cargo locks a folder).
     eprintln!(
         "test: building the tests, and beside them the edge worker (wasm32), the tests' tools \
          and the aggregator's Lambda package (arm64); each test binary starts once what it \
@@ -146,7 +147,9 @@ fn test() -> Result<()> {
         let installs = s.spawn(|| {
             let _guard = gates.failed_unless_settled(&[Gate::Tools, Gate::CargoAbout]);
             let quick = gates.settle(Gate::Tools, setup::ensure(&tools));
-            lower_priority();
+            // cargo-about at the tests' priority: at a lower one the running tests left it
+            // almost nothing, and on a first run its compile was then the last ~4 minutes
+            // (2026-12-06: the suite done after 12 min, cargo-about still on its first crates).
             let about = gates.settle(
                 Gate::CargoAbout,
                 setup::ensure(&[Tool::CargoAbout]).and_then(|()| cargo_tree::fetch_all()),
@@ -167,10 +170,8 @@ fn test() -> Result<()> {
         let lambda = s.spawn(|| {
             let _guard = gates.failed_unless_settled(&[Gate::LambdaZip]);
             lower_priority();
-            let zip = xtask::lambda_package::compile(Build::ForTests).and_then(|zip| {
-                gates.wait(Gate::CargoAbout)?;
-                xtask::lambda_package::finish(&zip)
-            });
+            let zip = xtask::lambda_package::compile(Build::ForTests)
+                .and_then(|zip| xtask::lambda_package::checked(&zip));
             gates.settle(Gate::LambdaZip, zip)
         });
         // Every binary with its ignored tests (those that need the tools), e2e among them.
