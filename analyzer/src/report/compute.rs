@@ -175,7 +175,8 @@ impl<'p> Accumulator<'p> {
         if let Some((pv, marks)) = marked {
             super::timed("tables", || self.tables(hits, &pv, &marks, &classes, names))?;
         }
-        super::timed("events", || self.events.add(hits, &ev))
+        super::timed("events", || self.events.add(hits, &ev));
+        Ok(())
     }
 
     /// Counts a bucket's page views `rows` (rows of `hits` in visitor order) into the parts
@@ -529,7 +530,7 @@ impl Accumulator<'_> {
             lists.referrers,
             lists.countries,
         );
-        let events = self.events.rows(&names.event, summary.visitors, opts.top)?;
+        let events = self.events.rows(&names.event, summary.visitors, opts.top);
         Ok(Totals {
             pages,
             users: users.rows,

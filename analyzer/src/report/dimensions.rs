@@ -104,7 +104,7 @@ impl Counts {
     }
 
     /// `(name, hits, visitors)` of every code seen.
-    fn named(self, dict: &Dict) -> Vec<(String, u64, u64)> {
+    pub(super) fn named(self, dict: &Dict) -> Vec<(String, u64, u64)> {
         self.rows()
             .map(|(code, [hits, visitors])| (dict.name(code).to_string(), hits, visitors))
             .collect()
