@@ -365,9 +365,10 @@ impl Prepared {
                 let r = sorted[i] as usize;
                 if i > 0 {
                     let p = sorted[i - 1] as usize;
+                    // Rows without ids are of compacted days, which hold no repeats.
                     if hits.vis[p] == hits.vis[r]
                         && hits.ts[p] == hits.ts[r]
-                        && hits.eid[p] == hits.eid[r]
+                        && hits.id(p).is_some_and(|id| hits.id(r) == Some(id))
                     {
                         return REPEAT;
                     }

@@ -261,36 +261,66 @@ pub(crate) fn read(
             for _ in 0..AHEAD {
                 fetch_next(&mut ahead);
             }
+            // A bucket: the landed rows of its visitors, then its compacted files' rows, their
+            // ids read only when `ids` (else `None` when sources may tie: read again with ids).
+            let fill = |group: u32,
+                        ids: bool,
+                        next: &mut dyn FnMut() -> Result<bytes::Bytes>|
+             -> Result<Option<(Hits, Dicts)>> {
+                let dicts = Dicts::new(shared.clone());
+                let landed = &by_group[group as usize];
+                // Room for every row the files hold (an upper bound: rows outside the period
+                // or the group leave room that is never touched, so never resident), so the
+                // columns are written once, where they stay.
+                let mut rows = landed.len() as u64;
+                for m in files_of {
+                    rows += compacted::file_for(m, group, groups)?.rows;
+                }
+                let ids_for = if ids { rows } else { landed.len() as u64 };
+                let mut room = Hits::room(rows as usize, ids_for as usize);
+                let mut landed = hits.gather(landed);
+                landed.recode(csv_dicts, &dicts);
+                room.append(&landed);
+                let landed = std::mem::take(&mut landed.ts);
+                if !ids {
+                    room.without_ids();
+                }
+                let mut spans = Vec::with_capacity(files_of.len());
+                for m in files_of {
+                    let bytes = next()?;
+                    // A day compacted into as many buckets as there are groups: its file
+                    // holds this group's visitors alone, no row's visitor is tested.
+                    let of = if m.buckets == groups {
+                        (0, 1)
+                    } else {
+                        (group, groups)
+                    };
+                    spans.extend(compacted::decode(
+                        bytes, of, period, &dicts, &mut room, ids,
+                    )?);
+                }
+                if !ids && compacted::ranges_meet(&landed, &spans) {
+                    return Ok(None);
+                }
+                Ok(Some((room.finish(), dicts)))
+            };
             for group in 0..groups {
                 let bucket = (|| {
-                    let dicts = Dicts::new(shared.clone());
-                    let landed = &by_group[group as usize];
-                    // Room for every row the files hold (an upper bound: rows outside the
-                    // period or the group leave room that is never touched, so never resident),
-                    // so the columns are written once, where they stay.
-                    let mut rows = landed.len() as u64;
-                    for m in files_of {
-                        rows += compacted::file_for(m, group, groups)?.rows;
-                    }
-                    let mut room = Hits::room(rows as usize);
-                    let mut landed = hits.gather(landed);
-                    landed.recode(csv_dicts, &dicts);
-                    room.append(&landed);
-                    drop(landed);
-                    for m in files_of {
+                    let mut queued = || {
                         let file = ahead.pop_front().expect("one fetch a file");
                         fetch_next(&mut ahead);
-                        let bytes = rt.block_on(file).context("fetching compacted files")??;
-                        // A day compacted into as many buckets as there are groups: its file
-                        // holds this group's visitors alone, no row's visitor is tested.
-                        let (group, groups) = if m.buckets == groups {
-                            (0, 1)
-                        } else {
-                            (group, groups)
-                        };
-                        compacted::decode(bytes, group, groups, period, &dicts, &mut room)?;
+                        rt.block_on(file).context("fetching compacted files")?
+                    };
+                    if let Some(bucket) = fill(group, false, &mut queued)? {
+                        return Ok(bucket);
                     }
-                    anyhow::Ok((room.finish(), dicts))
+                    // Rows of two sources may tie: the bucket again, with every row's id.
+                    let mut files = files_of.iter();
+                    let mut again = || {
+                        let m = files.next().expect("one fetch a file").clone();
+                        rt.block_on(compacted::fetch(store, &m, group, groups))
+                    };
+                    Ok(fill(group, true, &mut again)?.expect("read with ids"))
                 })();
                 let failed = bucket.is_err();
                 // A send fails only when the computing side stopped on an error of its own.

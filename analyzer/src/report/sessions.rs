@@ -20,7 +20,7 @@ pub fn gap_ends_session(prev: i64, ts: i64) -> bool {
 /// `(key, ts)` order (a bucket of compacted days: each day's file is sorted by visitor and
 /// time) are merged; others are sorted as 24-byte `(key, ts, row)` values (comparing through
 /// indices would miss the cache on every comparison). Then the rare runs of equal `(key, ts)`
-/// are put in `eid` order.
+/// are put in `eid` order (a row past `eid`'s end sorts as id 0).
 pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
     if keys.is_empty() {
         return Vec::new();
@@ -48,9 +48,11 @@ pub fn order(keys: &[u64], ts: &[i64], eid: &[u128]) -> Vec<u32> {
         let ties = equal_runs(packed.len(), |i| (packed[i].0, packed[i].1));
         (packed.par_iter().map(|&(_, _, r)| r).collect(), ties)
     };
-    // Same key and millisecond: by event id, then by row (the first read first).
+    // Same key and millisecond: by event id, then by row (the first read first). Rows past
+    // `eid` have none: rows of one compacted file, already in id order (the reader made sure
+    // that no such tie mixes sources).
     for (a, b) in ties {
-        out[a..b].sort_unstable_by_key(|&r| (eid[r as usize], r));
+        out[a..b].sort_unstable_by_key(|&r| (eid.get(r as usize).copied().unwrap_or(0), r));
     }
     out
 }
@@ -282,6 +284,8 @@ mod tests {
         let eid = [0, 0, 9, 3, 3];
         assert_eq!(order(&keys, &ts, &eid), [3, 4, 2, 1, 0]);
         assert_eq!(runs(&[3, 4, 2, 1, 0], |r| keys[r as usize]), [0, 4, 5]);
+        // Rows without ids (past the column's end) keep their order among themselves.
+        assert_eq!(order(&keys, &ts, &eid[..2]), [2, 3, 4, 1, 0]);
     }
 
     #[test]

@@ -72,27 +72,30 @@ impl Text {
     }
 }
 
-/// Value `i` of a column's array (`""` when null or past its end).
+/// Value `i` of a column's array (`""` when null or not read).
 fn s(a: Option<&Utf8ViewArray>, i: usize) -> &str {
     a.and_then(|a| a.get(i)).unwrap_or("")
 }
 
 /// Decodes a bucket file's rows in `period` whose visitor is in group `group` of `groups`,
 /// coding them straight into their place in `into` (a copy of a bucket's columns into fresh
-/// memory was a sixth of a cold month, the kernel clearing its pages).
+/// memory was a sixth of a cold month, the kernel clearing its pages). Reads `event_id` only
+/// when `ids`: a file's rows are unique and sorted by (visitor, ts, event id), so the ids
+/// are needed only where its rows tie with another source's ([`ranges_meet`]); they are
+/// half of a file's bytes. Returns the least and greatest `ts` of the rows it coded.
 pub fn decode(
     bytes: bytes::Bytes,
-    group: u32,
-    groups: u32,
+    (group, groups): (u32, u32),
     period: &Period,
     dicts: &Dicts,
     into: &mut Room,
-) -> Result<()> {
+    ids: bool,
+) -> Result<Option<(i64, i64)>> {
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .with_columns(Some(
             pagehit::COLUMNS
                 .iter()
-                .filter(|c| !UNREAD.contains(c))
+                .filter(|c| !UNREAD.contains(c) && (ids || **c != "event_id"))
                 .map(|c| c.to_string())
                 .collect(),
         ))
@@ -100,7 +103,7 @@ pub fn decode(
         .map_err(|e| anyhow::anyhow!("decoding a compacted file: {e}"))?;
     let n = df.height();
     let strings = |name: &str| -> Result<Text> { Ok(Text::new(df.column(name)?.str()?)) };
-    let event_id = strings("event_id")?;
+    let event_id = ids.then(|| strings("event_id")).transpose()?;
     let host = strings("host")?;
     let path = strings("path")?;
     let user = strings("user")?;
@@ -133,7 +136,7 @@ pub fn decode(
         .into_owned();
     let bot = df.column("bot")?.bool()?.rechunk().into_owned();
     let (event_id, host, path, user, visitor) = (
-        event_id.array(),
+        event_id.as_ref().and_then(Text::array),
         host.array(),
         path.array(),
         user.array(),
@@ -155,6 +158,14 @@ pub fn decode(
                 && (groups <= 1 || bucket_of(visitor_bits(s(visitor, i)), groups) == group)
         })
         .collect();
+    let span = rows
+        .par_iter()
+        .map(|&i| ts.get(i as usize).unwrap_or_default())
+        .fold_with((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
+        .reduce(
+            || (i64::MAX, i64::MIN),
+            |(a, b), (c, d)| (a.min(c), b.max(d)),
+        );
     let mut slots = into.grow(rows.len());
     let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK));
     for part in rows.chunks(CHUNK) {
@@ -202,5 +213,45 @@ pub fn decode(
                 slots.set(j, &this.1);
             }
         });
-    Ok(())
+    Ok((!rows.is_empty()).then_some(span))
+}
+
+/// Whether rows of different sources of a bucket may tie on (visitor, ts), so that their
+/// order and repeats need the event ids: when two compacted files' `ts` spans meet, or a row
+/// read from the CSVs (`landed`, ids kept) lies in one's span. Never on days landed by the
+/// aggregator (a hit lands in the day of its own `ts`), so the ids are almost never read.
+pub fn ranges_meet(landed: &[i64], spans: &[(i64, i64)]) -> bool {
+    let mut spans = spans.to_vec();
+    spans.sort_unstable();
+    spans.windows(2).any(|w| w[1].0 <= w[0].1)
+        || landed.iter().any(|&t| {
+            let after = spans.partition_point(|&(lo, _)| lo <= t);
+            after > 0 && t <= spans[after - 1].1
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_meet_where_a_tie_between_them_is_possible() {
+        let days = [(200, 299), (0, 99), (100, 199)];
+        assert!(!ranges_meet(&[], &days));
+        assert!(!ranges_meet(&[300, 350, -5], &days));
+        assert!(
+            ranges_meet(&[300, 150], &days),
+            "a landed row in a day's span"
+        );
+        assert!(ranges_meet(&[99], &days), "ends count");
+        assert!(ranges_meet(&[], &[(0, 100), (100, 199)]), "spans touching");
+        assert!(
+            ranges_meet(&[], &[(0, 500), (100, 199)]),
+            "one inside another"
+        );
+        assert!(
+            !ranges_meet(&[5, 5], &[]),
+            "landed rows alone keep their ids"
+        );
+    }
 }

@@ -183,8 +183,10 @@ pub fn campaign_parts(key: &str) -> (&str, &str, &str) {
 /// Columns of hits.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Hits {
-    /// `event_id` as a 128-bit number (its hex digits; same order as the text). Empty once a
-    /// bucket is prepared (it only orders rows and finds repeats).
+    /// `event_id` as a 128-bit number (its hex digits; same order as the text), of the first
+    /// `eid.len()` rows: rows read from compacted days after them have none (see
+    /// [`Room::without_ids`]). Empty once a bucket is prepared (it only orders rows and finds
+    /// repeats).
     pub eid: Vec<u128>,
     /// `ts` in ms since the Unix epoch.
     pub ts: Vec<i64>,
@@ -222,6 +224,16 @@ macro_rules! each_column {
         $m!(
             eid, ts, vis, path, user, status, flags, country, source, ref_host, campaign, agent,
             event, host, utm_more
+        )
+    };
+}
+
+/// [`each_column`] but `eid`, which only some rows may have.
+macro_rules! each_column_but_eid {
+    ($m:ident) => {
+        $m!(
+            ts, vis, path, user, status, flags, country, source, ref_host, campaign, agent, event,
+            host, utm_more
         )
     };
 }
@@ -359,21 +371,25 @@ pub struct Slots<'a> {
 impl<'a> Slots<'a> {
     /// The first `n` rows and the rest.
     pub fn split_at(self, n: usize) -> (Slots<'a>, Slots<'a>) {
+        let eid = self.eid.split_at_mut(n.min(self.eid.len()));
         macro_rules! s {
             ($($c:ident),*) => {{
                 $( let $c = self.$c.split_at_mut(n); )*
-                (Slots { $( $c: $c.0, )* }, Slots { $( $c: $c.1, )* })
+                (Slots { eid: eid.0, $( $c: $c.0, )* }, Slots { eid: eid.1, $( $c: $c.1, )* })
             }};
         }
-        each_column!(s)
+        each_column_but_eid!(s)
     }
 
-    /// Sets row `i`.
+    /// Sets row `i` (its id only where the rows have ids).
     pub fn set(&mut self, i: usize, row: &Row) {
         macro_rules! s {
             ($($c:ident),*) => { $( self.$c[i] = row.$c; )* };
         }
-        each_column!(s);
+        each_column_but_eid!(s);
+        if let Some(eid) = self.eid.get_mut(i) {
+            *eid = row.eid;
+        }
     }
 }
 
@@ -385,22 +401,39 @@ impl<'a> Slots<'a> {
 pub struct Room {
     hits: Hits,
     filled: usize,
+    /// Whether the rows still to come keep their ids.
+    ids: bool,
 }
 
 impl Room {
+    /// The rows still to come keep no ids (rows of compacted days, each file unique and in id
+    /// order where visitor and time are equal: the reader checks that they need none).
+    pub fn without_ids(&mut self) {
+        self.ids = false;
+        self.hits.eid.truncate(self.filled);
+    }
+
     /// The slots of the next `n` rows, to be set (by several threads, once split); past the
     /// room made, the columns grow.
     pub fn grow(&mut self, n: usize) -> Slots<'_> {
         let at = self.filled;
         self.filled += n;
         let h = &mut self.hits;
+        let eid: &mut [u128] = if self.ids {
+            if h.eid.len() < at + n {
+                h.eid.resize(at + n, 0);
+            }
+            &mut h.eid[at..at + n]
+        } else {
+            &mut []
+        };
         macro_rules! g {
             ($($c:ident),*) => {{
                 $( if h.$c.len() < at + n { h.$c.resize(at + n, Default::default()); } )*
-                Slots { $( $c: &mut h.$c[at..at + n], )* }
+                Slots { eid, $( $c: &mut h.$c[at..at + n], )* }
             }};
         }
-        each_column!(g)
+        each_column_but_eid!(g)
     }
 
     /// Copies every row of `other` after the rows filled.
@@ -410,10 +443,12 @@ impl Room {
         macro_rules! a {
             ($($c:ident),*) => { $( slots.$c.copy_from_slice(&other.$c); )* };
         }
-        each_column!(a);
+        each_column_but_eid!(a);
+        let ids = slots.eid.len().min(other.eid.len());
+        slots.eid[..ids].copy_from_slice(&other.eid[..ids]);
     }
 
-    /// The rows filled.
+    /// The rows filled (ids of those that keep them).
     pub fn finish(mut self) -> Hits {
         let n = self.filled;
         macro_rules! t {
@@ -454,15 +489,22 @@ impl Hits {
     }
 
     /// Room for `rows` rows, to be filled in place ([`Room::grow`]) and then cut to what was
-    /// filled ([`Room::finish`]).
-    pub fn room(rows: usize) -> Room {
+    /// filled ([`Room::finish`]); ids for the first `ids` of them (more as rows keeping
+    /// theirs come).
+    pub fn room(rows: usize, ids: usize) -> Room {
         macro_rules! z {
-            ($($c:ident),*) => { Hits { $( $c: vec![Default::default(); rows], )* } };
+            ($($c:ident),*) => { Hits { eid: vec![0; ids.min(rows)], $( $c: vec![Default::default(); rows], )* } };
         }
         Room {
-            hits: each_column!(z),
+            hits: each_column_but_eid!(z),
             filled: 0,
+            ids: true,
         }
+    }
+
+    /// The id of row `r`, if it kept one.
+    pub fn id(&self, r: usize) -> Option<u128> {
+        self.eid.get(r).copied()
     }
 
     /// Joins parts in order, freeing each part's column as it is copied (so the peak is one
@@ -485,10 +527,16 @@ impl Hits {
 
     /// The rows at `rows`, in that order.
     pub fn gather(&self, rows: &[u32]) -> Hits {
+        // Ids are gathered when every row has one (else no row keeps one).
+        let eid = if self.eid.len() == self.len() {
+            rows.iter().map(|&r| self.eid[r as usize]).collect()
+        } else {
+            Vec::new()
+        };
         macro_rules! g {
-            ($($c:ident),*) => { Hits { $( $c: rows.iter().map(|&r| self.$c[r as usize]).collect(), )* } };
+            ($($c:ident),*) => { Hits { eid, $( $c: rows.iter().map(|&r| self.$c[r as usize]).collect(), )* } };
         }
-        each_column!(g)
+        each_column_but_eid!(g)
     }
 
     /// Keeps only the rows at `rows`, in that order, a column at a time (so the rows are
@@ -677,7 +725,7 @@ mod tests {
         }
         let rows = ["/c", "/d", "/e", "/f"].map(|p| Row::code(&d, &mut c, &hit(p).view(), 2, None));
         // Room made for five: two copied, then four set in place, one past the room made.
-        let mut room = Hits::room(5);
+        let mut room = Hits::room(5, 5);
         room.append(&landed);
         let mut slots = room.grow(4);
         for (i, row) in rows.iter().enumerate() {
@@ -690,8 +738,22 @@ mod tests {
         assert_eq!(hits.ts, [1, 1, 2, 2, 2, 2]);
         assert_eq!(hits.status, [200; 6]);
         // Room never filled is not a row.
-        let mut room = Hits::room(5);
+        let mut room = Hits::room(5, 5);
         room.append(&landed);
         assert_eq!(room.finish(), landed);
+        // Rows after `without_ids` keep none; those before keep theirs.
+        let mut room = Hits::room(5, 2);
+        room.append(&landed);
+        room.without_ids();
+        let (mut head, mut tail) = room.grow(3).split_at(1);
+        head.set(0, &rows[0]);
+        tail.set(0, &rows[1]);
+        tail.set(1, &rows[2]);
+        let hits = room.finish();
+        assert_eq!(hits.len(), 5);
+        assert_eq!(hits.eid, landed.eid);
+        assert_eq!((hits.id(1), hits.id(2)), (landed.id(1), None));
+        assert_eq!(hits.gather(&[0, 1]).eid, Vec::<u128>::new());
+        assert_eq!(landed.gather(&[1, 0]).eid, [landed.eid[1], landed.eid[0]]);
     }
 }
