@@ -134,15 +134,48 @@ impl Drop for Service {
 /// running side by side do not pick each other's.
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
-/// A TCP port on 127.0.0.1 that was free a moment ago. Another process may still take it before
-/// the service binds it: starters retry when [`lost_port_race`] says so.
+/// The kernel's range of ephemeral ports (what `bind` to port 0 and outgoing connections get):
+/// `/proc/sys/net/ipv4/ip_local_port_range`, or Linux's default.
+fn ephemeral_ports() -> (u16, u16) {
+    let text =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let mut it = text.split_whitespace().map(str::parse::<u16>);
+    match (it.next(), it.next()) {
+        (Some(Ok(lo)), Some(Ok(hi))) if lo <= hi => (lo, hi),
+        _ => (32768, 60999),
+    }
+}
+
+/// Where [`free_port`] picks: below the ephemeral range when there is room, else above it.
+fn free_port_range() -> std::ops::Range<u32> {
+    let (lo, hi) = ephemeral_ports();
+    if lo >= 1024 + 8192 {
+        u32::from(lo).saturating_sub(16384).max(1024)..u32::from(lo)
+    } else {
+        u32::from(hi) + 1..65536
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range:
+/// a port the OS handed out for `bind(0)` could go meanwhile to any socket of any process (a
+/// JVM's local server got one once, and a client polling the port killed it with a request it
+/// read as a 1 GB length). Another starter may still take it before the service binds it:
+/// starters retry when [`lost_port_race`] says so.
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let range = free_port_range();
+    let width = u64::from(range.end - range.start).max(1);
     loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("binding 127.0.0.1:0 works");
-        if HANDED_OUT.lock().expect("not poisoned").insert(port) {
+        let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+        random.write_u32(std::process::id());
+        let port = u16::try_from(range.start + (random.finish() % width) as u32)
+            .expect("the range lies within the ports");
+        if HANDED_OUT.lock().expect("not poisoned").contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && HANDED_OUT.lock().expect("not poisoned").insert(port)
+        {
             return port;
         }
     }
@@ -228,6 +261,13 @@ mod tests {
         let ports: Vec<u16> = (0..300).map(|_| free_port()).collect();
         let distinct: BTreeSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), ports.len());
+        // None is one the kernel may give any socket meanwhile.
+        let (lo, hi) = ephemeral_ports();
+        assert!(
+            ports.iter().all(|p| !(lo..=hi).contains(p) && *p >= 1024),
+            "{ports:?} against {lo}-{hi}"
+        );
+        assert!(TcpListener::bind(("127.0.0.1", ports[0])).is_ok());
     }
 
     #[tokio::test]
