@@ -278,10 +278,11 @@ pub(crate) fn read(
                 }
                 let ids_for = if ids { rows } else { landed.len() as u64 };
                 let mut room = Hits::room(rows as usize, ids_for as usize);
+                let landed_rows = landed.len();
                 let mut landed = hits.gather(landed);
                 landed.recode(csv_dicts, &dicts);
                 room.append(&landed);
-                let landed = std::mem::take(&mut landed.ts);
+                drop(landed);
                 if !ids {
                     room.without_ids();
                 }
@@ -299,10 +300,12 @@ pub(crate) fn read(
                         bytes, of, period, &dicts, &mut room, ids,
                     )?);
                 }
-                if !ids && compacted::ranges_meet(&landed, &spans) {
+                let bucket = room.finish();
+                // The landed rows come first in the room.
+                if !ids && compacted::ranges_meet(&bucket.ts[..landed_rows], &spans) {
                     return Ok(None);
                 }
-                Ok(Some((room.finish(), dicts)))
+                Ok(Some((bucket, dicts)))
             };
             for group in 0..groups {
                 let bucket = (|| {

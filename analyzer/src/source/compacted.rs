@@ -82,7 +82,7 @@ fn s(a: Option<&Utf8ViewArray>, i: usize) -> &str {
 /// memory was a sixth of a cold month, the kernel clearing its pages). Reads `event_id` only
 /// when `ids`: a file's rows are unique and sorted by (visitor, ts, event id), so the ids
 /// are needed only where its rows tie with another source's ([`ranges_meet`]); they are
-/// half of a file's bytes. Returns the least and greatest `ts` of the rows it coded.
+/// half of a file's bytes. Returns the least and greatest `ts` of the file when it coded rows.
 pub fn decode(
     bytes: bytes::Bytes,
     (group, groups): (u32, u32),
@@ -158,14 +158,8 @@ pub fn decode(
                 && (groups <= 1 || bucket_of(visitor_bits(s(visitor, i)), groups) == group)
         })
         .collect();
-    let span = rows
-        .par_iter()
-        .map(|&i| ts.get(i as usize).unwrap_or_default())
-        .fold_with((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
-        .reduce(
-            || (i64::MAX, i64::MIN),
-            |(a, b), (c, d)| (a.min(c), b.max(d)),
-        );
+    // The file's span bounds its coded rows': a wider span only makes a tie check stricter.
+    let span = (!rows.is_empty()).then(|| ts.min().zip(ts.max())).flatten();
     let mut slots = into.grow(rows.len());
     let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK));
     for part in rows.chunks(CHUNK) {
@@ -213,7 +207,7 @@ pub fn decode(
                 slots.set(j, &this.1);
             }
         });
-    Ok((!rows.is_empty()).then_some(span))
+    Ok(span)
 }
 
 /// Whether rows of different sources of a bucket may tie on (visitor, ts), so that their
