@@ -146,14 +146,20 @@ fn ephemeral_ports() -> (u16, u16) {
     }
 }
 
-/// Where [`free_port`] picks: below the ephemeral range when there is room, else above it.
-fn free_port_range() -> std::ops::Range<u32> {
-    let (lo, hi) = ephemeral_ports();
-    if lo >= 1024 + 8192 {
+/// Where [`free_port`] picks: below the ephemeral range when there is room, else above it;
+/// `None` when the range leaves neither (the kernel's own pick is then all there is).
+fn free_port_range() -> Option<std::ops::Range<u32>> {
+    outside(ephemeral_ports())
+}
+
+/// [`free_port_range`] for the ephemeral range `lo..=hi`.
+fn outside((lo, hi): (u16, u16)) -> Option<std::ops::Range<u32>> {
+    let range = if lo >= 1024 + 8192 {
         u32::from(lo).saturating_sub(16384).max(1024)..u32::from(lo)
     } else {
         u32::from(hi) + 1..65536
-    }
+    };
+    (range.len() >= 1024).then_some(range)
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range:
@@ -164,19 +170,26 @@ fn free_port_range() -> std::ops::Range<u32> {
 pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
     let range = free_port_range();
-    let width = u64::from(range.end - range.start).max(1);
     loop {
-        let mut random = std::collections::hash_map::RandomState::new().build_hasher();
-        random.write_u32(std::process::id());
-        let port = u16::try_from(range.start + (random.finish() % width) as u32)
-            .expect("the range lies within the ports");
-        if HANDED_OUT.lock().expect("not poisoned").contains(&port) {
+        let port = match &range {
+            Some(range) => {
+                let mut random = std::collections::hash_map::RandomState::new().build_hasher();
+                random.write_u32(std::process::id());
+                let width = u64::from(range.end - range.start);
+                u16::try_from(range.start + (random.finish() % width) as u32)
+                    .expect("the range lies within the ports")
+            }
+            None => 0,
+        };
+        let Ok(bound) = TcpListener::bind(("127.0.0.1", port)).and_then(|l| l.local_addr()) else {
             continue;
-        }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok()
-            && HANDED_OUT.lock().expect("not poisoned").insert(port)
+        };
+        if HANDED_OUT
+            .lock()
+            .expect("not poisoned")
+            .insert(bound.port())
         {
-            return port;
+            return bound.port();
         }
     }
 }
@@ -261,13 +274,24 @@ mod tests {
         let ports: Vec<u16> = (0..300).map(|_| free_port()).collect();
         let distinct: BTreeSet<u16> = ports.iter().copied().collect();
         assert_eq!(distinct.len(), ports.len());
-        // None is one the kernel may give any socket meanwhile.
+        // None is one the kernel may give any socket meanwhile (where its range leaves room).
         let (lo, hi) = ephemeral_ports();
-        assert!(
-            ports.iter().all(|p| !(lo..=hi).contains(p) && *p >= 1024),
-            "{ports:?} against {lo}-{hi}"
-        );
+        if free_port_range().is_some() {
+            assert!(
+                ports.iter().all(|p| !(lo..=hi).contains(p) && *p >= 1024),
+                "{ports:?} against {lo}-{hi}"
+            );
+        }
         assert!(TcpListener::bind(("127.0.0.1", ports[0])).is_ok());
+    }
+
+    #[test]
+    fn ports_are_picked_below_the_ephemeral_range_else_above_else_by_the_kernel() {
+        assert_eq!(outside((32768, 60999)), Some(16384..32768));
+        assert_eq!(outside((10000, 60999)), Some(1024..10000));
+        assert_eq!(outside((2000, 50000)), Some(50001..65536));
+        assert_eq!(outside((1024, 65535)), None);
+        assert_eq!(outside((1500, 64999)), None, "fewer than 1024 ports above");
     }
 
     #[tokio::test]
