@@ -204,25 +204,3 @@ fn a_kept_period_counts_as_one_read_anew_under_every_filter() {
     );
     assert!(visitors(&fresh[4]) > 0 && visitors(&fresh[4]) < visitors(&fresh[0]));
 }
-
-/// What [`a_cache_tells_when_it_reads`]'s hook was told, in order.
-static TOLD: std::sync::Mutex<Vec<bool>> = std::sync::Mutex::new(Vec::new());
-
-fn tell(reading: bool) {
-    TOLD.lock().unwrap().push(reading);
-}
-
-#[test]
-fn a_cache_tells_when_it_reads() {
-    let (_dir, rt, store) = day();
-    let cache = Cache::new(1 << 30).on_reading(tell);
-    report(&rt, &store, &[], Some(&cache));
-    assert_eq!(
-        *TOLD.lock().unwrap(),
-        [true, false],
-        "before and after the read"
-    );
-    // Counted from memory: nothing read, nothing told.
-    report(&rt, &store, &["country=JP"], Some(&cache));
-    assert_eq!(*TOLD.lock().unwrap(), [true, false]);
-}

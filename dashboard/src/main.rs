@@ -7,6 +7,7 @@ use std::process::ExitCode;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    dashboard::alloc::keep_freed_memory();
     // clap prints usage errors itself and exits 2 (`--help`/`--version` exit 0).
     let cli = dashboard::cli::Cli::parse();
     match dashboard::run(cli) {

@@ -5,7 +5,8 @@
 //! An entry is used only by a report of the same period (days and zone) read from the same
 //! objects ([`Plan::fingerprint`]: the landed keys and sizes, the compacted runs), so a day
 //! that lands more hits or is compacted anew is read again; nothing else invalidates it.
-//! Entries are dropped least recently used first to stay within the byte budget; a period
+//! Entries are dropped least recently used first to stay within the byte budget, to make
+//! room for a period before it is read (from its estimated rows) as well as after; a period
 //! larger than the whole budget is not kept (its report is computed as `analyzer report`
 //! does, bucket by bucket).
 
@@ -51,13 +52,41 @@ struct Entry {
     used: u64,
 }
 
+/// The kept periods, and the room promised to periods being read.
+#[derive(Default)]
+struct Held {
+    entries: Vec<Entry>,
+    /// Estimated bytes of the periods being read now, made room for before their read.
+    reading: u64,
+}
+
+impl Held {
+    /// Drops the least recently used periods until `bytes` more fit in `budget` beside the
+    /// periods kept and those being read.
+    fn make_room(&mut self, bytes: u64, budget: u64) {
+        let mut held: u64 = self.entries.iter().map(|e| e.loaded.bytes).sum();
+        while held + self.reading + bytes > budget {
+            let Some(oldest) = (0..self.entries.len()).min_by_key(|&i| self.entries[i].used) else {
+                break;
+            };
+            held -= self.entries.swap_remove(oldest).loaded.bytes;
+        }
+    }
+}
+
+/// Room made for a period being read, given back when its read ends (or unwinds).
+struct Promised<'a>(&'a Cache, u64);
+
+impl Drop for Promised<'_> {
+    fn drop(&mut self) {
+        self.0.held().reading -= self.1;
+    }
+}
+
 /// Kept periods, within a byte budget.
 pub struct Cache {
     budget: u64,
-    /// Told `true` when a period starts to be read, `false` when it has been (see
-    /// [`Cache::on_reading`]).
-    reading_hook: Option<fn(bool)>,
-    entries: Mutex<Vec<Entry>>,
+    held: Mutex<Held>,
     clock: AtomicU64,
     found: AtomicU64,
     read: AtomicU64,
@@ -81,31 +110,26 @@ impl Cache {
     pub fn new(budget: u64) -> Cache {
         Cache {
             budget,
-            reading_hook: None,
-            entries: Mutex::new(Vec::new()),
+            held: Mutex::new(Held::default()),
             clock: AtomicU64::new(0),
             found: AtomicU64::new(0),
             read: AtomicU64::new(0),
         }
     }
 
-    /// Calls `hook(true)` before a period is read and `hook(false)` after (whether it could be
-    /// read or not): a server may run its allocator one way while a period is read and decoded
-    /// (the peak of its memory) and another while periods are counted from memory.
-    pub fn on_reading(mut self, hook: fn(bool)) -> Cache {
-        self.reading_hook = Some(hook);
-        self
-    }
-
     /// How it has been used so far.
     pub fn stats(&self) -> Stats {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let held = self.held();
         Stats {
             found: self.found.load(Ordering::Relaxed),
             read: self.read.load(Ordering::Relaxed),
-            bytes: entries.iter().map(|e| e.loaded.bytes).sum(),
-            periods: entries.len(),
+            bytes: held.entries.iter().map(|e| e.loaded.bytes).sum(),
+            periods: held.entries.len(),
         }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The prepared buckets of `period` as `plan` reads them: kept ones, or read now and
@@ -128,31 +152,31 @@ impl Cache {
             plan: plan.fingerprint(),
         };
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        let estimate = plan.rows_estimate().saturating_mul(ROW_BYTES);
         {
-            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(e) = entries.iter_mut().find(|e| e.key == key) {
+            let mut held = self.held();
+            if let Some(e) = held.entries.iter_mut().find(|e| e.key == key) {
                 e.used = now;
                 self.found.fetch_add(1, Ordering::Relaxed);
                 return Some(Ok(e.loaded.clone()));
             }
+            if estimate > self.budget {
+                return None;
+            }
+            // Room is made before the read, not after: else the periods kept and the one
+            // read would be in memory together, up to twice the budget.
+            held.make_room(estimate, self.budget);
+            held.reading += estimate;
         }
-        if plan.rows_estimate().saturating_mul(ROW_BYTES) > self.budget {
-            return None;
-        }
+        let promised = Promised(self, estimate);
         self.read.fetch_add(1, Ordering::Relaxed);
         let mut buckets = Vec::new();
         let mut keep = |bucket: Prepared, _: &Agents| {
             buckets.push(bucket);
             Ok(())
         };
-        let hook = |reading: bool| {
-            if let Some(h) = self.reading_hook {
-                h(reading);
-            }
-        };
-        hook(true);
         let read = super::query::read(rt, store, (period, plan), opts, true, progress, &mut keep);
-        hook(false);
+        drop(promised);
         let (reading, shared, agents) = match read {
             Ok(read) => read,
             Err(e) => return Some(Err(e)),
@@ -166,22 +190,65 @@ impl Cache {
             bytes,
         });
         if bytes <= self.budget {
-            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let mut held = self.held();
             // Another report may have read the same period meanwhile.
-            entries.retain(|e| e.key != key);
-            let mut held: u64 = entries.iter().map(|e| e.loaded.bytes).sum();
-            while held + bytes > self.budget {
-                let Some(oldest) = (0..entries.len()).min_by_key(|&i| entries[i].used) else {
-                    break;
-                };
-                held -= entries.swap_remove(oldest).loaded.bytes;
-            }
-            entries.push(Entry {
+            held.entries.retain(|e| e.key != key);
+            held.make_room(bytes, self.budget);
+            held.entries.push(Entry {
                 key,
                 loaded: loaded.clone(),
                 used: now,
             });
         }
         Some(Ok(loaded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kept period of `bytes`, last used at `used`.
+    fn entry(used: u64, bytes: u64) -> Entry {
+        Entry {
+            key: Key {
+                start_ms: used as i64,
+                end_ms: used as i64 + 1,
+                tz: "UTC".into(),
+                include_bots: false,
+                plan: String::new(),
+            },
+            loaded: Arc::new(Loaded {
+                buckets: Vec::new(),
+                reading: Reading::default(),
+                shared: Arc::new(Shared::default()),
+                agents: Agents::default(),
+                bytes,
+            }),
+            used,
+        }
+    }
+
+    fn used(held: &Held) -> Vec<u64> {
+        let mut used: Vec<u64> = held.entries.iter().map(|e| e.used).collect();
+        used.sort_unstable();
+        used
+    }
+
+    #[test]
+    fn room_is_made_least_recently_used_first_beside_the_reads_under_way() {
+        let mut held = Held {
+            entries: vec![entry(3, 40), entry(1, 30), entry(2, 20)],
+            reading: 0,
+        };
+        held.make_room(10, 100);
+        assert_eq!(used(&held), [1, 2, 3], "90 + 10 fit");
+        held.make_room(20, 100);
+        assert_eq!(used(&held), [2, 3], "the oldest dropped, and no more");
+        held.reading = 30;
+        held.make_room(20, 100);
+        assert_eq!(used(&held), [3], "a read under way holds its room");
+        held.make_room(200, 100);
+        assert!(held.entries.is_empty(), "more than the budget: all dropped");
     }
 }

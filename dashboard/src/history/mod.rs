@@ -63,7 +63,7 @@ impl History {
     ) -> Arc<History> {
         Arc::new(History {
             store,
-            cache: Cache::new(cache_bytes).on_reading(crate::alloc::reading),
+            cache: Cache::new(cache_bytes),
             running: tokio::sync::Semaphore::new(1),
             default_tz,
             budget,
