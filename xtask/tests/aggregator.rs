@@ -12,15 +12,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use xtask::kinesis;
-use xtask::moto::Moto;
 use xtask::process::Service;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn two_shards_land_by_each_hits_own_day_with_rejects_and_resume_from_checkpoints() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "hits", 2).await.unwrap();
+    let (moto, kin) = moto_with_stream("hits", 2).await;
     // 40 hits from a minute before to a minute after midnight UTC, arriving "late".
     let hits: Vec<PageHit> = (0..40)
         .map(|n| hit(n, BEFORE_MIDNIGHT + i64::from(n) * 3_000))
@@ -125,9 +122,7 @@ async fn two_shards_land_by_each_hits_own_day_with_rejects_and_resume_from_check
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn a_reshard_is_read_parent_first_without_loss() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "resharded", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("resharded", 1).await;
     let before: Vec<PageHit> = (0..60).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
     kinesis::put_hits(&kin, "resharded", &before, &[])
         .await
@@ -176,9 +171,7 @@ async fn a_reshard_is_read_parent_first_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn sigkill_between_objects_and_checkpoint_repeats_rows_but_loses_none() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "crashy", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("crashy", 1).await;
     let first: Vec<PageHit> = (0..30).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
     kinesis::put_hits(&kin, "crashy", &first, &[])
         .await
@@ -226,9 +219,7 @@ async fn sigkill_between_objects_and_checkpoint_repeats_rows_but_loses_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "to-s3", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("to-s3", 1).await;
     moto.create_bucket("analytics-bucket").await.unwrap();
     let hits: Vec<PageHit> = (0..25).map(|n| hit(n, BEFORE_MIDNIGHT + 90_000)).collect();
     kinesis::put_hits(&kin, "to-s3", &hits, &[]).await.unwrap();
@@ -310,9 +301,7 @@ async fn lands_in_moto_s3_and_stops_cleanly_on_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn the_lag_line_the_alarm_reads_is_logged_every_minute() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "watched", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("watched", 1).await;
     let sink = tempfile::tempdir().unwrap();
     let hits: Vec<PageHit> = (0..5).map(|n| hit(n, now_ms())).collect();
     kinesis::put_hits(&kin, "watched", &hits, &[])
@@ -410,9 +399,7 @@ fn a_bad_sink_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn a_late_batch_after_compaction_is_seen_through_the_landed_markers() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "late", 2).await.unwrap();
+    let (moto, kin) = moto_with_stream("late", 2).await;
     moto.create_bucket("late-bucket").await.unwrap();
     let sink = "s3://late-bucket/site";
     let day: Vec<PageHit> = (0..60)

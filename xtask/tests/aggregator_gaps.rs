@@ -12,15 +12,12 @@ use aggregator_support::*;
 use pagehit::PageHit;
 use std::time::{Duration, Instant};
 use xtask::kinesis;
-use xtask::moto::Moto;
 use xtask::process::Service;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn a_checkpoint_past_the_streams_retention_is_a_gap_named_with_its_range() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "trimmed", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("trimmed", 1).await;
     let hits: Vec<PageHit> = (0..10).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
     kinesis::put_hits(&kin, "trimmed", &hits, &[])
         .await
@@ -81,9 +78,7 @@ async fn a_checkpoint_past_the_streams_retention_is_a_gap_named_with_its_range()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn a_stream_created_again_is_a_gap_not_a_silent_skip() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "again", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("again", 1).await;
     let first: Vec<PageHit> = (0..20).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
     kinesis::put_hits(&kin, "again", &first, &[]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -126,9 +121,7 @@ async fn a_stream_created_again_is_a_gap_not_a_silent_skip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn an_unreadable_checkpoint_stops_the_consumer_naming_the_shard() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "broken", 2).await.unwrap();
+    let (moto, _kin) = moto_with_stream("broken", 2).await;
     let dir = tempfile::tempdir().unwrap();
     let cp = dir.path().join("_checkpoints/broken/shardId-000000000001");
     std::fs::create_dir_all(cp.parent().unwrap()).unwrap();
@@ -151,9 +144,7 @@ async fn an_unreadable_checkpoint_stops_the_consumer_naming_the_shard() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn two_consumers_at_once_one_holds_the_lease_and_no_object_is_duplicated() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "shared", 2).await.unwrap();
+    let (moto, kin) = moto_with_stream("shared", 2).await;
     let hits: Vec<PageHit> = (0..200).map(|n| hit(n, BEFORE_MIDNIGHT)).collect();
     kinesis::put_hits(&kin, "shared", &hits[..100], &[])
         .await
@@ -240,9 +231,7 @@ async fn two_consumers_at_once_one_holds_the_lease_and_no_object_is_duplicated()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs moto: run `cargo xtask test`"]
 async fn a_crashed_consumers_lease_expires_and_is_taken_over() {
-    let moto = Moto::start().await.unwrap();
-    let kin = kinesis::client(&moto.endpoint);
-    kinesis::create_stream(&kin, "crashed", 1).await.unwrap();
+    let (moto, kin) = moto_with_stream("crashed", 1).await;
     let dir = tempfile::tempdir().unwrap();
     let sink = dir.path().to_str().unwrap().to_string();
     let mut cmd = xtask::aggregator::command(&moto.endpoint);

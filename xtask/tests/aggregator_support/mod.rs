@@ -6,6 +6,7 @@ use pagehit::{time, PageHit};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use xtask::kinesis;
 use xtask::moto::Moto;
 
 /// 2026-11-26T23:59:00.000Z: a minute before midnight UTC.
@@ -135,4 +136,12 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
+}
+
+/// moto started, a Kinesis client of it, and the stream `name` of `shards` shards made there.
+pub async fn moto_with_stream(name: &str, shards: i32) -> (Moto, aws_sdk_kinesis::Client) {
+    let moto = Moto::start().await.unwrap();
+    let kin = kinesis::client(&moto.endpoint);
+    kinesis::create_stream(&kin, name, shards).await.unwrap();
+    (moto, kin)
 }
