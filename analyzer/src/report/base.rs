@@ -6,11 +6,13 @@
 //! all of the visitor's.
 //!
 //! Only for buckets laid out in visitor order (the dashboard's cache): there the page views
-//! are in ascending row order, each visitor's a contiguous stretch, so a counted row's place
-//! among all of them is found by walking, and "the first of a visitor's page views, none
-//! missing" by comparing places.
+//! are in ascending row order, each visitor's a contiguous stretch; the filters' walk gives
+//! each counted row its place among all of them ([`super::select::Views::Placed`]), whole
+//! kept sessions are ranges of places, and "the first of a visitor's page views, none
+//! missing" is found by comparing places.
 
-use super::visits::{Marks, ANON_BOUNCE, ANON_START, SAME_AGENT, SAME_HOST};
+use super::visits::SESSION_FIRST;
+use super::visits::{Marks, ANON_BOUNCE, ANON_START, ENTRY, EXIT, SAME_AGENT, SAME_HOST};
 use crate::period::Period;
 use crate::transform::hits::Hits;
 use rayon::prelude::*;
@@ -60,35 +62,20 @@ impl Base {
         (marks, self.day.par_iter().map(|&d| u32::from(d)).collect())
     }
 
-    /// The session marks of whole sessions of the bucket, whose page views are at `at` among
-    /// all of them: their entry and exit bits (those of a whole session do not
-    /// depend on the sessions around it, which are a gap away), and the anonymous sessions
-    /// and bounces among them (which lie inside sessions).
-    pub fn sessions(&self, at: &[u32]) -> (Vec<u16>, u64, u64) {
-        let bits: Vec<u16> = at.par_iter().map(|&j| self.bits[j as usize]).collect();
-        let count = |bit: u16| bits.par_iter().filter(|&&b| b & bit != 0).count() as u64;
-        let (anon_sessions, anon_bounces) = (count(ANON_START), count(ANON_BOUNCE));
-        (bits, anon_sessions, anon_bounces)
+    /// The anonymous sessions and bounces inside whole sessions of the bucket, given as
+    /// ranges of its page views (`[start, end)`; they lie inside sessions, so a whole session
+    /// keeps them whole).
+    pub fn anon_in(&self, spans: &[[u32; 2]]) -> (u64, u64) {
+        spans
+            .par_iter()
+            .with_min_len(1024)
+            .map(|&[a, b]| {
+                let bits = &self.bits[a as usize..b as usize];
+                let count = |bit: u16| bits.iter().filter(|&&x| x & bit != 0).count() as u64;
+                (count(ANON_START), count(ANON_BOUNCE))
+            })
+            .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1))
     }
-}
-
-/// The index in `all` (ascending rows) of each of `rows` (some of them, ascending).
-pub fn places(all: &[u32], rows: &[u32]) -> Vec<u32> {
-    const CHUNK: usize = 1 << 15;
-    let mut at = vec![0u32; rows.len()];
-    at.par_chunks_mut(CHUNK)
-        .zip(rows.par_chunks(CHUNK))
-        .for_each(|(out, rows)| {
-            let mut j = all.partition_point(|&x| x < rows[0]);
-            for (o, &r) in out.iter_mut().zip(rows) {
-                while all[j] < r {
-                    j += 1;
-                }
-                assert_eq!(all[j], r, "a page view placed is one of the bucket's");
-                *o = j as u32;
-            }
-        });
-    at
 }
 
 /// The counted page views of a filtered count, placed among all of the bucket's.
@@ -101,13 +88,8 @@ pub struct Reuse<'a> {
 }
 
 impl<'a> Reuse<'a> {
-    /// Places `counted` (a subset of `all`, ascending) among `all`, the bucket's page views
-    /// whose marks `base` holds.
-    pub fn new(base: &'a Base, all: &'a [u32], counted: &[u32]) -> Reuse<'a> {
-        Reuse::at(base, all, places(all, counted))
-    }
-
-    /// [`Reuse::new`] with the places of the counted page views already known.
+    /// The counted page views of a filtered count, at `at` among `all`, the bucket's page
+    /// views (ascending rows) whose marks `base` holds.
     pub fn at(base: &'a Base, all: &'a [u32], at: Vec<u32>) -> Reuse<'a> {
         Reuse { base, all, at }
     }
@@ -118,6 +100,17 @@ impl<'a> Reuse<'a> {
             .par_iter()
             .map(|&j| u32::from(self.base.day[j as usize]))
             .collect()
+    }
+
+    /// Adds to `bits` (the counted page views' marks) the [`ENTRY`] and [`EXIT`] marks of
+    /// their whole sessions, and [`SESSION_FIRST`] where `session_first` says so.
+    pub fn add_ends(&self, bits: &mut [u16], session_first: &[bool]) {
+        bits.par_iter_mut()
+            .zip(self.at.par_iter().zip(session_first.par_iter()))
+            .for_each(|(b, (&j, &sf))| {
+                *b |= self.base.bits[j as usize] & (ENTRY | EXIT)
+                    | if sf { SESSION_FIRST } else { 0 };
+            });
     }
 
     /// The [`SAME_AGENT`] and [`SAME_HOST`] bits of the visitor of counted page view `a`.
@@ -144,6 +137,30 @@ impl<'a> Reuse<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index in `all` (ascending rows) of each of `rows` (some of them, ascending).
+    fn places(all: &[u32], rows: &[u32]) -> Vec<u32> {
+        const CHUNK: usize = 1 << 15;
+        let mut at = vec![0u32; rows.len()];
+        at.par_chunks_mut(CHUNK)
+            .zip(rows.par_chunks(CHUNK))
+            .for_each(|(out, rows)| {
+                let mut j = all.partition_point(|&x| x < rows[0]);
+                for (o, &r) in out.iter_mut().zip(rows) {
+                    while all[j] < r {
+                        j += 1;
+                    }
+                    assert_eq!(all[j], r, "a page view placed is one of the bucket's");
+                    *o = j as u32;
+                }
+            });
+        at
+    }
+
+    /// [`Reuse::at`], the places searched.
+    fn placed<'a>(base: &'a Base, all: &'a [u32], counted: &[u32]) -> Reuse<'a> {
+        Reuse::at(base, all, places(all, counted))
+    }
 
     fn marks(rows: usize, visitors: u64) -> Marks {
         Marks {
@@ -184,19 +201,19 @@ mod tests {
         let base = Base::new(&period, marks(all.len(), 3), &[0; 7]).unwrap();
         // Visitor 1 whole, visitor 2 without its first page view, visitor 3 whole.
         let counted = [0u32, 1, 2, 5, 6, 7];
-        let reuse = Reuse::new(&base, &all, &counted);
+        let reuse = placed(&base, &all, &counted);
         assert_eq!(reuse.at, [0, 1, 2, 4, 5, 6]);
         assert_eq!(reuse.visitor_prefix(&hits, 0, 3), Some(&base.bits[0..3]));
         assert_eq!(reuse.visitor_prefix(&hits, 3, 4), None);
         assert_eq!(reuse.visitor_prefix(&hits, 4, 6), Some(&base.bits[5..7]));
         // A visitor's first two of three page views: the first two.
-        let reuse = Reuse::new(&base, &all, &[0, 1]);
+        let reuse = placed(&base, &all, &[0, 1]);
         assert_eq!(reuse.visitor_prefix(&hits, 0, 2), Some(&base.bits[0..2]));
         // Its first and last, one missing between them: not a prefix.
-        let reuse = Reuse::new(&base, &all, &[0, 2]);
+        let reuse = placed(&base, &all, &[0, 2]);
         assert_eq!(reuse.visitor_prefix(&hits, 0, 2), None);
         // Its last two: not a prefix either.
-        let reuse = Reuse::new(&base, &all, &[1, 2]);
+        let reuse = placed(&base, &all, &[1, 2]);
         assert_eq!(reuse.visitor_prefix(&hits, 0, 2), None);
     }
 }

@@ -18,14 +18,14 @@
 //! [`visits::mark`]: super::visits::mark
 
 use super::agents::{Agents, Classes};
-use super::base::{places, Base, Reuse};
+use super::base::{Base, Reuse};
 use super::dimensions::{DimNames, Dims};
 use super::events::Events;
 use super::filter::Filters;
 use super::model::{self, DayRow, Previous, Report, Summary, UserRow};
 use super::model::{BrowserRow, CampaignRow, DeviceRow, EventRow, HostRow, OsRow, SourceRow};
 use super::pages::{self, Pages, SLOTS};
-use super::select;
+use super::select::{self, Views};
 use super::sessions::order;
 use super::spill::{Merged, Spill};
 use super::totals::Tally;
@@ -70,13 +70,23 @@ pub struct Reading {
 }
 
 /// A bucket's page views as the report counts them.
-enum Rows {
+enum Rows<'b> {
     /// Without filters: every page view, in visitor order.
     All(Vec<u32>),
-    /// What the filters keep (see [`select::Kept`]).
+    /// What the filters keep, as rows (see [`select::Views::Rows`]).
     Filtered {
         sessions: Vec<u32>,
         counted: Vec<u32>,
+        session_first: Vec<bool>,
+    },
+    /// What the filters keep, placed among the page views `all` of a bucket whose
+    /// unfiltered marks `base` holds (see [`select::Views::Placed`]).
+    Placed {
+        base: &'b Base,
+        all: &'b [u32],
+        counted: Vec<u32>,
+        at: Vec<u32>,
+        spans: Vec<[u32; 2]>,
         session_first: Vec<bool>,
     },
 }
@@ -143,6 +153,9 @@ impl<'p> Accumulator<'p> {
         }
         let hits = &bucket.hits;
         let names = &bucket.names;
+        let kept = bucket
+            .kept_marks(self.period, agents)
+            .map(|base| (base, bucket.pv.as_slice()));
         let (rows, ev) = if self.filters.is_empty() {
             (Rows::All(bucket.pv.clone()), bucket.events.clone())
         } else {
@@ -155,21 +168,29 @@ impl<'p> Accumulator<'p> {
                 let steps = bucket
                     .steps
                     .get_or_init(|| select::steps(hits, &bucket.kept));
-                select::select(hits, &bucket.kept, steps, &self.filters, &names)
+                let placed = kept.is_some();
+                select::select(hits, &bucket.kept, steps, &self.filters, &names, placed)
             });
-            (
-                Rows::Filtered {
-                    sessions: k.sessions,
-                    counted: k.counted,
-                    session_first: k.session_first,
+            let session_first = k.session_first;
+            let rows = match (k.views, kept) {
+                (Views::Placed { counted, at, spans }, Some((base, all))) => Rows::Placed {
+                    base,
+                    all,
+                    counted,
+                    at,
+                    spans,
+                    session_first,
                 },
-                k.events,
-            )
+                (Views::Rows { sessions, counted }, _) => Rows::Filtered {
+                    sessions,
+                    counted,
+                    session_first,
+                },
+                (Views::Placed { .. }, None) => unreachable!("placed only with kept marks"),
+            };
+            (rows, k.events)
         };
         self.tally.events += ev.len() as u64;
-        let kept = bucket
-            .kept_marks(self.period, agents)
-            .map(|base| (base, bucket.pv.as_slice()));
         let classes = agents.table();
         let marked = super::timed("page views", || self.page_views(hits, rows, &classes, kept))?;
         if let Some((pv, marks)) = marked {
@@ -213,29 +234,13 @@ impl<'p> Accumulator<'p> {
                     return Ok(None);
                 }
                 // Sessions, entries, exits and bounces are those of whole kept sessions; the
-                // rest counts the counted page views. A kept bucket has them in its marks.
-                let (whole, reuse) = super::timed("session marks", || match kept {
-                    Some((base, all)) => {
-                        let at = places(all, &sessions);
-                        let (bits, anon_sessions, anon_bounces) = base.sessions(&at);
-                        let at = counted.par_iter().map(|&i| at[i as usize]).collect();
-                        let whole = Marks {
-                            bits,
-                            visitors: 0,
-                            anon_sessions,
-                            anon_bounces,
-                        };
-                        (whole, Some(Reuse::at(base, all, at)))
-                    }
-                    None => {
-                        let whole =
-                            visits::mark(hits, &sessions, classes, &[], Want::Sessions, None);
-                        (whole, None)
-                    }
+                // rest counts the counted page views.
+                let whole = super::timed("session marks", || {
+                    visits::mark(hits, &sessions, classes, &[], Want::Sessions, None)
                 });
                 let pv: Vec<u32> = counted.par_iter().map(|&i| sessions[i as usize]).collect();
                 let (mut marks, day) = super::timed("first marks", || {
-                    marks_of(hits, &pv, classes, period, Want::Firsts, reuse.as_ref())
+                    marks_of(hits, &pv, classes, period, Want::Firsts, None)
                 });
                 marks
                     .bits
@@ -248,6 +253,29 @@ impl<'p> Accumulator<'p> {
                 marks.anon_sessions = whole.anon_sessions;
                 marks.anon_bounces = whole.anon_bounces;
                 (pv, marks, day)
+            }
+            Rows::Placed {
+                base,
+                all,
+                counted,
+                at,
+                spans,
+                session_first,
+            } => {
+                if spans.is_empty() {
+                    return Ok(None);
+                }
+                // As above, the whole sessions' marks read from the kept ones.
+                let (anon_sessions, anon_bounces) =
+                    super::timed("session marks", || base.anon_in(&spans));
+                let reuse = Reuse::at(base, all, at);
+                let (mut marks, day) = super::timed("first marks", || {
+                    marks_of(hits, &counted, classes, period, Want::Firsts, Some(&reuse))
+                });
+                reuse.add_ends(&mut marks.bits, &session_first);
+                marks.anon_sessions = anon_sessions;
+                marks.anon_bounces = anon_bounces;
+                (counted, marks, day)
             }
         };
         self.tally.visitors += marks.visitors;

@@ -35,15 +35,57 @@ pub fn attribute_sessions(hits: &mut Hits, pv: &[u32]) {
 /// A bucket's rows as the filters keep them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Kept {
-    /// The page views of the kept sessions, whole, in order (sessions, entries, exits and
-    /// bounces are theirs).
-    pub sessions: Vec<u32>,
-    /// Positions in `sessions` of the counted page views (those every hit filter keeps).
-    pub counted: Vec<u32>,
+    /// The kept page views (see [`Views`]).
+    pub views: Views,
     /// For each counted page view: whether it is the first counted one of its session.
     pub session_first: Vec<bool>,
     /// The counted events, in order.
     pub events: Vec<u32>,
+}
+
+/// The page views the filters keep: the kept sessions, whole (sessions, entries, exits and
+/// bounces are theirs), and among them the counted ones (those every hit filter keeps).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Views {
+    /// The kept sessions' page views as rows, in order, and the positions among them of the
+    /// counted ones: for a bucket counted once (the CLI), whose sessions are then marked.
+    Rows {
+        /// The page views of the kept sessions, whole, in order.
+        sessions: Vec<u32>,
+        /// Positions in `sessions` of the counted page views.
+        counted: Vec<u32>,
+    },
+    /// Placed among all of the bucket's page views (`Prepared::pv`), for a bucket whose
+    /// unfiltered marks are kept (the dashboard's cache): the marks of a whole session are
+    /// read there, so its rows are never gathered (that gather and the search for each row's
+    /// place were a tenth of a broad filter's count).
+    Placed {
+        /// The counted page views (rows), in order.
+        counted: Vec<u32>,
+        /// For each counted page view, its index among all of the bucket's page views.
+        at: Vec<u32>,
+        /// The kept sessions as ranges of those indices, `[start, end)` each.
+        spans: Vec<[u32; 2]>,
+    },
+}
+
+impl Default for Views {
+    fn default() -> Views {
+        Views::Rows {
+            sessions: Vec::new(),
+            counted: Vec::new(),
+        }
+    }
+}
+
+impl Views {
+    /// Whether no session is kept.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Views::Rows { sessions, .. } => sessions.is_empty(),
+            Views::Placed { spans, .. } => spans.is_empty(),
+        }
+    }
 }
 
 /// What the filters read besides the hit columns: the names behind the codes.
@@ -224,13 +266,16 @@ pub fn steps(hits: &Hits, kept: &[u32]) -> Vec<u8> {
 
 /// Applies `filters` to a bucket's rows `kept` (page views and events of `hits`, in (visitor,
 /// ts, event id) order, repeats and left-out bots already dropped; `steps` theirs, see
-/// [`steps`]): in chunks cut where a session begins, side by side, joined in order.
+/// [`steps`]): in chunks cut where a session begins, side by side, joined in order. `placed`:
+/// the page views come back as [`Views::Placed`] (their places among the page views of
+/// `kept`), else as [`Views::Rows`].
 pub fn select(
     hits: &Hits,
     kept: &[u32],
     steps: &[u8],
     filters: &Filters,
     names: &Names<'_>,
+    placed: bool,
 ) -> Kept {
     use rayon::prelude::*;
     // A few chunks a thread: each learns its filters' verdicts by code on its own. A row that
@@ -249,26 +294,93 @@ pub fn select(
         }
     }
     cuts.push(kept.len());
+    // Placed: the place of each chunk's first page view (the page views before it).
+    let mut first_place: Vec<u32> = if placed {
+        cuts.par_windows(2)
+            .map(|w| pages_in(&steps[w[0]..w[1]]))
+            .collect()
+    } else {
+        vec![0; cuts.len() - 1]
+    };
+    let mut before = 0;
+    for p in &mut first_place {
+        (*p, before) = (before, before + *p);
+    }
     let parts: Vec<Kept> = cuts
         .par_windows(2)
-        .map(|w| {
+        .zip(first_place)
+        .map(|(w, first)| {
             let (a, b) = (w[0], w[1]);
-            select_sessions(hits, &kept[a..b], &steps[a..b], filters, names)
+            let place = placed.then_some(first);
+            select_sessions(hits, &kept[a..b], &steps[a..b], filters, names, place)
         })
         .collect();
     // Joined into one room each, the parts copied side by side (grown part by part, the
-    // join was a tenth of a broad filter's selection, on one thread).
-    let mut offsets = Vec::with_capacity(parts.len());
-    let mut at = 0u32;
-    for part in &parts {
-        offsets.push(at);
-        at += part.sessions.len() as u32;
-    }
+    // join was a tenth of a broad filter's selection, on one thread). Places and rows are
+    // the bucket's already; positions in `sessions` are shifted by the sessions before.
+    let views = if placed {
+        Views::Placed {
+            counted: joined(&parts, |p| p.views.placed().0, |_, v| v),
+            at: joined(&parts, |p| p.views.placed().1, |_, v| v),
+            spans: joined(&parts, |p| p.views.placed().2, |_, v| v),
+        }
+    } else {
+        let mut offsets = Vec::with_capacity(parts.len());
+        let mut at = 0u32;
+        for part in &parts {
+            offsets.push(at);
+            at += part.views.rows().0.len() as u32;
+        }
+        Views::Rows {
+            sessions: joined(&parts, |p| p.views.rows().0, |_, v| v),
+            counted: joined(&parts, |p| p.views.rows().1, |i, v| v + offsets[i]),
+        }
+    };
     Kept {
-        sessions: joined(&parts, |p| &p.sessions, |_, v| v),
-        counted: joined(&parts, |p| &p.counted, |i, v| v + offsets[i]),
+        views,
         session_first: joined(&parts, |p| &p.session_first, |_, v| v),
         events: joined(&parts, |p| &p.events, |_, v| v),
+    }
+}
+
+/// Page views among rows of these `steps`.
+fn pages_in(steps: &[u8]) -> u32 {
+    steps.iter().map(|&s| u32::from(s & PAGE != 0)).sum()
+}
+
+impl Views {
+    /// `Rows`' sessions and counted positions (none of a `Placed`).
+    fn rows(&self) -> (&[u32], &[u32]) {
+        match self {
+            Views::Rows { sessions, counted } => (sessions, counted),
+            Views::Placed { .. } => (&[], &[]),
+        }
+    }
+
+    /// `Placed`'s counted rows, places and spans (none of `Rows`).
+    fn placed(&self) -> (&[u32], &[u32], &[[u32; 2]]) {
+        match self {
+            Views::Placed { counted, at, spans } => (counted, at, spans),
+            Views::Rows { .. } => (&[], &[], &[]),
+        }
+    }
+}
+
+/// The places of rows among the page views of a chunk's rows, walked forward: `place(i)` is
+/// the number of page views before row `i`, plus the chunk's first place.
+struct Places<'a> {
+    steps: &'a [u8],
+    row: usize,
+    place: u32,
+}
+
+impl Places<'_> {
+    /// The place of the page view at row `i` (or of the next one after it), `i` no smaller
+    /// than the row asked before.
+    fn of(&mut self, i: usize) -> u32 {
+        self.place += pages_in(&self.steps[self.row..i]);
+        self.row = i;
+        self.place
     }
 }
 
@@ -301,13 +413,15 @@ fn joined<T: Copy + Default + Send + Sync>(
 /// [`select`] on rows that begin with a session's first: whether every hit filter keeps a
 /// row is worked out a filter at a time (one column read in order, the verdicts by code),
 /// then the rows are walked a stretch at a time between the [`NEW`] marks of `steps` (a
-/// session with its events, or an event outside any session).
+/// session with its events, or an event outside any session). `first_place`: the page
+/// views come back placed ([`Views::Placed`]), the first of these rows' at that place.
 fn select_sessions(
     hits: &Hits,
     kept: &[u32],
     steps: &[u8],
     filters: &Filters,
     names: &Names<'_>,
+    first_place: Option<u32>,
 ) -> Kept {
     let mut ok = vec![true; kept.len()];
     for filter in filters.of_hits() {
@@ -321,12 +435,16 @@ fn select_sessions(
     let any_visit_filter = !visit_tests.is_empty();
     let n = kept.len();
     // Room for every row (room never written is never touched): no copy while growing.
-    let mut out = Kept {
-        sessions: Vec::with_capacity(n),
-        counted: Vec::with_capacity(n),
-        session_first: Vec::with_capacity(n),
-        events: Vec::with_capacity(n),
+    let placed = first_place.is_some();
+    let room = |of_placed: bool| if of_placed == placed { n } else { 0 };
+    let (mut sessions, mut counted) = (Vec::with_capacity(room(false)), Vec::with_capacity(n));
+    let (mut at, mut spans) = (Vec::with_capacity(room(true)), Vec::new());
+    let mut places = Places {
+        steps,
+        row: 0,
+        place: first_place.unwrap_or(0),
     };
+    let (mut session_first, mut events) = (Vec::with_capacity(n), Vec::with_capacity(n));
     // Without visit filters a stretch counts something only when a row of it passes the hit
     // filters: the walk goes from one such row's stretch to the next (a narrow filter skips
     // almost every row).
@@ -353,7 +471,7 @@ fn select_sessions(
         if steps[s] & PAGE == 0 {
             // An event outside any session (a later row would begin a stretch of its own).
             if ok[s] && !any_visit_filter {
-                out.events.push(kept[s]);
+                events.push(kept[s]);
             }
             s = e;
             continue;
@@ -379,22 +497,45 @@ fn select_sessions(
         }
         let keep = !any_hit_filter || rows.clone().any(|i| steps[i] & PAGE != 0 && ok[i]);
         let mut first_counted = true;
+        // The place of each page view of the stretch, counted along.
+        let start = places.of(s);
+        let mut place = start;
         for i in rows {
             if steps[i] & PAGE == 0 {
                 if ok[i] {
-                    out.events.push(kept[i]);
+                    events.push(kept[i]);
                 }
-            } else if keep {
-                if ok[i] {
-                    out.counted.push(out.sessions.len() as u32);
-                    out.session_first.push(std::mem::take(&mut first_counted));
-                }
-                out.sessions.push(kept[i]);
+                continue;
             }
+            if keep && ok[i] {
+                if placed {
+                    counted.push(kept[i]);
+                    at.push(place);
+                } else {
+                    counted.push(sessions.len() as u32);
+                }
+                session_first.push(std::mem::take(&mut first_counted));
+            }
+            if keep && !placed {
+                sessions.push(kept[i]);
+            }
+            place += 1;
+        }
+        (places.row, places.place) = (e, place);
+        if keep && placed {
+            spans.push([start, place]);
         }
         s = e;
     }
-    out
+    let views = match first_place {
+        Some(_) => Views::Placed { counted, at, spans },
+        None => Views::Rows { sessions, counted },
+    };
+    Kept {
+        views,
+        session_first,
+        events,
+    }
 }
 
 #[cfg(test)]
