@@ -70,9 +70,14 @@ impl Base {
             .par_iter()
             .with_min_len(1024)
             .map(|&[a, b]| {
+                // Both counted in one pass (a span is a session: a few page views).
                 let bits = &self.bits[a as usize..b as usize];
-                let count = |bit: u16| bits.iter().filter(|&&x| x & bit != 0).count() as u64;
-                (count(ANON_START), count(ANON_BOUNCE))
+                bits.iter().fold((0, 0), |(s, b), &x| {
+                    (
+                        s + u64::from(x & ANON_START != 0),
+                        b + u64::from(x & ANON_BOUNCE != 0),
+                    )
+                })
             })
             .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1 + y.1))
     }
