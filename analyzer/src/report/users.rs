@@ -306,32 +306,71 @@ fn work(
 }
 
 /// Rows sorted by (user code, time, row): the users' codes are dense, so the rows are put in
-/// user order by counting (one pass, no comparison), then each user's few rows sorted by time
-/// (a stable sort, so ties stay in row order), side by side.
+/// user order by counting (no comparison), then each user's few rows sorted by time (a stable
+/// sort, so ties stay in row order). With many rows a user, parts of the rows are counted side
+/// by side and each user's rows gathered from the parts in order (one part counted alone was
+/// a tenth of a broad click).
 fn by_user_and_time(user: &[u32], ts: &[i64], users: usize) -> Vec<u32> {
-    let mut start = vec![0usize; users + 1];
-    for &u in user {
-        start[u as usize + 1] += 1;
+    let n = user.len();
+    // A part's counts take a slot a user: at most a quarter of its rows.
+    let parts = (n / (4 * users.max(1))).clamp(1, 2 * rayon::current_num_threads());
+    let size = n.div_ceil(parts).max(1);
+    let counted: Vec<(Vec<u32>, Vec<u32>)> = (0..parts)
+        .into_par_iter()
+        .map(|p| {
+            let rows = p * size..((p + 1) * size).min(n);
+            let mut start = vec![0u32; users + 1];
+            for &u in &user[rows.clone()] {
+                start[u as usize + 1] += 1;
+            }
+            for i in 1..=users {
+                start[i] += start[i - 1];
+            }
+            let mut out = vec![0u32; rows.len()];
+            let mut next = start.clone();
+            for r in rows {
+                let u = user[r] as usize;
+                out[next[u] as usize] = r as u32;
+                next[u] += 1;
+            }
+            (start, out)
+        })
+        .collect();
+    // User `u`'s rows in a part.
+    fn run((start, rows): &(Vec<u32>, Vec<u32>), u: usize) -> &[u32] {
+        &rows[start[u] as usize..start[u + 1] as usize]
     }
-    for i in 1..=users {
-        start[i] += start[i - 1];
+    // Users in chunks of about equal rows, each chunk filling its own stretch of the output.
+    let mut chunks = Vec::new();
+    let (mut first, mut rows) = (0, 0);
+    let per_chunk = n / (8 * rayon::current_num_threads()) + 1;
+    for u in 0..users {
+        rows += counted.iter().map(|c| run(c, u).len()).sum::<usize>();
+        if rows >= per_chunk || u + 1 == users {
+            chunks.push((first..u + 1, rows));
+            (first, rows) = (u + 1, 0);
+        }
     }
-    let mut out = vec![0u32; user.len()];
-    let mut next = start.clone();
-    for (r, &u) in user.iter().enumerate() {
-        out[next[u as usize]] = r as u32;
-        next[u as usize] += 1;
-    }
-    let mut runs: Vec<&mut [u32]> = Vec::with_capacity(users);
+    let mut out = vec![0u32; n];
+    let mut pieces = Vec::with_capacity(chunks.len());
     let mut rest = out.as_mut_slice();
-    for w in start.windows(2) {
-        let (run, tail) = rest.split_at_mut(w[1] - w[0]);
-        runs.push(run);
+    for (users, rows) in chunks {
+        let (piece, tail) = rest.split_at_mut(rows);
+        pieces.push((users, piece));
         rest = tail;
     }
-    runs.into_par_iter()
-        .with_min_len(256)
-        .for_each(|run| run.sort_by_key(|&r| ts[r as usize]));
+    pieces.into_par_iter().for_each(|(users, piece)| {
+        let mut at = 0;
+        for u in users {
+            let from = at;
+            for c in &counted {
+                let rows = run(c, u);
+                piece[at..at + rows.len()].copy_from_slice(rows);
+                at += rows.len();
+            }
+            piece[from..at].sort_by_key(|&r| ts[r as usize]);
+        }
+    });
     out
 }
 
@@ -385,5 +424,10 @@ mod tests {
         let want = super::super::sessions::order(&keys, &ts, &vec![0; 5000]);
         assert_eq!(by_user_and_time(&user, &ts, 5), want);
         assert!(by_user_and_time(&[], &[], 0).is_empty());
+        // As many users as a fifth of the rows: counted in one part.
+        let user: Vec<u32> = (0..5000u32).map(|i| (i * 7919) % 1000).collect();
+        let keys: Vec<u64> = user.iter().map(|&u| u64::from(u)).collect();
+        let want = super::super::sessions::order(&keys, &ts, &vec![0; 5000]);
+        assert_eq!(by_user_and_time(&user, &ts, 1000), want);
     }
 }
