@@ -141,38 +141,44 @@ impl BucketCounts {
     }
 }
 
-/// Page views, first visits (the visitor's first page view with the value, when `first` is
-/// given) and sessions (counted on a session's first counted page view) per bucket code of a
-/// dimension that can have as many values as page views: one vector over the bucket's code
-/// space, walked in one pass (per-thread maps of the codes past a dense prefix, merged, were
-/// a tenth of a bucket on a day of unique sources).
-fn by_code(
-    column: &[u32],
-    space: usize,
-    pv: &[u32],
-    marks: &Marks,
-    first: Option<u16>,
-) -> Vec<[u64; 3]> {
-    let mut counts = vec![[0u64; 3]; space];
+/// One dimension for [`by_code`]: its column, its bucket code space and its first-visit mark
+/// (0: none counted).
+type Column<'a> = (&'a [u32], usize, u16);
+
+/// Page views, first visits (the visitor's first page view with the value, where the column
+/// has a first-visit mark) and sessions (counted on a session's first counted page view) per
+/// bucket code of each of three dimensions that can have as many values as page views: one
+/// vector over each one's code space, all walked in one pass over the page views and their
+/// marks (per-thread maps of the codes past a dense prefix, merged, were a tenth of a bucket
+/// on a day of unique sources; a pass per dimension read the rows and marks three times).
+fn by_code(columns: [Column<'_>; 3], pv: &[u32], marks: &Marks) -> [Vec<[u64; 3]>; 3] {
+    let mut counts = columns.map(|(_, space, _)| vec![[0u64; 3]; space]);
     // A run of one code (a session's rows share its source and campaign) is gathered before
     // it is added to its slot, as in [`Counts::add`].
-    let first = first.unwrap_or(0);
-    let mut run = (NONE, [0u64; 3]);
-    for (i, &r) in pv.iter().enumerate() {
-        let code = column[r as usize];
-        let b = marks.bits[i];
-        if code != run.0 {
-            if let Some(c) = counts.get_mut(run.0 as usize) {
-                (0..3).for_each(|k| c[k] += run.1[k]);
-            }
-            run = (code, [0; 3]);
+    let mut runs = [(NONE, [0u64; 3]); 3];
+    let add = |counts: &mut Vec<[u64; 3]>, (code, run): (u32, [u64; 3])| {
+        if let Some(c) = counts.get_mut(code as usize) {
+            (0..3).for_each(|k| c[k] += run[k]);
         }
-        run.1[0] += 1;
-        run.1[1] += u64::from(b & first != 0);
-        run.1[2] += u64::from(b & SESSION_FIRST != 0);
+    };
+    for (i, &r) in pv.iter().enumerate() {
+        let b = marks.bits[i];
+        let session = u64::from(b & SESSION_FIRST != 0);
+        for d in 0..3 {
+            let (column, _, first) = columns[d];
+            let code = column[r as usize];
+            if code != runs[d].0 {
+                add(&mut counts[d], runs[d]);
+                runs[d] = (code, [0; 3]);
+            }
+            let run = &mut runs[d].1;
+            run[0] += 1;
+            run[1] += u64::from(b & first != 0);
+            run[2] += session;
+        }
     }
-    if let Some(c) = counts.get_mut(run.0 as usize) {
-        (0..3).for_each(|k| c[k] += run.1[k]);
+    for d in 0..3 {
+        add(&mut counts[d], runs[d]);
     }
     counts
 }
@@ -291,49 +297,53 @@ impl Dims {
         // Folded a block of rows at a time: the accumulator (a few hundred bytes) is moved
         // through the fold once a block, not once a row (that copy was a sixth of a count).
         const BLOCK: usize = 4096;
-        let counts = pv
-            .par_chunks(BLOCK)
-            .enumerate()
-            .with_min_len(16)
-            .fold(BucketCounts::default, |mut d, (b, block)| {
-                for (j, &r) in block.iter().enumerate() {
-                    let i = b * BLOCK + j;
-                    let r = r as usize;
-                    let class = classes.of(hits.agent[r]);
-                    let b = marks.bits[i];
-                    let has = |bit: u16| b & bit != 0;
-                    d.host.add(hits.host[r], has(first(F_HOST)));
-                    d.browser.add(class.browser, has(first(F_BROWSER)));
-                    d.os.add(class.os, has(first(F_OS)));
-                    d.device.add(class.device as u32, has(first(F_DEVICE)));
-                    d.country.add(hits.country[r], false);
-                }
-                d.flush();
-                d
-            })
-            .reduce(BucketCounts::default, |mut a, b| {
-                a.merge(&b);
-                a
-            });
+        // The three large dimensions in one pass on one thread, beside the folded rest.
+        let (counts, [source, campaign, ref_host]) = rayon::join(
+            || {
+                pv.par_chunks(BLOCK)
+                    .enumerate()
+                    .with_min_len(16)
+                    .fold(BucketCounts::default, |mut d, (b, block)| {
+                        for (j, &r) in block.iter().enumerate() {
+                            let i = b * BLOCK + j;
+                            let r = r as usize;
+                            let class = classes.of(hits.agent[r]);
+                            let b = marks.bits[i];
+                            let has = |bit: u16| b & bit != 0;
+                            d.host.add(hits.host[r], has(first(F_HOST)));
+                            d.browser.add(class.browser, has(first(F_BROWSER)));
+                            d.os.add(class.os, has(first(F_OS)));
+                            d.device.add(class.device as u32, has(first(F_DEVICE)));
+                            d.country.add(hits.country[r], false);
+                        }
+                        d.flush();
+                        d
+                    })
+                    .reduce(BucketCounts::default, |mut a, b| {
+                        a.merge(&b);
+                        a
+                    })
+            },
+            || {
+                by_code(
+                    [
+                        (&hits.source, names.source.code_space(), first(F_SOURCE)),
+                        (
+                            &hits.campaign,
+                            names.campaign.code_space(),
+                            first(F_CAMPAIGN),
+                        ),
+                        (&hits.ref_host, names.ref_host.code_space(), 0),
+                    ],
+                    pv,
+                    marks,
+                )
+            },
+        );
         self.browser.merge(&counts.browser);
         self.os.merge(&counts.os);
         self.device.merge(&counts.device);
         self.country.merge(&counts.country);
-        let ((source, campaign), ref_host) = rayon::join(
-            || {
-                rayon::join(
-                    || {
-                        let space = names.source.code_space();
-                        by_code(&hits.source, space, pv, marks, Some(first(F_SOURCE)))
-                    },
-                    || {
-                        let space = names.campaign.code_space();
-                        by_code(&hits.campaign, space, pv, marks, Some(first(F_CAMPAIGN)))
-                    },
-                )
-            },
-            || by_code(&hits.ref_host, names.ref_host.code_space(), pv, marks, None),
-        );
         for (code, c) in source.into_iter().enumerate() {
             if c[0] > 0 {
                 self.source.add(names.source.name(code as u32), c)?;
