@@ -285,7 +285,7 @@ pub fn select(
     let mut cuts = vec![0];
     let mut at = rows;
     while at < kept.len() {
-        match steps[at..].iter().position(|&s| s & NEW != 0) {
+        match next_new(&steps[at..]) {
             Some(p) => {
                 cuts.push(at + p);
                 at += p + rows;
@@ -343,9 +343,36 @@ pub fn select(
     }
 }
 
-/// Page views among rows of these `steps`.
+/// `bit` in each byte of a word.
+const fn in_every_byte(bit: u8) -> u64 {
+    u64::from_ne_bytes([bit; 8])
+}
+
+/// Page views among rows of these `steps`, eight at a time (a byte at a time, counting the
+/// places of a walk was 2% of a median click).
 fn pages_in(steps: &[u8]) -> u32 {
-    steps.iter().map(|&s| u32::from(s & PAGE != 0)).sum()
+    let words = steps.chunks_exact(8);
+    let rest = words.remainder();
+    let whole: u32 = words
+        .map(|w| {
+            (u64::from_ne_bytes(w.try_into().expect("8 bytes")) & in_every_byte(PAGE)).count_ones()
+        })
+        .sum();
+    whole + rest.iter().map(|&s| u32::from(s & PAGE != 0)).sum::<u32>()
+}
+
+/// The index in `steps` of the first row marked [`NEW`], eight rows at a time.
+fn next_new(steps: &[u8]) -> Option<usize> {
+    let mut words = steps.chunks_exact(8);
+    for (k, w) in words.by_ref().enumerate() {
+        let marks = u64::from_le_bytes(w.try_into().expect("8 bytes")) & in_every_byte(NEW);
+        if marks != 0 {
+            return Some(k * 8 + marks.trailing_zeros() as usize / 8);
+        }
+    }
+    let done = steps.len() - words.remainder().len();
+    let rest = words.remainder().iter().position(|&x| x & NEW != 0);
+    rest.map(|p| done + p)
 }
 
 impl Views {
@@ -461,12 +488,7 @@ fn select_sessions(
                 .find(|&j| steps[j] & NEW != 0)
                 .unwrap_or(s);
         }
-        let e = s
-            + 1
-            + steps[s + 1..]
-                .iter()
-                .position(|&x| x & NEW != 0)
-                .unwrap_or(n - s - 1);
+        let e = s + 1 + next_new(&steps[s + 1..]).unwrap_or(n - s - 1);
         let rows = s..e;
         if steps[s] & PAGE == 0 {
             // An event outside any session (a later row would begin a stretch of its own).
@@ -559,5 +581,28 @@ mod tests {
             steps(&hits, &kept),
             [NEW | PAGE, 0, PAGE, NEW, NEW | PAGE, NEW, NEW | PAGE]
         );
+    }
+
+    #[test]
+    fn page_views_are_counted_and_session_starts_found_a_word_at_a_time() {
+        // Every length up to three words and every place of the first NEW, against the byte
+        // at a time answer.
+        let all: Vec<u8> = (0..40u32)
+            .map(|i| [PAGE, 0, PAGE, PAGE, 0][(i * 7 % 5) as usize])
+            .collect();
+        for len in 0..all.len() {
+            let steps = &all[..len];
+            let want = steps.iter().filter(|&&s| s & PAGE != 0).count() as u32;
+            assert_eq!(pages_in(steps), want, "{len} rows");
+            for at in 0..len {
+                let mut steps = steps.to_vec();
+                steps[at] |= NEW;
+                if at + 1 < len {
+                    steps[len - 1] |= NEW;
+                }
+                assert_eq!(next_new(&steps), Some(at), "{len} rows, NEW at {at}");
+            }
+            assert_eq!(next_new(steps), None);
+        }
     }
 }
