@@ -78,16 +78,6 @@ impl Default for Views {
     }
 }
 
-impl Views {
-    /// Whether no session is kept.
-    pub fn is_empty(&self) -> bool {
-        match self {
-            Views::Rows { sessions, .. } => sessions.is_empty(),
-            Views::Placed { spans, .. } => spans.is_empty(),
-        }
-    }
-}
-
 /// What the filters read besides the hit columns: the names behind the codes.
 pub struct Names<'a> {
     /// The bucket's names.
