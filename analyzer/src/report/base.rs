@@ -72,10 +72,10 @@ impl Base {
             .map(|&[a, b]| {
                 // Both counted in one pass (a span is a session: a few page views).
                 let bits = &self.bits[a as usize..b as usize];
-                bits.iter().fold((0, 0), |(s, b), &x| {
+                bits.iter().fold((0, 0), |(starts, bounces), &x| {
                     (
-                        s + u64::from(x & ANON_START != 0),
-                        b + u64::from(x & ANON_BOUNCE != 0),
+                        starts + u64::from(x & ANON_START != 0),
+                        bounces + u64::from(x & ANON_BOUNCE != 0),
                     )
                 })
             })
