@@ -509,8 +509,9 @@ fn select_sessions(
         }
         let keep = !any_hit_filter || rows.clone().any(|i| steps[i] & PAGE != 0 && ok[i]);
         let mut first_counted = true;
-        // The place of each page view of the stretch, counted along.
-        let start = places.of(s);
+        // Placed: the place of each page view of the stretch, counted along (the rows'
+        // walk, the CLI's, counts none).
+        let start = if placed { places.of(s) } else { 0 };
         let mut place = start;
         for i in rows {
             if steps[i] & PAGE == 0 {
@@ -533,9 +534,11 @@ fn select_sessions(
             }
             place += 1;
         }
-        (places.row, places.place) = (e, place);
-        if keep && placed {
-            spans.push([start, place]);
+        if placed {
+            (places.row, places.place) = (e, place);
+            if keep {
+                spans.push([start, place]);
+            }
         }
         s = e;
     }
