@@ -61,10 +61,15 @@ struct Held {
 }
 
 impl Held {
+    /// Bytes of the periods kept.
+    fn bytes(&self) -> u64 {
+        self.entries.iter().map(|e| e.loaded.bytes).sum()
+    }
+
     /// Drops the least recently used periods until `bytes` more fit in `budget` beside the
     /// periods kept and those being read.
     fn make_room(&mut self, bytes: u64, budget: u64) {
-        let mut held: u64 = self.entries.iter().map(|e| e.loaded.bytes).sum();
+        let mut held = self.bytes();
         while held + self.reading + bytes > budget {
             let Some(oldest) = (0..self.entries.len()).min_by_key(|&i| self.entries[i].used) else {
                 break;
@@ -123,7 +128,7 @@ impl Cache {
         Stats {
             found: self.found.load(Ordering::Relaxed),
             read: self.read.load(Ordering::Relaxed),
-            bytes: held.entries.iter().map(|e| e.loaded.bytes).sum(),
+            bytes: held.bytes(),
             periods: held.entries.len(),
         }
     }
