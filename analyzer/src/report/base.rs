@@ -62,6 +62,11 @@ impl Base {
         (marks, self.day.par_iter().map(|&d| u32::from(d)).collect())
     }
 
+    /// Every page view's marks.
+    pub fn bits(&self) -> &[u16] {
+        &self.bits
+    }
+
     /// The anonymous sessions and bounces inside whole sessions of the bucket, given as
     /// ranges of its page views (`[start, end)`; they lie inside sessions, so a whole session
     /// keeps them whole).

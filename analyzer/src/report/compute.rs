@@ -164,12 +164,19 @@ impl<'p> Accumulator<'p> {
                 shared: &bucket.shared,
                 agents,
             };
-            let k = super::timed("filters", || {
-                let steps = bucket
-                    .steps
-                    .get_or_init(|| select::steps(hits, &bucket.kept));
-                let placed = kept.is_some();
-                select::select(hits, &bucket.kept, steps, &self.filters, &names, placed)
+            let k = super::timed("filters", || match kept {
+                // Filters of hits alone need no walk of the rows when the marks are kept.
+                Some((base, all)) if self.filters.of_visits().next().is_none() => {
+                    let events = &bucket.events;
+                    select::select_hits(hits, all, base.bits(), events, &self.filters, &names)
+                }
+                _ => {
+                    let steps = bucket
+                        .steps
+                        .get_or_init(|| select::steps(hits, &bucket.kept));
+                    let placed = kept.is_some();
+                    select::select(hits, &bucket.kept, steps, &self.filters, &names, placed)
+                }
             });
             let session_first = k.session_first;
             let rows = match (k.views, kept) {

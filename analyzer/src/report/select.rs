@@ -1,7 +1,8 @@
 //! Which of a bucket's page views and events the report counts, and as what: each page view
 //! takes its session's entry source and campaign ([`attribute_sessions`]), and under
-//! `--filter` the sessions, page views and events the filters keep ([`select`]). The rules are
-//! written down in analyzer/README.md ("Filters").
+//! `--filter` the sessions, page views and events the filters keep ([`select`], and
+//! [`select_hits`] for a kept bucket under filters of hits alone). The rules are written down
+//! in analyzer/README.md ("Filters").
 //!
 //! A session here is a visitor's page views cut by the 30-minute gap, as everywhere in the
 //! report; an event belongs to the session of its visitor's latest page view before it when
@@ -12,6 +13,9 @@ use super::filter::{Dimension, Filter, Filters};
 use super::sessions::gap_ends_session;
 use crate::transform::hits::{campaign_parts, BucketNames, Hits, Shared, PAGEVIEW};
 use crate::transform::intern::{Dict, NONE};
+
+mod hits;
+pub use hits::select_hits;
 
 /// Gives each page view of `pv` (rows of `hits` in (visitor, ts, event id) order) the source
 /// and campaign of its session's first page view: sources and campaigns are properties of a
@@ -159,9 +163,21 @@ impl<'a> Test<'a> {
         }
     }
 
-    /// Whether the value behind `code` passes.
+    /// Whether the value behind `code` passes: one byte read once the verdict is reached
+    /// (`NONE`'s lies past any code's), the way to it kept out of the callers' loops.
     #[inline]
     fn pass(&mut self, code: u32) -> bool {
+        match self.memo.get(code as usize) {
+            Some(&v) if v != 0 => v == 1,
+            None if code == NONE && self.none.is_some() => self.none == Some(true),
+            _ => self.learn(code),
+        }
+    }
+
+    /// [`Test::pass`] of a code whose verdict is not reached yet.
+    #[cold]
+    #[inline(never)]
+    fn learn(&mut self, code: u32) -> bool {
         if code == NONE {
             return *self
                 .none
