@@ -1,6 +1,8 @@
 //! The filters' selection of a kept bucket ([`Views::Placed`]) under filters of hits alone:
 //! no session depends on a filter of the visit, so the page views are walked alone, a block
-//! at a time, and the events are filtered apart.
+//! at a time, and the events are filtered apart. Under a filter of the visit the general walk
+//! stays: it skips a failing session whole (this walk taking filters of the visit read at a
+//! session's first page view, tried, cost 9% more CPU on five such clicks).
 
 use super::{joined, Kept, Names, Test, Views};
 use crate::report::filter::Filters;
