@@ -13,12 +13,13 @@ use crate::transform::hits::Hits;
 /// of a block are still in the cache when it is walked.
 const BLOCK: usize = 16 * 1024;
 
-/// [`select`] of a kept bucket (placed) under filters of hits alone: `pv` all of its page
-/// views, `bits` their kept marks (of which the [`ENTRY`] of each session's first page
-/// view), `events` its events, in order. Without a filter on the visit, a session is kept when one of its
-/// page views passes and an event is counted when it passes, whatever its session: both
-/// follow from the page views and the events alone, so neither the events' places among
-/// the page views nor the rows' steps are walked (the walk was a quarter of a click).
+/// [`super::select`] of a kept bucket (placed) under filters of hits alone: `pv` all of its
+/// page views, `bits` their kept marks (of which the [`ENTRY`] of each session's first page
+/// view), `events` its events, in order. Without a filter on the visit, a session is kept
+/// when one of its page views passes and an event is counted when it passes, whatever its
+/// session: both follow from the page views and the events alone, so neither the events'
+/// places among the page views nor the rows' steps are walked (the walk was a quarter of a
+/// click).
 pub fn select_hits(
     hits: &Hits,
     pv: &[u32],
