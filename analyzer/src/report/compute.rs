@@ -70,23 +70,13 @@ pub struct Reading {
 }
 
 /// A bucket's page views as the report counts them.
-enum Rows<'b> {
+enum Rows {
     /// Without filters: every page view, in visitor order.
     All(Vec<u32>),
-    /// What the filters keep, as rows (see [`select::Views::Rows`]).
+    /// What the filters keep (see [`select::Views`]; placed views come with kept marks), and
+    /// for each counted page view whether it is the first counted one of its session.
     Filtered {
-        sessions: Vec<u32>,
-        counted: Vec<u32>,
-        session_first: Vec<bool>,
-    },
-    /// What the filters keep, placed among the page views `all` of a bucket whose
-    /// unfiltered marks `base` holds (see [`select::Views::Placed`]).
-    Placed {
-        base: &'b Base,
-        all: &'b [u32],
-        counted: Vec<u32>,
-        at: Vec<u32>,
-        spans: Vec<[u32; 2]>,
+        views: Views,
         session_first: Vec<bool>,
     },
 }
@@ -178,22 +168,9 @@ impl<'p> Accumulator<'p> {
                     select::select(hits, &bucket.kept, steps, &self.filters, &names, placed)
                 }
             });
-            let session_first = k.session_first;
-            let rows = match (k.views, kept) {
-                (Views::Placed { counted, at, spans }, Some((base, all))) => Rows::Placed {
-                    base,
-                    all,
-                    counted,
-                    at,
-                    spans,
-                    session_first,
-                },
-                (Views::Rows { sessions, counted }, _) => Rows::Filtered {
-                    sessions,
-                    counted,
-                    session_first,
-                },
-                (Views::Placed { .. }, None) => unreachable!("placed only with kept marks"),
+            let rows = Rows::Filtered {
+                views: k.views,
+                session_first: k.session_first,
             };
             (rows, k.events)
         };
@@ -233,8 +210,7 @@ impl<'p> Accumulator<'p> {
                 }
             }
             Rows::Filtered {
-                sessions,
-                counted,
+                views: Views::Rows { sessions, counted },
                 session_first,
             } => {
                 if sessions.is_empty() {
@@ -261,17 +237,14 @@ impl<'p> Accumulator<'p> {
                 marks.anon_bounces = whole.anon_bounces;
                 (pv, marks, day)
             }
-            Rows::Placed {
-                base,
-                all,
-                counted,
-                at,
-                spans,
+            Rows::Filtered {
+                views: Views::Placed { counted, at, spans },
                 session_first,
             } => {
                 if spans.is_empty() {
                     return Ok(None);
                 }
+                let (base, all) = kept.expect("placed views come with kept marks");
                 // As above, the whole sessions' marks read from the kept ones.
                 let (anon_sessions, anon_bounces) =
                     super::timed("session marks", || base.anon_in(&spans));

@@ -284,22 +284,9 @@ pub fn select(
     placed: bool,
 ) -> Kept {
     use rayon::prelude::*;
-    // A few chunks a thread: each learns its filters' verdicts by code on its own. A row that
-    // begins a session owes nothing to the rows before it (nor do the rows after it until
-    // the next such row), so a chunk may begin there.
-    let rows = kept.len() / (2 * rayon::current_num_threads()) + 1;
-    let mut cuts = vec![0];
-    let mut at = rows;
-    while at < kept.len() {
-        match next_new(&steps[at..]) {
-            Some(p) => {
-                cuts.push(at + p);
-                at += p + rows;
-            }
-            None => break,
-        }
-    }
-    cuts.push(kept.len());
+    // A row that begins a session owes nothing to the rows before it (nor do the rows after
+    // it until the next such row), so a chunk may begin there.
+    let cuts = cuts(kept.len(), |at| next_new(&steps[at..]).map(|p| at + p));
     // Placed: the place of each chunk's first page view (the page views before it).
     let mut first_place: Vec<u32> = if placed {
         cuts.par_windows(2)
@@ -325,11 +312,7 @@ pub fn select(
     // join was a tenth of a broad filter's selection, on one thread). Places and rows are
     // the bucket's already; positions in `sessions` are shifted by the sessions before.
     let views = if placed {
-        Views::Placed {
-            counted: joined(&parts, |p| p.views.placed().0, |_, v| v),
-            at: joined(&parts, |p| p.views.placed().1, |_, v| v),
-            spans: joined(&parts, |p| p.views.placed().2, |_, v| v),
-        }
+        placed_joined(&parts)
     } else {
         let mut offsets = Vec::with_capacity(parts.len());
         let mut at = 0u32;
@@ -347,6 +330,47 @@ pub fn select(
         session_first: joined(&parts, |p| &p.session_first, |_, v| v),
         events: joined(&parts, |p| &p.events, |_, v| v),
     }
+}
+
+/// Where to cut `n` rows into a few chunks a thread, each beginning where a session does
+/// (`begins(at)`: the first such row at or after `at`), so that each chunk is selected on
+/// its own (and learns its filters' verdicts by code on its own): the chunks' starts and
+/// `n`.
+fn cuts(n: usize, begins: impl Fn(usize) -> Option<usize>) -> Vec<usize> {
+    let rows = n / (2 * rayon::current_num_threads()) + 1;
+    let mut cuts = vec![0];
+    let mut at = rows;
+    while at < n {
+        match begins(at) {
+            Some(cut) => {
+                cuts.push(cut);
+                at = cut + rows;
+            }
+            None => break,
+        }
+    }
+    cuts.push(n);
+    cuts
+}
+
+/// The [`Views::Placed`] of `parts` joined in order (their rows and places are the bucket's
+/// already).
+fn placed_joined(parts: &[Kept]) -> Views {
+    Views::Placed {
+        counted: joined(parts, |p| p.views.placed().0, |_, v| v),
+        at: joined(parts, |p| p.views.placed().1, |_, v| v),
+        spans: joined(parts, |p| p.views.placed().2, |_, v| v),
+    }
+}
+
+/// Whether every filter of hits keeps each of `rows`: a filter at a time, one column read
+/// in order, the verdicts by code.
+fn hit_verdicts(hits: &Hits, rows: &[u32], filters: &Filters, names: &Names<'_>) -> Vec<bool> {
+    let mut ok = vec![true; rows.len()];
+    for filter in filters.of_hits() {
+        Test::new(filter, hits, names).rows(hits, rows, &mut ok);
+    }
+    ok
 }
 
 /// `bit` in each byte of a word.
@@ -456,10 +480,7 @@ fn select_sessions(
     names: &Names<'_>,
     first_place: Option<u32>,
 ) -> Kept {
-    let mut ok = vec![true; kept.len()];
-    for filter in filters.of_hits() {
-        Test::new(filter, hits, names).rows(hits, kept, &mut ok);
-    }
+    let ok = hit_verdicts(hits, kept, filters, names);
     let mut visit_tests: Vec<Test> = filters
         .of_visits()
         .map(|f| Test::new(f, hits, names))

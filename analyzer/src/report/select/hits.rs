@@ -4,7 +4,7 @@
 //! stays: it skips a failing session whole (this walk taking filters of the visit read at a
 //! session's first page view, tried, cost 9% more CPU on five such clicks).
 
-use super::{joined, Kept, Names, Test, Views};
+use super::{cuts, hit_verdicts, joined, placed_joined, Kept, Names, Test, Views};
 use crate::report::filter::Filters;
 use crate::report::visits::ENTRY;
 use crate::transform::hits::Hits;
@@ -30,36 +30,27 @@ pub fn select_hits(
 ) -> Kept {
     use rayon::prelude::*;
     debug_assert!(filters.of_visits().next().is_none());
-    let entry = |j: usize| bits[j] & ENTRY != 0;
-    // A few chunks a thread, each beginning with a session's first page view (each learns
-    // its filters' verdicts by code on its own).
-    let rows = pv.len() / (2 * rayon::current_num_threads()) + 1;
-    let mut cuts = vec![0];
-    let mut at = rows;
-    while at < pv.len() {
-        match (at..pv.len()).find(|&j| entry(j)) {
-            Some(j) => {
-                cuts.push(j);
-                at = j + rows;
-            }
-            None => break,
-        }
-    }
-    cuts.push(pv.len());
+    let cuts = cuts(pv.len(), |at| {
+        (at..pv.len()).find(|&j| bits[j] & ENTRY != 0)
+    });
     let (parts, events) = rayon::join(
         || {
             cuts.par_windows(2)
                 .map(|w| pages_kept(hits, pv, bits, w[0]..w[1], filters, names, BLOCK))
                 .collect::<Vec<Kept>>()
         },
-        || passing(hits, events, filters, names),
+        || {
+            let ok = hit_verdicts(hits, events, filters, names);
+            events
+                .iter()
+                .zip(&ok)
+                .filter(|(_, &k)| k)
+                .map(|(&r, _)| r)
+                .collect()
+        },
     );
     Kept {
-        views: Views::Placed {
-            counted: joined(&parts, |p| p.views.placed().0, |_, v| v),
-            at: joined(&parts, |p| p.views.placed().1, |_, v| v),
-            spans: joined(&parts, |p| p.views.placed().2, |_, v| v),
-        },
+        views: placed_joined(&parts),
         session_first: joined(&parts, |p| &p.session_first, |_, v| v),
         events,
     }
@@ -132,19 +123,6 @@ fn pages_kept(
         session_first,
         events: Vec::new(),
     }
-}
-
-/// The rows of `rows` every hit filter keeps, in order.
-fn passing(hits: &Hits, rows: &[u32], filters: &Filters, names: &Names<'_>) -> Vec<u32> {
-    let mut ok = vec![true; rows.len()];
-    for filter in filters.of_hits() {
-        Test::new(filter, hits, names).rows(hits, rows, &mut ok);
-    }
-    rows.iter()
-        .zip(&ok)
-        .filter(|(_, &k)| k)
-        .map(|(&r, _)| r)
-        .collect()
 }
 
 #[cfg(test)]
