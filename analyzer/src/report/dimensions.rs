@@ -333,7 +333,7 @@ impl Dims {
                             names.campaign.code_space(),
                             first(F_CAMPAIGN),
                         ),
-                        (&hits.ref_host, names.ref_host.code_space(), 0),
+                        (&hits.ref_host, names.source.code_space(), 0),
                     ],
                     pv,
                     marks,
@@ -359,8 +359,7 @@ impl Dims {
         }
         for (code, c) in ref_host.into_iter().enumerate() {
             if c[0] > 0 {
-                self.ref_host
-                    .add(names.ref_host.name(code as u32), [c[0]])?;
+                self.ref_host.add(names.source.name(code as u32), [c[0]])?;
             }
         }
         Ok(())

@@ -132,7 +132,7 @@ impl<'a> Test<'a> {
             }
             Dimension::Host => (&hits.host, named(&b.host)),
             Dimension::Source => (&hits.source, named(&b.source)),
-            Dimension::Referrer => (&hits.ref_host, named(&b.ref_host)),
+            Dimension::Referrer => (&hits.ref_host, named(&b.source)),
             Dimension::UtmSource => (&hits.campaign, part(&b.campaign, 0)),
             Dimension::UtmMedium => (&hits.campaign, part(&b.campaign, 1)),
             Dimension::UtmCampaign => (&hits.campaign, part(&b.campaign, 2)),

@@ -6,7 +6,7 @@
 
 use crate::compacted::{bucket_of, Manifest, PartFile};
 use crate::period::Period;
-use crate::transform::hits::{visitor_bits, Caches, Dicts, Room, Row};
+use crate::transform::hits::{visitor_bits, Dicts, Room, Row};
 use anyhow::{bail, Context, Result};
 use pagehit::HitRef;
 use polars::prelude::*;
@@ -57,24 +57,84 @@ pub async fn fetch(
 /// The array type of a string column's chunks.
 type Utf8ViewArray = <StringType as PolarsDataType>::Array;
 
-/// A string column as one array, its values read without the chunked array's lookup of the
-/// chunk and bounds a value (a tenth of decoding went to that lookup).
-struct Text(StringChunked);
+/// The text columns read, in the order of [`Texts`]'s arrays.
+const TEXTS: [&str; 14] = [
+    "event_id",
+    "host",
+    "path",
+    "user",
+    "visitor",
+    "referrer",
+    "country",
+    "user_agent",
+    "event",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
 
-impl Text {
-    fn new(ca: &StringChunked) -> Text {
-        Text(ca.rechunk().into_owned())
+/// A file's text columns, a value read from the array of the row group it lies in, without the
+/// chunked array's lookup of the chunk and bounds a value (a tenth of decoding went to that
+/// lookup), and without joining a column's chunks into one array (a copy of every value).
+struct Texts {
+    /// Each row group's arrays, by [`TEXTS`] (`None` when not read).
+    groups: Vec<[Option<Utf8ViewArray>; 14]>,
+    /// Where each row group ends.
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    /// The columns of `df` ([`TEXTS`], `event_id` only when `ids`).
+    fn new(df: &DataFrame, ids: bool) -> Result<Texts> {
+        let mut columns: Vec<Option<StringChunked>> = TEXTS
+            .iter()
+            .map(|&name| {
+                (ids || name != "event_id")
+                    .then(|| Ok(df.column(name)?.str()?.clone()))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        let lengths = |ca: &StringChunked| ca.chunk_lengths().collect::<Vec<usize>>();
+        let visitor = columns[4].as_ref().map(lengths).unwrap_or_default();
+        // A column cut elsewhere than the others (not one chunk a row group) is made one array,
+        // as they all are then.
+        if columns.iter().flatten().any(|ca| lengths(ca) != visitor) {
+            for ca in columns.iter_mut().flatten() {
+                *ca = ca.rechunk().into_owned();
+            }
+        }
+        let cuts = columns[4].as_ref().map(lengths).unwrap_or_default();
+        let ends = cuts
+            .iter()
+            .scan(0, |end, n| {
+                *end += n;
+                Some(*end)
+            })
+            .collect();
+        let groups = (0..cuts.len())
+            .map(|g| {
+                std::array::from_fn(|c| {
+                    columns[c]
+                        .as_ref()
+                        .and_then(|ca| ca.downcast_get(g).cloned())
+                })
+            })
+            .collect();
+        Ok(Texts { groups, ends })
     }
 
-    /// The column's single array (after `rechunk`), if it has rows.
-    fn array(&self) -> Option<&Utf8ViewArray> {
-        self.0.downcast_iter().next()
+    /// The row group of row `i` and where it starts.
+    fn group_of(&self, i: usize) -> (usize, usize) {
+        let g = self.ends.partition_point(|&end| end <= i);
+        (g, if g == 0 { 0 } else { self.ends[g - 1] })
     }
 }
 
 /// Value `i` of a column's array (`""` when null or not read).
-fn s(a: Option<&Utf8ViewArray>, i: usize) -> &str {
-    a.and_then(|a| a.get(i)).unwrap_or("")
+fn s(a: &Option<Utf8ViewArray>, i: usize) -> &str {
+    a.as_ref().and_then(|a| a.get(i)).unwrap_or("")
 }
 
 /// Decodes a bucket file's rows in `period` whose visitor is in group `group` of `groups`,
@@ -102,26 +162,7 @@ pub fn decode(
         .finish()
         .map_err(|e| anyhow::anyhow!("decoding a compacted file: {e}"))?;
     let n = df.height();
-    let strings = |name: &str| -> Result<Text> { Ok(Text::new(df.column(name)?.str()?)) };
-    let event_id = ids.then(|| strings("event_id")).transpose()?;
-    let host = strings("host")?;
-    let path = strings("path")?;
-    let user = strings("user")?;
-    let visitor = strings("visitor")?;
-    let referrer = strings("referrer")?;
-    let country = strings("country")?;
-    let user_agent = strings("user_agent")?;
-    let event = strings("event")?;
-    let utm: Vec<Text> = [
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
-    ]
-    .iter()
-    .map(|c| strings(c))
-    .collect::<Result<_>>()?;
+    let texts = Texts::new(&df, ids)?;
     let ts = df
         .column("ts")?
         .cast(&DataType::Int64)?
@@ -135,46 +176,44 @@ pub fn decode(
         .rechunk()
         .into_owned();
     let bot = df.column("bot")?.bool()?.rechunk().into_owned();
-    let (event_id, host, path, user, visitor) = (
-        event_id.as_ref().and_then(Text::array),
-        host.array(),
-        path.array(),
-        user.array(),
-        visitor.array(),
-    );
-    let (referrer, country, user_agent, event) = (
-        referrer.array(),
-        country.array(),
-        user_agent.array(),
-        event.array(),
-    );
-    let utm: Vec<Option<&Utf8ViewArray>> = utm.iter().map(Text::array).collect();
-
     let rows: Vec<u32> = (0..n as u32)
         .into_par_iter()
         .filter(|&i| {
             let i = i as usize;
             ts.get(i).is_some_and(|t| period.contains(t))
-                && (groups <= 1 || bucket_of(visitor_bits(s(visitor, i)), groups) == group)
+                && (groups <= 1 || {
+                    let (g, start) = texts.group_of(i);
+                    bucket_of(visitor_bits(s(&texts.groups[g][4], i - start)), groups) == group
+                })
         })
         .collect();
     // The file's span bounds its coded rows': a wider span only makes a tie check stricter.
     let span = (!rows.is_empty()).then(|| ts.min().zip(ts.max())).flatten();
     let mut slots = into.grow(rows.len());
-    let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK));
-    for part in rows.chunks(CHUNK) {
-        let (head, rest) = slots.split_at(part.len());
-        chunks.push((part, head));
-        slots = rest;
+    // Parts of at most CHUNK rows, each within one row group.
+    let mut chunks = Vec::with_capacity(rows.len().div_ceil(CHUNK) + texts.ends.len());
+    let mut rest = rows.as_slice();
+    while let Some(&first) = rest.first() {
+        let (g, start) = texts.group_of(first as usize);
+        let end = texts.ends[g];
+        let take = rest.partition_point(|&r| (r as usize) < end).min(CHUNK);
+        let (part, after) = rest.split_at(take);
+        let (head, tail) = slots.split_at(take);
+        chunks.push(((g, start), part, head));
+        slots = tail;
+        rest = after;
     }
-    chunks
-        .into_par_iter()
-        .for_each_init(Caches::default, |caches, (part, mut slots)| {
+    chunks.into_par_iter().for_each_init(
+        || dicts.caches(),
+        |caches, ((g, start), part, mut slots)| {
+            let [event_id, host, path, user, visitor, referrer, country, user_agent, event, utm_source, utm_medium, utm_campaign, utm_term, utm_content] =
+                &texts.groups[g];
             // The row before's values and codes, in one of two buffers that take turns (moving
             // a row's 300 bytes to the other buffer every row was a twentieth of decoding).
             let mut turns = [(HitRef::default(), Row::default()); 2];
             for (j, &i) in part.iter().enumerate() {
                 let i = i as usize;
+                let t = i - start;
                 let [even, odd] = &mut turns;
                 let (this, before) = if j % 2 == 0 {
                     (even, &*odd)
@@ -182,31 +221,32 @@ pub fn decode(
                     (odd, &*even)
                 };
                 let hit = &mut this.0;
-                hit.event_id = s(event_id, i);
-                hit.host = s(host, i);
-                hit.path = s(path, i);
+                hit.event_id = s(event_id, t);
+                hit.host = s(host, t);
+                hit.path = s(path, t);
                 hit.status = status
                     .get(i)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
-                hit.user = s(user, i);
-                hit.visitor = s(visitor, i);
-                hit.referrer = s(referrer, i);
-                hit.country = s(country, i);
-                hit.user_agent = s(user_agent, i);
+                hit.user = s(user, t);
+                hit.visitor = s(visitor, t);
+                hit.referrer = s(referrer, t);
+                hit.country = s(country, t);
+                hit.user_agent = s(user_agent, t);
                 hit.bot = bot.get(i).unwrap_or(false);
-                hit.event = s(event, i);
-                hit.utm_source = s(utm[0], i);
-                hit.utm_medium = s(utm[1], i);
-                hit.utm_campaign = s(utm[2], i);
-                hit.utm_term = s(utm[3], i);
-                hit.utm_content = s(utm[4], i);
+                hit.event = s(event, t);
+                hit.utm_source = s(utm_source, t);
+                hit.utm_medium = s(utm_medium, t);
+                hit.utm_campaign = s(utm_campaign, t);
+                hit.utm_term = s(utm_term, t);
+                hit.utm_content = s(utm_content, t);
                 let ts_ms = ts.get(i).unwrap_or_default();
                 let before = (j > 0).then_some((&before.0, &before.1));
                 this.1 = Row::code(dicts, caches, &this.0, ts_ms, before);
                 slots.set(j, &this.1);
             }
-        });
+        },
+    );
     Ok(span)
 }
 
@@ -227,6 +267,126 @@ pub fn ranges_meet(landed: &[i64], spans: &[(i64, i64)]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A compacted file of `n` rows of day `day` in row groups of `group` rows (`None`: one).
+    fn file(day: i64, n: usize, group: Option<usize>) -> bytes::Bytes {
+        let text = |name: &str, f: &dyn Fn(usize) -> String| {
+            Column::new(name.into(), (0..n).map(f).collect::<Vec<String>>())
+        };
+        let columns: Vec<Column> = pagehit::COLUMNS
+            .iter()
+            .map(|&name| match name {
+                "ts" => Int64Chunked::from_vec(
+                    "ts".into(),
+                    (0..n).map(|i| day * 86_400_000 + i as i64 * 1000).collect(),
+                )
+                .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+                .into_column(),
+                "status" => Column::new("status".into(), vec![200i32; n]),
+                "bot" => Column::new("bot".into(), vec![false; n]),
+                "origin_ms" => Column::new("origin_ms".into(), vec![0i64; n]),
+                "event_id" => text(name, &|i| format!("01a21490-e20a-7000-8000-{i:012x}")),
+                "visitor" => text(name, &|i| format!("{:016x}", i / 5)),
+                "path" => text(name, &|i| format!("/p/{}", i % 7)),
+                "user" => text(name, &|i| {
+                    if i % 3 == 0 {
+                        format!("u{}", i % 4)
+                    } else {
+                        String::new()
+                    }
+                }),
+                "referrer" => text(name, &|i| {
+                    if i % 2 == 0 {
+                        format!("https://r{}.example/x", i % 3)
+                    } else {
+                        String::new()
+                    }
+                }),
+                "utm_campaign" => text(name, &|i| format!("c{}", i % 5)),
+                "event" => text(name, &|_| "pageview".into()),
+                "host" => text(name, &|_| "h.example".into()),
+                "country" => text(name, &|i| ["KR", "JP"][i % 2].into()),
+                _ => text(name, &|_| String::new()),
+            })
+            .collect();
+        let mut df = DataFrame::new(n, columns).unwrap();
+        let mut out = Vec::new();
+        ParquetWriter::new(&mut out)
+            .with_row_group_size(group)
+            .finish(&mut df)
+            .unwrap();
+        out.into()
+    }
+
+    /// Every row of a decoded file, by name.
+    fn decoded(bytes: bytes::Bytes, period: &Period) -> Vec<String> {
+        let dicts = Dicts::new(Default::default());
+        let mut room = crate::transform::hits::Hits::room(2000, 2000);
+        decode(bytes, (0, 1), period, &dicts, &mut room, true).unwrap();
+        let hits = room.finish();
+        let (shared, names) = (dicts.shared.clone(), dicts.into_names());
+        (0..hits.len())
+            .map(|r| {
+                let name = |d: &crate::transform::intern::Dict, c: u32| d.name(c).to_string();
+                format!(
+                    "{} {} {} {} {} {} {} {} {}",
+                    hits.eid[r],
+                    hits.ts[r],
+                    hits.vis[r],
+                    name(&names.path, hits.path[r]),
+                    name(&names.user, hits.user[r]),
+                    name(&names.source, hits.source[r]),
+                    name(&names.source, hits.ref_host[r]),
+                    name(&names.campaign, hits.campaign[r]),
+                    shared.country.name(hits.country[r]),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_coded_alike_whatever_the_row_groups() {
+        let day = 20_782;
+        let period = Period::day(day, chrono_tz::UTC);
+        let groups = |bytes: &bytes::Bytes| {
+            let df = ParquetReader::new(std::io::Cursor::new(bytes.clone()))
+                .finish()
+                .unwrap();
+            Texts::new(&df, true).unwrap().groups.len()
+        };
+        let one = file(day, 2000, None);
+        // Row groups of about 300 rows (as the writer evens them out), so that the parts of
+        // 64K rows are cut at each.
+        let many = file(day, 2000, Some(300));
+        assert_eq!(groups(&one), 1);
+        assert!(groups(&many) >= 6, "{}", groups(&many));
+        let want = decoded(one, &period);
+        assert_eq!(want.len(), 2000);
+        let first = "/p/0 u0 r0.example r0.example \u{1f}\u{1f}c0 KR";
+        assert!(want[0].ends_with(first), "{}", want[0]);
+        assert_eq!(decoded(many, &period), want);
+    }
+
+    #[test]
+    fn columns_cut_unlike_the_others_are_read_as_one_array() {
+        let mut visitor = StringChunked::new("visitor".into(), ["a", "b"]);
+        visitor
+            .append(&StringChunked::new("visitor".into(), ["c"]))
+            .unwrap();
+        let path = StringChunked::new("path".into(), ["/x", "/y", "/z"]);
+        let mut columns: Vec<Column> = TEXTS
+            .iter()
+            .map(|&name| StringChunked::new(name.into(), ["", "", ""]).into_column())
+            .collect();
+        columns[4] = visitor.into_column();
+        columns[2] = path.into_column();
+        let df = DataFrame::new(3, columns).unwrap();
+        let texts = Texts::new(&df, false).unwrap();
+        assert_eq!(texts.ends, [3]);
+        let [_, _, path, _, visitor, ..] = &texts.groups[0];
+        assert_eq!((s(visitor, 2), s(path, 2)), ("c", "/z"));
+        assert_eq!(texts.group_of(2), (0, 0));
+    }
 
     #[test]
     fn sources_meet_where_a_tie_between_them_is_possible() {

@@ -40,10 +40,9 @@ pub struct Dicts {
     pub path: Interner,
     /// `user` (signed-in names; anonymous is [`NONE`]).
     pub user: Interner,
-    /// The source (`utm_source`, the referrer's host, `(internal)` or `(direct)`).
+    /// The source (`utm_source`, the referrer's host, `(internal)` or `(direct)`), and an
+    /// external referrer's host: its label (interned once a row, not twice).
     pub source: Interner,
-    /// An external referrer's host ([`NONE`] for direct and internal hits).
-    pub ref_host: Interner,
     /// `utm_source`, `utm_medium`, `utm_campaign` joined by U+001F ([`NONE`] without any utm_*).
     pub campaign: Interner,
     /// `host`.
@@ -52,6 +51,8 @@ pub struct Dicts {
     pub utm_more: Interner,
     /// The report's dictionaries of few values.
     pub shared: std::sync::Arc<Shared>,
+    /// Caches of the threads coding this bucket's rows, kept between parts ([`Dicts::caches`]).
+    pool: std::sync::Mutex<Vec<Caches>>,
 }
 
 /// The names behind one bucket's codes, read without locks.
@@ -60,10 +61,8 @@ pub struct BucketNames {
     pub path: Dict,
     /// Users.
     pub user: Dict,
-    /// Sources.
+    /// Sources, and external referrer hosts.
     pub source: Dict,
-    /// External referrer hosts.
-    pub ref_host: Dict,
     /// Campaign keys.
     pub campaign: Dict,
     /// Hosts.
@@ -79,11 +78,22 @@ impl Dicts {
             path: Interner::default(),
             user: Interner::default(),
             source: Interner::default(),
-            ref_host: Interner::default(),
             campaign: Interner::default(),
             host: Interner::default(),
             utm_more: Interner::default(),
             shared,
+            pool: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Caches in front of these dictionaries for one thread, handed back when dropped: the
+    /// next part of the bucket a thread codes finds them filled (filled anew for every part,
+    /// they mostly allocated and freed).
+    pub fn caches(&self) -> PooledCaches<'_> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        PooledCaches {
+            caches: pool.pop().unwrap_or_default(),
+            pool: &self.pool,
         }
     }
 
@@ -93,7 +103,6 @@ impl Dicts {
             path: self.path.into_dict(),
             user: self.user.into_dict(),
             source: self.source.into_dict(),
-            ref_host: self.ref_host.into_dict(),
             campaign: self.campaign.into_dict(),
             host: self.host.into_dict(),
             utm_more: self.utm_more.into_dict(),
@@ -108,72 +117,113 @@ pub struct Caches {
     user: Cache,
     country: Cache,
     source: Cache,
-    ref_host: Cache,
     campaign: Cache,
     host: Cache,
     utm_more: Cache,
     agent: Cache,
     event: Cache,
     referral: Referrals,
+    /// Where a campaign or term-and-content key is joined.
+    key: String,
+}
+
+/// [`Caches`] lent by [`Dicts::caches`].
+pub struct PooledCaches<'a> {
+    caches: Caches,
+    pool: &'a std::sync::Mutex<Vec<Caches>>,
+}
+
+impl std::ops::Deref for PooledCaches<'_> {
+    type Target = Caches;
+    fn deref(&self) -> &Caches {
+        &self.caches
+    }
+}
+
+impl std::ops::DerefMut for PooledCaches<'_> {
+    fn deref_mut(&mut self) -> &mut Caches {
+        &mut self.caches
+    }
+}
+
+impl Drop for PooledCaches<'_> {
+    fn drop(&mut self) {
+        let caches = std::mem::take(&mut self.caches);
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(caches);
+    }
 }
 
 /// Referrals already worked out, by (referrer, host): a day has few distinct pairs, and
-/// parsing the referrer's URL on every row was a tenth of reading it. Bounded like [`Cache`].
+/// parsing the referrer's URL on every row was a tenth of reading it. Bounded like [`Cache`],
+/// its pairs in one buffer.
 #[derive(Default)]
 struct Referrals {
-    table: hashbrown::HashTable<(Box<str>, Box<str>, u32, u32)>,
+    /// Where the referrer starts, where the host starts and ends in `text`; the two codes.
+    table: hashbrown::HashTable<([u32; 3], u32, u32)>,
+    text: String,
 }
 
 /// Distinct (referrer, host) pairs a [`Referrals`] keeps at most.
 const REFERRALS: usize = 16 * 1024;
 
+/// Bytes of pairs a [`Referrals`] keeps at most (see [`Cache`]).
+const REFERRAL_BYTES: usize = 1 << 20;
+
 impl Referrals {
-    /// The codes of the referral's label (in `d.source`) and of its external host (in
-    /// `d.ref_host`, [`NONE`] for direct and internal hits).
-    fn codes(
-        &mut self,
-        d: &Dicts,
-        c_source: &mut Cache,
-        c_ref: &mut Cache,
-        referrer: &str,
-        host: &str,
-    ) -> (u32, u32) {
+    /// The codes (in `d.source`) of the referral's label and of its external host (the
+    /// label again; [`NONE`] for direct and internal hits).
+    fn codes(&mut self, d: &Dicts, c_source: &mut Cache, referrer: &str, host: &str) -> (u32, u32) {
         let state = foldhash::fast::FixedState::with_seed(0x7265_6665_7272_616c);
         let hash = state.hash_one((referrer, host));
-        if let Some(&(_, _, label, ref_host)) = self
-            .table
-            .find(hash, |(r, h, _, _)| &**r == referrer && &**h == host)
+        let Referrals { table, text } = self;
+        fn pair(text: &str, [a, b, c]: [u32; 3]) -> (&str, &str) {
+            (
+                text.get(a as usize..b as usize).unwrap_or_default(),
+                text.get(b as usize..c as usize).unwrap_or_default(),
+            )
+        }
+        if let Some(&(_, label, ref_host)) =
+            table.find(hash, |&(at, _, _)| pair(text, at) == (referrer, host))
         {
             return (label, ref_host);
         }
         let referral = referral(referrer, host);
         let label = c_source.code(&d.source, referral.label());
         let ref_host = match &referral {
-            Referral::External(host) => c_ref.code(&d.ref_host, host),
+            Referral::External(_) => label,
             _ => NONE,
         };
-        if self.table.len() < REFERRALS {
-            self.table.insert_unique(
-                hash,
-                (referrer.into(), host.into(), label, ref_host),
-                |(r, h, _, _)| state.hash_one((&**r, &**h)),
-            );
+        if table.len() < REFERRALS && text.len() + referrer.len() + host.len() <= REFERRAL_BYTES {
+            let a = text.len() as u32;
+            text.push_str(referrer);
+            let b = text.len() as u32;
+            text.push_str(host);
+            let at = [a, b, text.len() as u32];
+            table.insert_unique(hash, (at, label, ref_host), |&(at, _, _)| {
+                state.hash_one(pair(text, at))
+            });
         }
         (label, ref_host)
     }
 }
 
-/// Joins a campaign's parts into one dictionary value (U+001F cannot occur in a valid hit).
-pub fn campaign_key(source: &str, medium: &str, campaign: &str) -> String {
-    format!("{source}\u{1f}{medium}\u{1f}{campaign}")
+/// Writes `parts` joined by U+001F into `out` (a thread's buffer: no allocation a row): the
+/// dictionary value of a campaign (`utm_source`, `utm_medium`, `utm_campaign`) or of `utm_term`
+/// and `utm_content`. U+001F cannot occur in a valid hit.
+fn join_key(out: &mut String, parts: &[&str]) {
+    out.clear();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('\u{1f}');
+        }
+        out.push_str(part);
+    }
 }
 
-/// Joins `utm_term` and `utm_content` into one dictionary value.
-pub fn utm_more_key(term: &str, content: &str) -> String {
-    format!("{term}\u{1f}{content}")
-}
-
-/// Splits a [`campaign_key`] back into its parts.
+/// Splits a campaign key (its parts joined by U+001F) back into its parts.
 pub fn campaign_parts(key: &str) -> (&str, &str, &str) {
     let mut it = key.split('\u{1f}');
     let mut next = || it.next().unwrap_or("");
@@ -204,7 +254,7 @@ pub struct Hits {
     pub country: Vec<u32>,
     /// Source codes.
     pub source: Vec<u32>,
-    /// External referrer host codes ([`NONE`] when none).
+    /// External referrer host codes, in the source dictionary ([`NONE`] when none).
     pub ref_host: Vec<u32>,
     /// Campaign codes ([`NONE`] when none).
     pub campaign: Vec<u32>,
@@ -214,7 +264,7 @@ pub struct Hits {
     pub event: Vec<u32>,
     /// Host codes.
     pub host: Vec<u32>,
-    /// `utm_term` and `utm_content` codes, as a [`campaign_key`] of two parts ([`NONE`] when
+    /// `utm_term` and `utm_content` codes, joined by U+001F ([`NONE`] when
     /// both are empty): only filters read them.
     pub utm_more: Vec<u32>,
 }
@@ -293,9 +343,7 @@ impl Row {
             Some((h, r)) if same(h.referrer, hit.referrer) && same(h.host, hit.host) => {
                 (r.label, r.ref_host)
             }
-            _ => c
-                .referral
-                .codes(d, &mut c.source, &mut c.ref_host, hit.referrer, hit.host),
+            _ => c.referral.codes(d, &mut c.source, hit.referrer, hit.host),
         };
         let source = if hit.utm_source.is_empty() {
             label
@@ -324,10 +372,10 @@ impl Row {
             source,
             ref_host,
             campaign: if has_utm {
-                memo!(utm_source, utm_medium, utm_campaign => campaign, c.campaign.code(
-                    &d.campaign,
-                    &campaign_key(hit.utm_source, hit.utm_medium, hit.utm_campaign),
-                ))
+                memo!(utm_source, utm_medium, utm_campaign => campaign, {
+                    join_key(&mut c.key, &[hit.utm_source, hit.utm_medium, hit.utm_campaign]);
+                    c.campaign.code(&d.campaign, &c.key)
+                })
             } else {
                 NONE
             },
@@ -341,8 +389,10 @@ impl Row {
             utm_more: if hit.utm_term.is_empty() && hit.utm_content.is_empty() {
                 NONE
             } else {
-                memo!(utm_term, utm_content => utm_more, c.utm_more
-                    .code(&d.utm_more, &utm_more_key(hit.utm_term, hit.utm_content)))
+                memo!(utm_term, utm_content => utm_more, {
+                    join_key(&mut c.key, &[hit.utm_term, hit.utm_content]);
+                    c.utm_more.code(&d.utm_more, &c.key)
+                })
             },
             label,
         }
@@ -570,7 +620,7 @@ impl Hits {
         column(&mut self.path, &from.path, &to.path);
         column(&mut self.user, &from.user, &to.user);
         column(&mut self.source, &from.source, &to.source);
-        column(&mut self.ref_host, &from.ref_host, &to.ref_host);
+        column(&mut self.ref_host, &from.source, &to.source);
         column(&mut self.campaign, &from.campaign, &to.campaign);
         column(&mut self.host, &from.host, &to.host);
         column(&mut self.utm_more, &from.utm_more, &to.utm_more);
@@ -685,7 +735,7 @@ mod tests {
             hits.push(&d, &mut Caches::default(), &h.view(), 0);
         }
         let src = d.source.snapshot();
-        let refs = d.ref_host.snapshot();
+        let refs = d.source.snapshot();
         for (i, (_, _, source, ref_host)) in cases.iter().enumerate() {
             assert_eq!(src.name(hits.source[i]), *source);
             assert_eq!(
