@@ -2,7 +2,8 @@
 //! partition.
 
 use super::records::{
-    close_parts, get_str, get_varint, part_of, put_str, put_varint, RecordReader, RecordWriter,
+    close_parts, get_str, get_str_ref, get_varint, part_of, put_str, put_varint, RecordReader,
+    RecordWriter,
 };
 use super::{Spill, SpillDir, PARTS, SMALL_PIECE};
 use crate::transform::intern::Local;
@@ -24,6 +25,10 @@ pub struct Keyed<const N: usize> {
     spill: Arc<SpillDir>,
     parts: Option<Vec<RecordWriter>>,
     record: Vec<u8>,
+    /// Rows added since the last flush.
+    adds: u64,
+    /// Rows go straight to their partition's file ([`Keyed::add`]).
+    direct: bool,
 }
 
 fn add_into<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
@@ -40,8 +45,9 @@ fn encode_row<const N: usize>(out: &mut Vec<u8>, key: &str, v: &[u64; N]) {
     }
 }
 
-fn decode_row<const N: usize>(mut input: &[u8]) -> Option<(String, [u64; N])> {
-    let key = get_str(&mut input)?;
+/// A row's key and counters, the key read in place (copied only when it is new to a table).
+fn decode_row<const N: usize>(mut input: &[u8]) -> Option<(&str, [u64; N])> {
+    let key = get_str_ref(&mut input)?;
     let mut v = [0u64; N];
     for x in v.iter_mut() {
         *x = get_varint(&mut input)?;
@@ -60,11 +66,20 @@ impl<const N: usize> Keyed<N> {
             spill: spill.dir.clone(),
             parts: None,
             record: Vec::new(),
+            adds: 0,
+            direct: false,
         }
     }
 
     /// Adds `v` to the counters of `key`.
     pub fn add(&mut self, key: &str, v: [u64; N]) -> Result<()> {
+        if self.direct {
+            if let Some(parts) = self.parts.as_mut() {
+                encode_row(&mut self.record, key, &v);
+                return parts[part_of(key, 0)].write(&self.record);
+            }
+        }
+        self.adds += 1;
         let code = self.keys.code(key) as usize;
         if let Some(c) = self.values.get_mut(code) {
             add_into(c, &v);
@@ -104,6 +119,13 @@ impl<const N: usize> Keyed<N> {
             encode_row(&mut self.record, key, v);
             parts[part_of(key, 0)].write(&self.record)?;
         }
+        // When memory added up few rows (most keys came once: a day of unique paths), the
+        // next rows go straight to their files, added up when the partitions are merged: a
+        // hash table in front of the files would cost more than the writes it saves.
+        if self.values.len() as u64 * 4 > self.adds * 3 {
+            self.direct = true;
+        }
+        self.adds = 0;
         self.keys = Local::default();
         self.values = Vec::new();
         Ok(())
@@ -257,10 +279,11 @@ fn load<const N: usize>(p: Piece<N>) -> Result<Part<N>> {
             while let Some(record) = reader.next_record()? {
                 let (key, v) = decode_row::<N>(record)
                     .with_context(|| format!("a damaged record in {}", path.display()))?;
-                match out.get_mut(key.as_str()) {
-                    Some(c) => add_into(c, &v),
-                    None => {
-                        out.insert(key.into_boxed_str(), v);
+                // One hash a row, and an allocation only for a key not seen before.
+                match out.entry_ref(key) {
+                    hashbrown::hash_map::EntryRef::Occupied(mut e) => add_into(e.get_mut(), &v),
+                    hashbrown::hash_map::EntryRef::Vacant(e) => {
+                        e.insert(v);
                     }
                 }
             }
@@ -381,6 +404,35 @@ mod tests {
             .filter(|i| (i * 7919) % 50_000 == 42 && i % 2 == 1)
             .count() as u64;
         assert_eq!(a["/p/42"], [3, odd]);
+    }
+
+    #[test]
+    fn keys_seen_once_go_straight_to_the_files_and_add_up_the_same() {
+        // A limit of 64 KiB: both tables spill several times.
+        let spill = Spill::new(1 << 20, None);
+        // Each key in a run of 20 rows: memory adds them up, and keeps doing so.
+        let mut repeated: Keyed<2> = Keyed::new("r", spill.share(1), &spill);
+        // Each key once (as a day of unique paths): past the first spill, rows are written.
+        let mut once: Keyed<2> = Keyed::new("o", spill.share(1), &spill);
+        let mut want = std::collections::BTreeMap::new();
+        for i in 0..200_000u64 {
+            let key = format!("/r/{}", i / 20);
+            repeated.add(&key, [1, i]).unwrap();
+            let w: &mut [u64; 2] = want.entry(key).or_default();
+            w[0] += 1;
+            w[1] += i;
+        }
+        // Then keys seen before come back: they meet their rows in the merge.
+        for i in (0..20_000u64).chain(0..5_000) {
+            once.add(&format!("/o/{i}"), [1, i]).unwrap();
+        }
+        assert!(repeated.parts.is_some() && !repeated.direct);
+        assert!(once.parts.is_some() && once.direct);
+        assert_eq!(totals(repeated.finish().unwrap()), want);
+        let once = totals(once.finish().unwrap());
+        assert_eq!(once.len(), 20_000);
+        assert_eq!(once["/o/4999"], [2, 2 * 4999]);
+        assert_eq!(once["/o/5000"], [1, 5000]);
     }
 
     #[test]
