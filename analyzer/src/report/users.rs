@@ -152,10 +152,27 @@ impl SignedIn {
         } else {
             self.flush()?;
             let files = close_parts(&mut self.parts)?;
-            for (path, _) in files {
-                let rows = load(&path)?;
-                let _ = std::fs::remove_file(&path);
-                work(&rows, period, &mut out, &mut sorter, pages)?;
+            // The next partition is read (one thread) while one is worked out (the rest):
+            // read in turn, they left a core idle for most of the stage.
+            let read = |i: usize| -> Result<Option<Projection>> {
+                let Some((path, _)) = files.get(i) else {
+                    return Ok(None);
+                };
+                let rows = load(path)?;
+                let _ = std::fs::remove_file(path);
+                Ok(Some(rows))
+            };
+            let mut next = read(0)?;
+            for i in 0..files.len() {
+                let rows = next
+                    .take()
+                    .context("a partition of the signed-in page views")?;
+                let (loaded, worked) = rayon::join(
+                    || read(i + 1),
+                    || work(&rows, period, &mut out, &mut sorter, pages),
+                );
+                worked?;
+                next = loaded?;
             }
         }
         out.rows = sorter.finish(shown)?;
