@@ -148,22 +148,23 @@ type Column<'a> = (&'a [u32], usize, u16);
 /// Page views, first visits (the visitor's first page view with the value, where the column
 /// has a first-visit mark) and sessions (counted on a session's first counted page view) per
 /// bucket code of each of three dimensions that can have as many values as page views: one
-/// vector over each one's code space, all walked in one pass over the page views and their
-/// marks (per-thread maps of the codes past a dense prefix, merged, were a tenth of a bucket
-/// on a day of unique sources; a pass per dimension read the rows and marks three times).
-fn by_code(columns: [Column<'_>; 3], pv: &[u32], marks: &Marks) -> [Vec<[u64; 3]>; 3] {
-    let mut counts = columns.map(|(_, space, _)| vec![[0u64; 3]; space]);
+/// vector over each one's code space (32-bit counts: a bucket's rows are counted in `u32`),
+/// all walked in one pass over the page views and their marks (per-thread maps of the codes
+/// past a dense prefix, merged, were a tenth of a bucket on a day of unique sources; a pass
+/// per dimension read the rows and marks three times).
+fn by_code(columns: [Column<'_>; 3], pv: &[u32], marks: &Marks) -> [Vec<[u32; 3]>; 3] {
+    let mut counts = columns.map(|(_, space, _)| vec![[0u32; 3]; space]);
     // A run of one code (a session's rows share its source and campaign) is gathered before
     // it is added to its slot, as in [`Counts::add`].
-    let mut runs = [(NONE, [0u64; 3]); 3];
-    let add = |counts: &mut Vec<[u64; 3]>, (code, run): (u32, [u64; 3])| {
+    let mut runs = [(NONE, [0u32; 3]); 3];
+    let add = |counts: &mut Vec<[u32; 3]>, (code, run): (u32, [u32; 3])| {
         if let Some(c) = counts.get_mut(code as usize) {
             (0..3).for_each(|k| c[k] += run[k]);
         }
     };
     for (i, &r) in pv.iter().enumerate() {
         let b = marks.bits[i];
-        let session = u64::from(b & SESSION_FIRST != 0);
+        let session = u32::from(b & SESSION_FIRST != 0);
         for d in 0..3 {
             let (column, _, first) = columns[d];
             let code = column[r as usize];
@@ -173,7 +174,7 @@ fn by_code(columns: [Column<'_>; 3], pv: &[u32], marks: &Marks) -> [Vec<[u64; 3]
             }
             let run = &mut runs[d].1;
             run[0] += 1;
-            run[1] += u64::from(b & first != 0);
+            run[1] += u32::from(b & first != 0);
             run[2] += session;
         }
     }
@@ -344,14 +345,16 @@ impl Dims {
         self.os.merge(&counts.os);
         self.device.merge(&counts.device);
         self.country.merge(&counts.country);
+        let wide = |c: [u32; 3]| c.map(u64::from);
         for (code, c) in source.into_iter().enumerate() {
             if c[0] > 0 {
-                self.source.add(names.source.name(code as u32), c)?;
+                self.source.add(names.source.name(code as u32), wide(c))?;
             }
         }
         for (code, c) in campaign.into_iter().enumerate() {
             if c[0] > 0 {
-                self.campaign.add(names.campaign.name(code as u32), c)?;
+                self.campaign
+                    .add(names.campaign.name(code as u32), wide(c))?;
             }
         }
         for (code, c) in counts.host.rows() {
@@ -359,7 +362,8 @@ impl Dims {
         }
         for (code, c) in ref_host.into_iter().enumerate() {
             if c[0] > 0 {
-                self.ref_host.add(names.source.name(code as u32), [c[0]])?;
+                self.ref_host
+                    .add(names.source.name(code as u32), [u64::from(c[0])])?;
             }
         }
         Ok(())

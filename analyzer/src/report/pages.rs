@@ -36,26 +36,29 @@ impl Pages {
     /// Counts a bucket's page views `pv` (rows of `hits`, marked by `marks`); `paths` names
     /// the bucket's path codes.
     pub fn add(&mut self, hits: &Hits, pv: &[u32], marks: &Marks, paths: &Dict) -> Result<()> {
-        // The bucket's codes are dense: one counter row per code.
-        let mut counts = vec![[0u64; SLOTS - 1]; paths.code_space()];
+        // The bucket's codes are dense: one counter row per code, of 32 bits (a bucket's rows
+        // are counted in `u32`): half the memory to clear and to jump about in.
+        let mut counts = vec![[0u32; SLOTS - 1]; paths.code_space()];
         for (i, &r) in pv.iter().enumerate() {
             let r = r as usize;
             let c = &mut counts[hits.path[r] as usize];
             let (entry, exit) = (marks.has(i, ENTRY), marks.has(i, EXIT));
             let status = hits.status[r];
             c[0] += 1;
-            c[1] += u64::from(marks.has(i, first(F_PATH)));
-            c[2] += u64::from(entry);
-            c[3] += u64::from(exit);
-            c[4] += u64::from(entry && exit);
-            c[5] += u64::from((400..=499).contains(&status));
-            c[6] += u64::from((500..=599).contains(&status));
+            c[1] += u32::from(marks.has(i, first(F_PATH)));
+            c[2] += u32::from(entry);
+            c[3] += u32::from(exit);
+            c[4] += u32::from(entry && exit);
+            c[5] += u32::from((400..=499).contains(&status));
+            c[6] += u32::from((500..=599).contains(&status));
         }
         self.total += pv.len() as u64;
         for (code, c) in counts.iter().enumerate() {
             if c[HITS] > 0 {
                 let mut v = [0u64; SLOTS];
-                v[..SLOTS - 1].copy_from_slice(c);
+                for (v, &c) in v.iter_mut().zip(c) {
+                    *v = u64::from(c);
+                }
                 self.table.add(paths.name(code as u32), v)?;
             }
         }
