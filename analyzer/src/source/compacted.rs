@@ -57,38 +57,30 @@ pub async fn fetch(
 /// The array type of a string column's chunks.
 type Utf8ViewArray = <StringType as PolarsDataType>::Array;
 
-/// The text columns read, in the order of [`Texts`]'s arrays.
-const TEXTS: [&str; 14] = [
-    "event_id",
-    "host",
-    "path",
-    "user",
-    "visitor",
-    "referrer",
-    "country",
-    "user_agent",
-    "event",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-];
+/// The record's columns that are not text.
+const NUMBERS: [&str; 3] = ["ts", "status", "bot"];
 
 /// A file's text columns, a value read from the array of the row group it lies in, without the
 /// chunked array's lookup of the chunk and bounds a value (a tenth of decoding went to that
 /// lookup), and without joining a column's chunks into one array (a copy of every value).
 struct Texts {
-    /// Each row group's arrays, by [`TEXTS`] (`None` when not read).
-    groups: Vec<[Option<Utf8ViewArray>; 14]>,
+    /// The record's text columns that the reports read, in the record's order.
+    names: Vec<&'static str>,
+    /// Each row group's arrays, by `names` (`None` when not read).
+    groups: Vec<Vec<Option<Utf8ViewArray>>>,
     /// Where each row group ends.
     ends: Vec<usize>,
 }
 
 impl Texts {
-    /// The columns of `df` ([`TEXTS`], `event_id` only when `ids`).
+    /// The text columns of `df`, `event_id` only when `ids`.
     fn new(df: &DataFrame, ids: bool) -> Result<Texts> {
-        let mut columns: Vec<Option<StringChunked>> = TEXTS
+        let names: Vec<&'static str> = pagehit::COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| !UNREAD.contains(c) && !NUMBERS.contains(c))
+            .collect();
+        let mut columns: Vec<Option<StringChunked>> = names
             .iter()
             .map(|&name| {
                 (ids || name != "event_id")
@@ -97,7 +89,15 @@ impl Texts {
             })
             .collect::<Result<_>>()?;
         let lengths = |ca: &StringChunked| ca.chunk_lengths().collect::<Vec<usize>>();
-        let visitor = columns[4].as_ref().map(lengths).unwrap_or_default();
+        let of_visitor = |columns: &[Option<StringChunked>]| {
+            columns
+                .iter()
+                .zip(&names)
+                .find(|(_, &n)| n == "visitor")
+                .and_then(|(ca, _)| ca.as_ref().map(lengths))
+                .unwrap_or_default()
+        };
+        let visitor = of_visitor(&columns);
         // A column cut elsewhere than the others (not one chunk a row group) is made one array,
         // as they all are then.
         if columns.iter().flatten().any(|ca| lengths(ca) != visitor) {
@@ -105,7 +105,7 @@ impl Texts {
                 *ca = ca.rechunk().into_owned();
             }
         }
-        let cuts = columns[4].as_ref().map(lengths).unwrap_or_default();
+        let cuts = of_visitor(&columns);
         let ends = cuts
             .iter()
             .scan(0, |end, n| {
@@ -115,14 +115,25 @@ impl Texts {
             .collect();
         let groups = (0..cuts.len())
             .map(|g| {
-                std::array::from_fn(|c| {
-                    columns[c]
-                        .as_ref()
-                        .and_then(|ca| ca.downcast_get(g).cloned())
-                })
+                columns
+                    .iter()
+                    .map(|ca| ca.as_ref().and_then(|ca| ca.downcast_get(g).cloned()))
+                    .collect()
             })
             .collect();
-        Ok(Texts { groups, ends })
+        Ok(Texts {
+            names,
+            groups,
+            ends,
+        })
+    }
+
+    /// Where column `name` is in a row group's arrays.
+    fn at(&self, name: &str) -> usize {
+        self.names
+            .iter()
+            .position(|&n| n == name)
+            .unwrap_or_else(|| panic!("{name} is a text column of the record"))
     }
 
     /// The row group of row `i` and where it starts.
@@ -163,6 +174,18 @@ pub fn decode(
         .map_err(|e| anyhow::anyhow!("decoding a compacted file: {e}"))?;
     let n = df.height();
     let texts = Texts::new(&df, ids)?;
+    let at = |name| texts.at(name);
+    let (event_id, host, path, user) = (at("event_id"), at("host"), at("path"), at("user"));
+    let (visitor, referrer, country) = (at("visitor"), at("referrer"), at("country"));
+    let (user_agent, event) = (at("user_agent"), at("event"));
+    let utm = [
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+    ]
+    .map(at);
     let ts = df
         .column("ts")?
         .cast(&DataType::Int64)?
@@ -183,7 +206,10 @@ pub fn decode(
             ts.get(i).is_some_and(|t| period.contains(t))
                 && (groups <= 1 || {
                     let (g, start) = texts.group_of(i);
-                    bucket_of(visitor_bits(s(&texts.groups[g][4], i - start)), groups) == group
+                    bucket_of(
+                        visitor_bits(s(&texts.groups[g][visitor], i - start)),
+                        groups,
+                    ) == group
                 })
         })
         .collect();
@@ -206,8 +232,7 @@ pub fn decode(
     chunks.into_par_iter().for_each_init(
         || dicts.caches(),
         |caches, ((g, start), part, mut slots)| {
-            let [event_id, host, path, user, visitor, referrer, country, user_agent, event, utm_source, utm_medium, utm_campaign, utm_term, utm_content] =
-                &texts.groups[g];
+            let a = &texts.groups[g];
             // The row before's values and codes, in one of two buffers that take turns (moving
             // a row's 300 bytes to the other buffer every row was a twentieth of decoding).
             let mut turns = [(HitRef::default(), Row::default()); 2];
@@ -221,25 +246,25 @@ pub fn decode(
                     (odd, &*even)
                 };
                 let hit = &mut this.0;
-                hit.event_id = s(event_id, t);
-                hit.host = s(host, t);
-                hit.path = s(path, t);
+                hit.event_id = s(&a[event_id], t);
+                hit.host = s(&a[host], t);
+                hit.path = s(&a[path], t);
                 hit.status = status
                     .get(i)
                     .and_then(|s| u16::try_from(s).ok())
                     .unwrap_or(0);
-                hit.user = s(user, t);
-                hit.visitor = s(visitor, t);
-                hit.referrer = s(referrer, t);
-                hit.country = s(country, t);
-                hit.user_agent = s(user_agent, t);
+                hit.user = s(&a[user], t);
+                hit.visitor = s(&a[visitor], t);
+                hit.referrer = s(&a[referrer], t);
+                hit.country = s(&a[country], t);
+                hit.user_agent = s(&a[user_agent], t);
                 hit.bot = bot.get(i).unwrap_or(false);
-                hit.event = s(event, t);
-                hit.utm_source = s(utm_source, t);
-                hit.utm_medium = s(utm_medium, t);
-                hit.utm_campaign = s(utm_campaign, t);
-                hit.utm_term = s(utm_term, t);
-                hit.utm_content = s(utm_content, t);
+                hit.event = s(&a[event], t);
+                hit.utm_source = s(&a[utm[0]], t);
+                hit.utm_medium = s(&a[utm[1]], t);
+                hit.utm_campaign = s(&a[utm[2]], t);
+                hit.utm_term = s(&a[utm[3]], t);
+                hit.utm_content = s(&a[utm[4]], t);
                 let ts_ms = ts.get(i).unwrap_or_default();
                 let before = (j > 0).then_some((&before.0, &before.1));
                 this.1 = Row::code(dicts, caches, &this.0, ts_ms, before);
@@ -374,16 +399,20 @@ mod tests {
             .append(&StringChunked::new("visitor".into(), ["c"]))
             .unwrap();
         let path = StringChunked::new("path".into(), ["/x", "/y", "/z"]);
-        let mut columns: Vec<Column> = TEXTS
+        let (visitor, path) = (visitor.into_column(), path.into_column());
+        let columns: Vec<Column> = pagehit::COLUMNS
             .iter()
-            .map(|&name| StringChunked::new(name.into(), ["", "", ""]).into_column())
+            .map(|&name| match name {
+                "visitor" => visitor.clone(),
+                "path" => path.clone(),
+                _ => StringChunked::new(name.into(), ["", "", ""]).into_column(),
+            })
             .collect();
-        columns[4] = visitor.into_column();
-        columns[2] = path.into_column();
         let df = DataFrame::new(3, columns).unwrap();
         let texts = Texts::new(&df, false).unwrap();
         assert_eq!(texts.ends, [3]);
-        let [_, _, path, _, visitor, ..] = &texts.groups[0];
+        let a = &texts.groups[0];
+        let (visitor, path) = (&a[texts.at("visitor")], &a[texts.at("path")]);
         assert_eq!((s(visitor, 2), s(path, 2)), ("c", "/z"));
         assert_eq!(texts.group_of(2), (0, 0));
     }
