@@ -51,20 +51,30 @@ impl Table {
             .map(|s| s.index as usize)
     }
 
-    /// The index of `value`, whose hash is `hash`, added if new.
+    /// The index of `value`, whose hash is `hash`, added if new: one probe either way (a find
+    /// then an insert probed twice, and on a day of unique paths nearly every value is new).
     fn index(&mut self, hash: u64, value: &str) -> usize {
-        if let Some(i) = self.find(hash, value) {
-            return i;
+        let check = hash as u32;
+        let Table { slots, names } = self;
+        let entry = slots.entry(
+            slot_hash(check),
+            |s| s.check == check && names.get(s.index as usize) == Some(value),
+            |s| slot_hash(s.check),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => e.get().index as usize,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let index = names.len();
+                let index32 =
+                    u32::try_from(index).expect("fewer than 4 billion values in one table");
+                names.push(value);
+                e.insert(Slot {
+                    index: index32,
+                    check,
+                });
+                index
+            }
         }
-        let index = self.names.len();
-        let slot = Slot {
-            index: u32::try_from(index).expect("fewer than 4 billion values in one table"),
-            check: hash as u32,
-        };
-        self.names.push(value);
-        self.slots
-            .insert_unique(slot_hash(slot.check), slot, |s| slot_hash(s.check));
-        index
     }
 
     /// Bytes held, at the buffers' capacities.
