@@ -11,7 +11,7 @@ use super::model::{Rows, UserRow};
 use super::pages::Pages;
 use super::sessions::{runs, session_flags, Seen};
 use super::spill::{close_parts, part_of, RecordReader, RecordWriter, PARTS};
-use super::spill::{get_str, get_varint, put_str, put_varint, Row, Sorter, Spill};
+use super::spill::{get_str, get_str_ref, get_varint, put_str, put_varint, Row, Sorter, Spill};
 use super::totals::People;
 use super::visits::chunks_of_runs;
 use crate::period::Period;
@@ -155,7 +155,7 @@ impl SignedIn {
             // The next partition is read (one thread) while one is worked out (the rest):
             // read in turn, they left a core idle for most of the stage.
             let read = |i: usize| -> Result<Option<Projection>> {
-                let Some((path, _)) = files.get(i) else {
+                let Some(path) = files.get(i).map(|f| &f.path) else {
                     return Ok(None);
                 };
                 let rows = load(path)?;
@@ -186,10 +186,11 @@ fn load(path: &Path) -> Result<Projection> {
     let mut reader = RecordReader::open(path)?;
     let damaged = || format!("a damaged record in {}", path.display());
     while let Some(mut record) = reader.next_record()? {
-        let user = get_str(&mut record).with_context(damaged)?;
+        // The names read in place: the dictionaries copy the ones they have not seen.
+        let user = get_str_ref(&mut record).with_context(damaged)?;
         let ts = get_varint(&mut record).with_context(damaged)? as i64;
-        let page = get_str(&mut record).with_context(damaged)?;
-        let (u, c) = (p.users.code(&user), p.paths.code(&page));
+        let page = get_str_ref(&mut record).with_context(damaged)?;
+        let (u, c) = (p.users.code(user), p.paths.code(page));
         p.push(u, ts, c);
     }
     Ok(p)

@@ -3,12 +3,11 @@
 
 use super::records::{
     close_parts, get_str, get_str_ref, get_varint, part_of, put_str, put_varint, RecordReader,
-    RecordWriter,
+    RecordWriter, Written,
 };
 use super::{Spill, SpillDir, PARTS, SMALL_PIECE};
 use crate::transform::intern::Local;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
@@ -161,7 +160,7 @@ pub struct Merged<const N: usize> {
     limit: usize,
     spill: Arc<SpillDir>,
     memory: Option<hashbrown::HashMap<Box<str>, [u64; N]>>,
-    files: Vec<(PathBuf, u64)>,
+    files: Vec<Written>,
 }
 
 /// Rows of one partition, added up by key.
@@ -169,7 +168,7 @@ pub type Part<const N: usize> = hashbrown::HashMap<Box<str>, [u64; N]>;
 
 /// One side of a partition to merge: a file at some split depth, or rows in memory.
 enum Piece<const N: usize> {
-    File(PathBuf, u64),
+    File(Written),
     Memory(Part<N>),
     Empty,
 }
@@ -255,26 +254,27 @@ fn pieces<const N: usize>(m: Merged<N>) -> Vec<Piece<N>> {
         }
         return parts.into_iter().map(Piece::Memory).collect();
     }
-    m.files
-        .into_iter()
-        .map(|(path, bytes)| Piece::File(path, bytes))
-        .collect()
+    m.files.into_iter().map(Piece::File).collect()
 }
 
 fn piece_bytes<const N: usize>(p: &Piece<N>) -> u64 {
     match p {
-        Piece::File(_, bytes) => *bytes,
+        Piece::File(w) => w.bytes,
         _ => 0,
     }
 }
 
-/// Reads a piece into memory, adding its rows up by key.
-fn load<const N: usize>(p: Piece<N>) -> Result<Part<N>> {
+/// Reads a piece into memory, adding its rows up by key; `limit`: the bytes a piece may take.
+fn load<const N: usize>(p: Piece<N>, limit: usize) -> Result<Part<N>> {
     match p {
         Piece::Empty => Ok(Part::new()),
         Piece::Memory(m) => Ok(m),
-        Piece::File(path, _) => {
-            let mut out = Part::new();
+        Piece::File(Written { path, records, .. }) => {
+            // Room for every record from the start: growing rehashed every key (a hash of its
+            // name), a tenth of merging a table of unique paths. At most the piece's share of
+            // memory, for a file of many records of few keys.
+            let most = limit / (std::mem::size_of::<(Box<str>, [u64; N])>() + 1);
+            let mut out = Part::with_capacity(usize::try_from(records).unwrap_or(most).min(most));
             let mut reader = RecordReader::open(&path)?;
             while let Some(record) = reader.next_record()? {
                 let (key, v) = decode_row::<N>(record)
@@ -310,7 +310,7 @@ fn split<const N: usize>(
             }
             Ok(parts.into_iter().map(Piece::Memory).collect())
         }
-        Piece::File(path, _) => {
+        Piece::File(Written { path, .. }) => {
             let mut writers = (0..PARTS)
                 .map(|_| RecordWriter::create(spill, what))
                 .collect::<Result<Vec<_>>>()?;
@@ -325,7 +325,7 @@ fn split<const N: usize>(
             let _ = std::fs::remove_file(&path);
             writers
                 .into_iter()
-                .map(|w| w.close().map(|(p, b)| Piece::File(p, b)))
+                .map(|w| w.close().map(Piece::File))
                 .collect()
         }
     }
@@ -352,7 +352,8 @@ fn join_pieces<const N: usize, const M: usize>(
         }
         return Ok(());
     }
-    f(load(a)?, load(b)?)
+    // The two sides share the limit.
+    f(load(a, limit / 2)?, load(b, limit / 2)?)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod sorter;
 pub use keyed::{joined, Keyed, Merged, Part};
 pub use records::{
     close_parts, get_str, get_str_ref, get_varint, part_of, put_str, put_varint, RecordReader,
-    RecordWriter,
+    RecordWriter, Written,
 };
 pub use sorter::{Row, Sorter};
 

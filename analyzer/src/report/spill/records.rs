@@ -5,7 +5,7 @@ use super::{SpillDir, PARTS};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Writes `n` as LEB128.
@@ -62,6 +62,18 @@ pub struct RecordWriter {
     path: PathBuf,
     out: BufWriter<File>,
     bytes: u64,
+    records: u64,
+}
+
+/// A spill file, complete.
+#[derive(Debug)]
+pub struct Written {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// How many records it holds.
+    pub records: u64,
 }
 
 impl RecordWriter {
@@ -72,32 +84,47 @@ impl RecordWriter {
             path,
             out: BufWriter::with_capacity(64 << 10, file),
             bytes: 0,
+            records: 0,
         })
     }
 
     /// Appends one record.
     pub fn write(&mut self, record: &[u8]) -> Result<()> {
-        let mut len = Vec::with_capacity(5);
-        put_varint(&mut len, record.len() as u64);
+        // The length on the stack: a vector here was an allocation a record.
+        let (mut len, mut n, mut used) = ([0u8; 10], record.len() as u64, 0);
+        loop {
+            len[used] = n as u8 & 0x7f | if n >= 0x80 { 0x80 } else { 0 };
+            used += 1;
+            n >>= 7;
+            if n == 0 {
+                break;
+            }
+        }
+        let len = &len[..used];
         self.out
-            .write_all(&len)
+            .write_all(len)
             .and_then(|()| self.out.write_all(record))
             .with_context(|| format!("writing the spill file {}", self.path.display()))?;
         self.bytes += (len.len() + record.len()) as u64;
+        self.records += 1;
         Ok(())
     }
 
-    /// The file, complete: its path and size.
-    pub fn close(mut self) -> Result<(PathBuf, u64)> {
+    /// The file, complete.
+    pub fn close(mut self) -> Result<Written> {
         self.out
             .flush()
             .with_context(|| format!("writing the spill file {}", self.path.display()))?;
-        Ok((self.path, self.bytes))
+        Ok(Written {
+            path: self.path,
+            bytes: self.bytes,
+            records: self.records,
+        })
     }
 }
 
-/// Closes a table's partition files, if it has any: each file's path and bytes, in order.
-pub fn close_parts(parts: &mut Option<Vec<RecordWriter>>) -> Result<Vec<(PathBuf, u64)>> {
+/// Closes a table's partition files, if it has any, in order.
+pub fn close_parts(parts: &mut Option<Vec<RecordWriter>>) -> Result<Vec<Written>> {
     parts
         .take()
         .unwrap_or_default()
@@ -112,6 +139,8 @@ pub struct RecordReader {
     pub path: PathBuf,
     input: BufReader<File>,
     buf: Vec<u8>,
+    /// Bytes of `input`'s buffer handed out as the last record, consumed on the next call.
+    pending: usize,
 }
 
 impl RecordReader {
@@ -123,12 +152,30 @@ impl RecordReader {
             path: path.to_path_buf(),
             input: BufReader::with_capacity(64 << 10, file),
             buf: Vec::new(),
+            pending: 0,
         })
     }
 
-    /// The next record, `None` at the end.
+    /// The next record, `None` at the end: read in place from the buffer when it holds the
+    /// whole record (nearly always), else copied a piece at a time.
     pub fn next_record(&mut self) -> Result<Option<&[u8]>> {
         let what = || format!("reading the spill file {}", self.path.display());
+        self.input.consume(std::mem::take(&mut self.pending));
+        let whole = {
+            let avail = self.input.fill_buf().with_context(what)?;
+            if avail.is_empty() {
+                return Ok(None);
+            }
+            let mut rest = avail;
+            match get_varint(&mut rest).and_then(|n| usize::try_from(n).ok()) {
+                Some(n) if n <= rest.len() => Some((avail.len() - rest.len(), n)),
+                _ => None,
+            }
+        };
+        if let Some((head, n)) = whole {
+            self.pending = head + n;
+            return Ok(Some(&self.input.buffer()[head..head + n]));
+        }
         let mut len = 0u64;
         let mut shift = 0;
         loop {
@@ -173,5 +220,56 @@ mod tests {
         }
         assert_eq!(get_str(&mut input).as_deref(), Some("/café|日本"));
         assert_eq!(get_varint(&mut input), None);
+    }
+
+    #[test]
+    fn records_read_back_whole_across_the_readers_buffer() {
+        // Sizes that put records and their lengths across the 64 KiB buffer's edges, one
+        // larger than the buffer, and empty ones.
+        let spill = SpillDir::new(None);
+        let mut w = RecordWriter::create(&spill, "r").unwrap();
+        let mut sizes: Vec<usize> = (0..3000)
+            .map(|i| match i % 7 {
+                0 => 0,
+                1 => 127,
+                2 => 128,
+                3 => 200_000 * usize::from(i == 1003),
+                _ => (i * 37) % 300,
+            })
+            .collect();
+        sizes.push(50);
+        let record = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|k| (i + k) as u8).collect() };
+        for (i, &n) in sizes.iter().enumerate() {
+            w.write(&record(i, n)).unwrap();
+        }
+        let Written {
+            path,
+            bytes,
+            records,
+        } = w.close().unwrap();
+        assert_eq!(bytes, std::fs::metadata(&path).unwrap().len());
+        assert_eq!(records, sizes.len() as u64);
+        let mut r = RecordReader::open(&path).unwrap();
+        for (i, &n) in sizes.iter().enumerate() {
+            assert_eq!(
+                r.next_record().unwrap(),
+                Some(&record(i, n)[..]),
+                "record {i}"
+            );
+        }
+        assert_eq!(r.next_record().unwrap(), None);
+        // A file cut inside a record is an error, not a shorter record.
+        let all = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &all[..all.len() - 1]).unwrap();
+        let mut r = RecordReader::open(&path).unwrap();
+        let mut read = 0;
+        let end = loop {
+            match r.next_record() {
+                Ok(Some(_)) => read += 1,
+                other => break other.map(|o| o.map(<[u8]>::len)),
+            }
+        };
+        assert!(end.is_err(), "{end:?} after {read} records");
+        assert_eq!(read, sizes.len() - 1);
     }
 }

@@ -95,7 +95,7 @@ impl<T: Row> Sorter<T> {
         }
         self.rows = Vec::new();
         self.bytes = 0;
-        self.runs.push(w.close()?.0);
+        self.runs.push(w.close()?.path);
         Ok(())
     }
 
