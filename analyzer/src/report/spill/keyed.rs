@@ -271,8 +271,8 @@ fn load<const N: usize>(p: Piece<N>, limit: usize) -> Result<Part<N>> {
         Piece::Memory(m) => Ok(m),
         Piece::File(Written { path, records, .. }) => {
             // Room for every record from the start: growing rehashed every key (a hash of its
-            // name), a tenth of merging a table of unique paths. At most the piece's share of
-            // memory, for a file of many records of few keys.
+            // name), ~3% of the instructions of a report of unique paths. At most the piece's
+            // share of memory, for a file of many records of few keys.
             let most = limit / (std::mem::size_of::<(Box<str>, [u64; N])>() + 1);
             let mut out = Part::with_capacity(usize::try_from(records).unwrap_or(most).min(most));
             let mut reader = RecordReader::open(&path)?;

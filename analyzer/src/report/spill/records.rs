@@ -8,13 +8,24 @@ use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `n` as LEB128.
-pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
+/// `n` as LEB128: the bytes, and how many of them are used.
+fn varint(mut n: u64) -> ([u8; 10], usize) {
+    let (mut bytes, mut used) = ([0u8; 10], 0);
+    loop {
+        let more = n >= 0x80;
+        bytes[used] = n as u8 & 0x7f | if more { 0x80 } else { 0 };
+        used += 1;
         n >>= 7;
+        if !more {
+            return (bytes, used);
+        }
     }
-    out.push(n as u8);
+}
+
+/// Writes `n` as LEB128.
+pub fn put_varint(out: &mut Vec<u8>, n: u64) {
+    let (bytes, used) = varint(n);
+    out.extend_from_slice(&bytes[..used]);
 }
 
 /// Reads a LEB128 number.
@@ -91,15 +102,7 @@ impl RecordWriter {
     /// Appends one record.
     pub fn write(&mut self, record: &[u8]) -> Result<()> {
         // The length on the stack: a vector here was an allocation a record.
-        let (mut len, mut n, mut used) = ([0u8; 10], record.len() as u64, 0);
-        loop {
-            len[used] = n as u8 & 0x7f | if n >= 0x80 { 0x80 } else { 0 };
-            used += 1;
-            n >>= 7;
-            if n == 0 {
-                break;
-            }
-        }
+        let (len, used) = varint(record.len() as u64);
         let len = &len[..used];
         self.out
             .write_all(len)
