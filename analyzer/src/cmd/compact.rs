@@ -93,7 +93,7 @@ fn run_id() -> String {
 }
 
 /// Compacts one UTC day. A run that loses the commit to another compaction of the day starts
-/// over (up to [`ATTEMPTS`] times), so the day ends compacted by one of them.
+/// over (up to `ATTEMPTS` times), so the day ends compacted by one of them.
 pub fn compact_day(
     rt: &tokio::runtime::Runtime,
     store: &Store,

@@ -20,7 +20,7 @@ use crate::cli::Format;
 use crate::report::model::{Rows, Summary};
 use crate::report::Report;
 
-/// The report in `format`, as printed on stdout (for reports in memory: see [`write`]).
+/// The report in `format`, as printed on stdout (for reports in memory: see [`write()`]).
 pub fn render(report: &Report, format: Format) -> String {
     match format {
         Format::Table => table::render(report),

@@ -242,7 +242,7 @@ const NEW: u8 = 1;
 const PAGE: u8 = 2;
 
 /// What the walk of [`select`] reads of each row of `kept` (as [`select`] takes them) besides
-/// the filters' columns, one byte a row ([`NEW`], [`PAGE`]) where visitor, time and flags are
+/// the filters' columns, one byte a row (`NEW`, `PAGE`) where visitor, time and flags are
 /// 17: it does not depend on the filters, so a kept bucket works it out once.
 pub fn steps(hits: &Hits, kept: &[u32]) -> Vec<u8> {
     use rayon::prelude::*;

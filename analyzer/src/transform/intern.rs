@@ -236,7 +236,7 @@ impl Interner {
 }
 
 /// A string -> code dictionary for one thread: codes dense in the order the values were first
-/// added, the names in one [`Arena`] (no allocation per name).
+/// added, the names in one `Arena` (no allocation per name).
 #[derive(Default)]
 pub struct Local {
     table: Table,
