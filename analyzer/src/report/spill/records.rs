@@ -8,24 +8,13 @@ use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// `n` as LEB128: the bytes, and how many of them are used.
-fn varint(mut n: u64) -> ([u8; 10], usize) {
-    let (mut bytes, mut used) = ([0u8; 10], 0);
-    loop {
-        let more = n >= 0x80;
-        bytes[used] = n as u8 & 0x7f | if more { 0x80 } else { 0 };
-        used += 1;
-        n >>= 7;
-        if !more {
-            return (bytes, used);
-        }
-    }
-}
-
 /// Writes `n` as LEB128.
-pub fn put_varint(out: &mut Vec<u8>, n: u64) {
-    let (bytes, used) = varint(n);
-    out.extend_from_slice(&bytes[..used]);
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 /// Reads a LEB128 number.
@@ -74,6 +63,8 @@ pub struct RecordWriter {
     out: BufWriter<File>,
     bytes: u64,
     records: u64,
+    /// A record's length, written here first (kept: a new vector was an allocation a record).
+    head: Vec<u8>,
 }
 
 /// A spill file, complete.
@@ -96,19 +87,19 @@ impl RecordWriter {
             out: BufWriter::with_capacity(64 << 10, file),
             bytes: 0,
             records: 0,
+            head: Vec::with_capacity(10),
         })
     }
 
     /// Appends one record.
     pub fn write(&mut self, record: &[u8]) -> Result<()> {
-        // The length on the stack: a vector here was an allocation a record.
-        let (len, used) = varint(record.len() as u64);
-        let len = &len[..used];
+        self.head.clear();
+        put_varint(&mut self.head, record.len() as u64);
         self.out
-            .write_all(len)
+            .write_all(&self.head)
             .and_then(|()| self.out.write_all(record))
             .with_context(|| format!("writing the spill file {}", self.path.display()))?;
-        self.bytes += (len.len() + record.len()) as u64;
+        self.bytes += (self.head.len() + record.len()) as u64;
         self.records += 1;
         Ok(())
     }
