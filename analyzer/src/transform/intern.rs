@@ -40,14 +40,18 @@ struct Table {
     names: Arena,
 }
 
+/// Whether `slot` holds `value`, whose hash's low 32 bits are `check`: its name is read only
+/// when the checks agree.
+fn holds(names: &Arena, slot: &Slot, check: u32, value: &str) -> bool {
+    slot.check == check && names.get(slot.index as usize) == Some(value)
+}
+
 impl Table {
     /// The index of `value`, whose hash is `hash`, if it is held.
     fn find(&self, hash: u64, value: &str) -> Option<usize> {
         let check = hash as u32;
         self.slots
-            .find(slot_hash(check), |s| {
-                s.check == check && self.names.get(s.index as usize) == Some(value)
-            })
+            .find(slot_hash(check), |s| holds(&self.names, s, check, value))
             .map(|s| s.index as usize)
     }
 
@@ -58,21 +62,17 @@ impl Table {
         let Table { slots, names } = self;
         let entry = slots.entry(
             slot_hash(check),
-            |s| s.check == check && names.get(s.index as usize) == Some(value),
+            |s| holds(names, s, check, value),
             |s| slot_hash(s.check),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(e) => e.get().index as usize,
             hashbrown::hash_table::Entry::Vacant(e) => {
-                let index = names.len();
-                let index32 =
-                    u32::try_from(index).expect("fewer than 4 billion values in one table");
+                let index =
+                    u32::try_from(names.len()).expect("fewer than 4 billion values in one table");
                 names.push(value);
-                e.insert(Slot {
-                    index: index32,
-                    check,
-                });
-                index
+                e.insert(Slot { index, check });
+                index as usize
             }
         }
     }
