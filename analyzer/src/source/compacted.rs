@@ -89,13 +89,9 @@ impl Texts {
             })
             .collect::<Result<_>>()?;
         let lengths = |ca: &StringChunked| ca.chunk_lengths().collect::<Vec<usize>>();
+        let v = position(&names, "visitor");
         let of_visitor = |columns: &[Option<StringChunked>]| {
-            columns
-                .iter()
-                .zip(&names)
-                .find(|(_, &n)| n == "visitor")
-                .and_then(|(ca, _)| ca.as_ref().map(lengths))
-                .unwrap_or_default()
+            columns[v].as_ref().map(lengths).unwrap_or_default()
         };
         let visitor = of_visitor(&columns);
         // A column cut elsewhere than the others (not one chunk a row group) is made one array,
@@ -130,10 +126,7 @@ impl Texts {
 
     /// Where column `name` is in a row group's arrays.
     fn at(&self, name: &str) -> usize {
-        self.names
-            .iter()
-            .position(|&n| n == name)
-            .unwrap_or_else(|| panic!("{name} is a text column of the record"))
+        position(&self.names, name)
     }
 
     /// The row group of row `i` and where it starts.
@@ -141,6 +134,14 @@ impl Texts {
         let g = self.ends.partition_point(|&end| end <= i);
         (g, if g == 0 { 0 } else { self.ends[g - 1] })
     }
+}
+
+/// Where text column `name` is among `names`.
+fn position(names: &[&str], name: &str) -> usize {
+    names
+        .iter()
+        .position(|&n| n == name)
+        .unwrap_or_else(|| panic!("{name} is a text column of the record"))
 }
 
 /// Value `i` of a column's array (`""` when null or not read).
